@@ -1,0 +1,363 @@
+import Foundation
+
+/// Parses syslog text: RFC 5424 strictly, RFC 3164 leniently, as receivers must.
+///
+/// `parse` never fails on RFC 3164 input (any bytes become at least a MSG); `parseRFC5424`
+/// throws `WireError.syntax` with the offending position on anything the RFC's grammar
+/// does not allow.
+public struct SyslogParser: Sendable {
+    /// Resolves BSD timestamps, which carry no year and no zone.
+    public var yearInference: BSDYearInference
+    /// Longest message accepted, in bytes; longer input is refused.
+    public var maxMessageBytes: Int
+
+    public init(yearInference: BSDYearInference, maxMessageBytes: Int = 65_536) {
+        self.yearInference = yearInference
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// A parser whose BSD timestamps resolve against now, in `timeZone`.
+    public init(timeZone: TimeZone = .current, maxMessageBytes: Int = 65_536) {
+        let now = Int64(Date().timeIntervalSince1970 * 1e6)
+        self.init(yearInference: BSDYearInference(referenceMicroseconds: now, timeZone: timeZone), maxMessageBytes: maxMessageBytes)
+    }
+
+    /// RFC 5424 when the text starts `<PRI>1 ` and parses as such, else RFC 3164.
+    public func parse(_ bytes: some Collection<UInt8>) throws -> SyslogMessage {
+        let array = Array(bytes)
+        guard array.count <= maxMessageBytes else {
+            throw WireError.oversized("syslog message of \(array.count) bytes exceeds \(maxMessageBytes)")
+        }
+        var text = array[...]
+        // Datagram senders often end with LF or NUL; a trailing CR is noise too.
+        while let last = text.last, last == 0x0A || last == 0x0D || last == 0x00 { text.removeLast() }
+        if Self.looksLike5424(text), let message = try? parseRFC5424Trusted(text) {
+            return message
+        }
+        return parseRFC3164(text)
+    }
+
+    /// Strict RFC 5424.
+    public func parseRFC5424(_ bytes: some Collection<UInt8>) throws -> SyslogMessage {
+        let array = Array(bytes)
+        guard array.count <= maxMessageBytes else {
+            throw WireError.oversized("syslog message of \(array.count) bytes exceeds \(maxMessageBytes)")
+        }
+        return try parseRFC5424Trusted(array[...])
+    }
+
+    static func looksLike5424(_ b: ArraySlice<UInt8>) -> Bool {
+        var c = Cursor(b)
+        guard (try? c.readPRI()) != nil else { return false }
+        return c.peek() == UInt8(ascii: "1") && c.peek(1) == 0x20
+    }
+
+    private func parseRFC5424Trusted(_ bytes: ArraySlice<UInt8>) throws -> SyslogMessage {
+        var c = Cursor(bytes)
+        let pri = try c.readPRI()
+        guard c.take(UInt8(ascii: "1")) else { throw c.error("VERSION must be 1") }
+        try c.expectSpace("after VERSION")
+        var message = SyslogMessage(format: .rfc5424, facility: pri / 8, severity: pri % 8)
+        if c.take(UInt8(ascii: "-")) {
+            message.timestamp = nil
+        } else {
+            message.timestamp = try c.readRFC3339()
+        }
+        try c.expectSpace("after TIMESTAMP")
+        message.hostname = try c.readHeaderField(maxLength: 255, "HOSTNAME")
+        try c.expectSpace("after HOSTNAME")
+        message.appName = try c.readHeaderField(maxLength: 48, "APP-NAME")
+        try c.expectSpace("after APP-NAME")
+        message.procID = try c.readHeaderField(maxLength: 128, "PROCID")
+        try c.expectSpace("after PROCID")
+        message.msgID = try c.readHeaderField(maxLength: 32, "MSGID")
+        try c.expectSpace("after MSGID")
+        if c.take(UInt8(ascii: "-")) {
+            message.structuredData = []
+        } else {
+            guard c.peek() == UInt8(ascii: "[") else { throw c.error("STRUCTURED-DATA must be - or [") }
+            while c.peek() == UInt8(ascii: "[") {
+                message.structuredData.append(try c.readSDElement())
+            }
+        }
+        if c.isAtEnd { return message }
+        try c.expectSpace("before MSG")
+        var rest = c.rest
+        if rest.starts(with: [0xEF, 0xBB, 0xBF]) {
+            message.hasBOM = true
+            rest = rest.dropFirst(3)
+        }
+        message.message = String(decoding: rest, as: UTF8.self)
+        return message
+    }
+
+    /// RFC 3164 as real senders write it: `[<PRI>][TIMESTAMP SP [HOSTNAME SP]][TAG[PID]: ]MSG`,
+    /// TIMESTAMP being `Mmm dd hh:mm:ss` or RFC 3339.
+    public func parseRFC3164(_ bytes: ArraySlice<UInt8>) -> SyslogMessage {
+        var c = Cursor(bytes)
+        var message = SyslogMessage(format: .rfc3164)
+        let start = c
+        if let pri = try? c.readPRI() {
+            message.facility = pri / 8
+            message.severity = pri % 8
+        } else {
+            c = start
+        }
+        let beforeTime = c
+        if let bsd = c.readBSDTimestamp() {
+            message.timestamp = yearInference
+                .resolve(month: bsd.month, day: bsd.day, hour: bsd.hour, minute: bsd.minute, second: bsd.second)
+                .map { SyslogTimestamp(microseconds: $0, utcOffsetSeconds: 0, fractionDigits: 0) }
+        } else {
+            c = beforeTime
+            if let stamp = try? c.readRFC3339(), c.peek() == 0x20 {
+                message.timestamp = stamp
+            } else {
+                c = beforeTime
+            }
+        }
+        if c.index != beforeTime.index {
+            _ = c.take(0x20)
+            // The next word is the hostname unless it is already the TAG.
+            let word = c.peekWord()
+            if !word.isEmpty, !word.contains(UInt8(ascii: "[")), word.last != UInt8(ascii: ":"), c.hasSpaceAfterWord() {
+                message.hostname = String(decoding: word, as: UTF8.self)
+                c.skip(word.count)
+                _ = c.take(0x20)
+            }
+        }
+        if let tag = c.readTag() {
+            message.appName = tag.program
+            message.procID = tag.pid
+        }
+        message.message = String(decoding: c.rest, as: UTF8.self)
+        return message
+    }
+}
+
+/// A cursor over syslog bytes with the grammar's small pieces.
+struct Cursor {
+    let bytes: ArraySlice<UInt8>
+    var index: Int
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        index = bytes.startIndex
+    }
+
+    var isAtEnd: Bool { index >= bytes.endIndex }
+    var rest: ArraySlice<UInt8> { bytes[index...] }
+
+    func peek(_ ahead: Int = 0) -> UInt8? {
+        let i = index + ahead
+        return i < bytes.endIndex ? bytes[i] : nil
+    }
+
+    mutating func take(_ b: UInt8) -> Bool {
+        guard peek() == b else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func skip(_ n: Int) { index = min(bytes.endIndex, index + n) }
+
+    func error(_ what: String) -> WireError {
+        .syntax("\(what) at byte \(index - bytes.startIndex)")
+    }
+
+    mutating func expectSpace(_ what: String) throws {
+        guard take(0x20) else { throw error("expected SP \(what)") }
+    }
+
+    mutating func readDigits(min: Int, max: Int) -> Int? {
+        var value = 0
+        var n = 0
+        while n < max, let b = peek(), b >= 0x30, b <= 0x39 {
+            value = value * 10 + Int(b - 0x30)
+            n += 1
+            index += 1
+        }
+        return n >= min ? value : nil
+    }
+
+    /// `<PRIVAL>` with PRIVAL 0-191 in 1-3 digits, no leading zeros beyond "0".
+    mutating func readPRI() throws -> Int {
+        guard take(UInt8(ascii: "<")) else { throw error("PRI must start with <") }
+        let digitsStart = index
+        guard let value = readDigits(min: 1, max: 3), value <= 191 else { throw error("PRIVAL must be 0-191") }
+        if index - digitsStart > 1 && bytes[digitsStart] == UInt8(ascii: "0") { throw error("PRIVAL has a leading zero") }
+        guard take(UInt8(ascii: ">")) else { throw error("PRI must end with >") }
+        return value
+    }
+
+    /// NILVALUE or 1*max PRINTUSASCII.
+    mutating func readHeaderField(maxLength: Int, _ name: String) throws -> String? {
+        let start = index
+        while let b = peek(), b >= 33, b <= 126 { index += 1 }
+        let length = index - start
+        guard length >= 1 else { throw error("\(name) is empty") }
+        guard length <= maxLength else { throw error("\(name) longer than \(maxLength)") }
+        if length == 1 && bytes[start] == UInt8(ascii: "-") { return nil }
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    /// FULL-DATE "T" FULL-TIME, RFC 5424 section 6.2.3 (fraction of at most 6 digits).
+    mutating func readRFC3339() throws -> SyslogTimestamp {
+        guard let year = readDigits(min: 4, max: 4), take(UInt8(ascii: "-")),
+            let month = readDigits(min: 2, max: 2), take(UInt8(ascii: "-")),
+            let day = readDigits(min: 2, max: 2)
+        else { throw error("FULL-DATE") }
+        guard take(UInt8(ascii: "T")) || take(UInt8(ascii: "t")) else { throw error("T between date and time") }
+        guard let hour = readDigits(min: 2, max: 2), take(UInt8(ascii: ":")),
+            let minute = readDigits(min: 2, max: 2), take(UInt8(ascii: ":")),
+            let second = readDigits(min: 2, max: 2)
+        else { throw error("PARTIAL-TIME") }
+        guard (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: Int64(year)),
+            hour <= 23, minute <= 59, second <= 59
+        else { throw error("date or time out of range") }
+        var micros = 0
+        var digits = 0
+        if take(UInt8(ascii: ".")) {
+            while let b = peek(), b >= 0x30, b <= 0x39 {
+                guard digits < 6 else { throw error("TIME-SECFRAC longer than 6 digits") }
+                micros = micros * 10 + Int(b - 0x30)
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { throw error("TIME-SECFRAC without digits") }
+            for _ in digits..<6 { micros *= 10 }
+        }
+        var offset = 0
+        if take(UInt8(ascii: "Z")) || take(UInt8(ascii: "z")) {
+            offset = 0
+        } else if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            index += 1
+            guard let oh = readDigits(min: 2, max: 2), take(UInt8(ascii: ":")), let om = readDigits(min: 2, max: 2),
+                oh <= 23, om <= 59
+            else { throw error("TIME-NUMOFFSET") }
+            offset = (oh * 3600 + om * 60) * (sign == UInt8(ascii: "-") ? -1 : 1)
+        } else {
+            throw error("TIME-OFFSET")
+        }
+        let local = CivilDate.days(year: Int64(year), month: month, day: day) * 86_400
+            + Int64(hour * 3600 + minute * 60 + second)
+        return SyslogTimestamp(
+            microseconds: (local - Int64(offset)) * 1_000_000 + Int64(micros),
+            utcOffsetSeconds: Int32(offset), fractionDigits: digits)
+    }
+
+    /// SD-ELEMENT = "[" SD-ID *(SP SD-PARAM) "]".
+    mutating func readSDElement() throws -> StructuredDataElement {
+        guard take(UInt8(ascii: "[")) else { throw error("SD-ELEMENT must start with [") }
+        var element = StructuredDataElement(id: try readSDName("SD-ID"))
+        while true {
+            if take(UInt8(ascii: "]")) { return element }
+            try expectSpace("before SD-PARAM")
+            let name = try readSDName("PARAM-NAME")
+            guard take(UInt8(ascii: "=")) else { throw error("= after PARAM-NAME") }
+            guard take(0x22) else { throw error("\" before PARAM-VALUE") }
+            element.parameters.append((name, try readParamValue()))
+        }
+    }
+
+    /// SD-NAME = 1*32 PRINTUSASCII except '=', SP, ']', '"'.
+    mutating func readSDName(_ what: String) throws -> String {
+        let start = index
+        while let b = peek(), b >= 33, b <= 126, b != UInt8(ascii: "="), b != UInt8(ascii: "]"), b != 0x22 {
+            index += 1
+        }
+        guard index > start else { throw error("\(what) is empty") }
+        guard index - start <= 32 else { throw error("\(what) longer than 32") }
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+
+    /// PARAM-VALUE up to the closing quote, undoing `\"`, `\\` and `\]`; any other
+    /// backslash stays literal (RFC 5424 section 6.3.3).
+    mutating func readParamValue() throws -> String {
+        var out: [UInt8] = []
+        while let b = peek() {
+            index += 1
+            switch b {
+            case 0x22:
+                guard let s = String(validating: out, as: UTF8.self) else { throw error("PARAM-VALUE is not UTF-8") }
+                return s
+            case 0x5C:
+                if let next = peek(), next == 0x22 || next == 0x5C || next == UInt8(ascii: "]") {
+                    out.append(next)
+                    index += 1
+                } else {
+                    out.append(b)
+                }
+            default:
+                out.append(b)
+            }
+        }
+        throw error("PARAM-VALUE without closing quote")
+    }
+
+    /// `Mmm dd hh:mm:ss` (day space-padded or not); nil, consuming nothing useful, if absent.
+    mutating func readBSDTimestamp() -> (month: Int, day: Int, hour: Int, minute: Int, second: Int)? {
+        guard index + 3 <= bytes.endIndex, let month = Self.month(bytes[index..<(index + 3)]) else { return nil }
+        index += 3
+        guard take(0x20) else { return nil }
+        _ = take(0x20)
+        guard let day = readDigits(min: 1, max: 2), (1...31).contains(day), take(0x20),
+            let hour = readDigits(min: 2, max: 2), take(UInt8(ascii: ":")),
+            let minute = readDigits(min: 2, max: 2), take(UInt8(ascii: ":")),
+            let second = readDigits(min: 2, max: 2), hour <= 23, minute <= 59, second <= 60
+        else { return nil }
+        // Some senders add fractions (rsyslog's "high precision" off, but others): skip them.
+        if peek() == UInt8(ascii: "."), let next = peek(1), next >= 0x30, next <= 0x39 {
+            index += 1
+            _ = readDigits(min: 1, max: 9)
+        }
+        return (month, day, hour, minute, min(second, 59))
+    }
+
+    private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map { Array($0.utf8) }
+
+    static func month(_ b: ArraySlice<UInt8>) -> Int? {
+        for (i, name) in months.enumerated() where b.elementsEqual(name) { return i + 1 }
+        return nil
+    }
+
+    func peekWord() -> ArraySlice<UInt8> {
+        var end = index
+        while end < bytes.endIndex, bytes[end] != 0x20 { end += 1 }
+        return bytes[index..<end]
+    }
+
+    func hasSpaceAfterWord() -> Bool {
+        var end = index
+        while end < bytes.endIndex, bytes[end] != 0x20 { end += 1 }
+        return end < bytes.endIndex
+    }
+
+    /// `program[pid]:` or `program:` followed by an optional space. At most 48 bytes of
+    /// program name, no spaces; nothing is consumed when the text has no such TAG.
+    mutating func readTag() -> (program: String, pid: String?)? {
+        let start = index
+        var i = index
+        while i < bytes.endIndex, i - start <= 48 {
+            let b = bytes[i]
+            if b == UInt8(ascii: ":") || b == UInt8(ascii: "[") || b == 0x20 { break }
+            i += 1
+        }
+        guard i > start, i < bytes.endIndex, i - start <= 48 else { return nil }
+        let program = bytes[start..<i]
+        var pid: ArraySlice<UInt8>?
+        if bytes[i] == UInt8(ascii: "[") {
+            let pidStart = i + 1
+            var j = pidStart
+            while j < bytes.endIndex, bytes[j] != UInt8(ascii: "]"), j - pidStart < 128 { j += 1 }
+            guard j < bytes.endIndex, bytes[j] == UInt8(ascii: "]") else { return nil }
+            pid = bytes[pidStart..<j]
+            i = j + 1
+        }
+        guard i < bytes.endIndex, bytes[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+        if i < bytes.endIndex, bytes[i] == 0x20 { i += 1 }
+        index = i
+        return (String(decoding: program, as: UTF8.self), pid.map { String(decoding: $0, as: UTF8.self) })
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of Wire and runs each for a bounded time.
+#
+#   fuzz/run.sh                  # every target, FUZZ_SECONDS each (default 60)
+#   fuzz/run.sh packet syslog    # only these
+#
+# Corpora grow in fuzz/corpus-TARGET/ (not committed; seeds come from fuzz/seeds/).
+# A crash leaves fuzz/artifacts/TARGET-crash-*; replay it without the fuzzer:
+#   swift run fuzz-wire TARGET fuzz/artifacts/TARGET-crash-...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${FUZZ_SECONDS:-60}"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing)
+
+swift build -c release --product fuzz-wire --scratch-path .build-fuzz \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING 2>&1 | tail -n 2
+bin=.build-fuzz/release/fuzz-wire
+mkdir -p fuzz/artifacts
+status=0
+for t in "${targets[@]}"; do
+    corpus="fuzz/corpus-$t"
+    mkdir -p "$corpus"
+    [ -d "fuzz/seeds/$t" ] && cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+    log=$(mktemp)
+    if FUZZ_TARGET="$t" "$bin" "$corpus" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+        -artifact_prefix="fuzz/artifacts/$t-" -print_final_stats=1 >"$log" 2>&1; then
+        result="no crash"
+    else
+        result="CRASH (see fuzz/artifacts/$t-*)"
+        status=1
+        tail -n 40 "$log"
+    fi
+    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo "?")
+    echo "fuzz $t: $runs executions in ${seconds}s, coverage $cov, $result"
+    rm -f "$log"
+done
+exit $status
