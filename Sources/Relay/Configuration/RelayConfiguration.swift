@@ -1,0 +1,108 @@
+import Foundation
+import Wire
+
+/// Everything the relay needs to run. The defaults are the embedded configuration that
+/// `relay run` uses without a file: syslog over UDP and TCP on 127.0.0.1:5514, the store in
+/// `./relay-data/`, incidents on the console.
+public struct RelayConfiguration: Sendable {
+    public struct Listener: Sendable, Hashable, CustomStringConvertible {
+        public enum Transport: String, Sendable, Hashable {
+            case udp, tcp
+        }
+
+        public var transport: Transport
+        /// An address of one interface (the relay listens on the internal side only).
+        public var host: String
+        /// 0 picks a free port (tests).
+        public var port: Int
+
+        public init(transport: Transport, host: String, port: Int) {
+            self.transport = transport
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String {
+            host.contains(":") ? "\(transport)://[\(host)]:\(port)" : "\(transport)://\(host):\(port)"
+        }
+    }
+
+    public struct Limits: Sendable, Hashable {
+        /// Largest syslog message accepted, in bytes (UDP datagram or TCP frame).
+        public var maxMessageBytes = 65_536
+        /// Most TCP connections open at once; more are closed on accept.
+        public var maxConnections = 1024
+        /// A TCP connection that sends nothing for this long is closed.
+        public var idleTimeoutSeconds = 300
+        /// Items waiting between intake and processing; past it new items are dropped and counted.
+        public var queueDepth = 100_000
+
+        public init() {}
+    }
+
+    public var listeners: [Listener]
+    /// Where the store, the passkey (when generated) and the journals live.
+    public var dataDirectory: URL
+    /// Where the passkey comes from; nil means `<data>/passkey`, generated on first start.
+    public var passkey: SecretSource?
+    public var limits: Limits
+    public var freshness: Freshness
+
+    public init(
+        listeners: [Listener] = RelayConfiguration.defaultListeners,
+        dataDirectory: URL = URL(fileURLWithPath: "relay-data"),
+        passkey: SecretSource? = nil, limits: Limits = Limits(), freshness: Freshness = Freshness()
+    ) {
+        self.listeners = listeners
+        self.dataDirectory = dataDirectory
+        self.passkey = passkey
+        self.limits = limits
+        self.freshness = freshness
+    }
+
+    public static let defaultListeners = [
+        Listener(transport: .udp, host: "127.0.0.1", port: 5514),
+        Listener(transport: .tcp, host: "127.0.0.1", port: 5514),
+    ]
+
+    /// The embedded default.
+    public static let embedded = RelayConfiguration()
+}
+
+/// Where a secret is read from. Its description never shows the secret.
+public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
+    case inline(String)
+    case file(String)
+    case environment(String)
+
+    public var description: String {
+        switch self {
+        case .inline: "inline value"
+        case .file(let path): "file \(path)"
+        case .environment(let name): "environment variable \(name)"
+        }
+    }
+
+    public func read() throws -> String {
+        switch self {
+        case .inline(let value):
+            return value
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw RelayError("cannot read the secret file \(path)")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw RelayError("environment variable \(name) is not set")
+            }
+            return value
+        }
+    }
+}
+
+/// A relay failure to report to the operator. Never carries secret material.
+public struct RelayError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

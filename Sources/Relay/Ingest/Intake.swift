@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Synchronization
+import Wire
+
+/// What the intake hands on: an authenticated edge frame, or a plain syslog message.
+public enum IntakeItem: Sendable {
+    case frame(FrameReceiver.Delivery, sender: String)
+    case syslog(SyslogMessage, sender: String)
+}
+
+/// Classifies and verifies each received message. Listeners call `handle` from any task;
+/// the results come out of `items`, a bounded stream: when its consumer falls behind, new
+/// items are dropped and counted rather than queued without limit.
+public final class Intake: Sendable {
+    private let parser: SyslogParser
+    private let receiver: Mutex<FrameReceiver>
+    public let counters: Counters
+    private let continuation: AsyncStream<IntakeItem>.Continuation
+    public let items: AsyncStream<IntakeItem>
+    private let logger: Logger
+
+    public init(configuration: RelayConfiguration, keys: KeyRing, counters: Counters = Counters(), logger: Logger) throws {
+        parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
+        let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
+        self.receiver = Mutex(receiver)
+        self.counters = counters
+        self.logger = logger
+        (items, continuation) = AsyncStream.makeStream(of: IntakeItem.self, bufferingPolicy: .bufferingOldest(configuration.limits.queueDepth))
+    }
+
+    /// No more items will come (listeners have stopped).
+    public func finish() { continuation.finish() }
+
+    /// One syslog message: a UDP datagram's payload or one TCP frame.
+    public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) {
+        counters.add("relay_messages_total{transport=\"\(transport)\"}")
+        let message: SyslogMessage
+        do {
+            message = try parser.parse(bytes)
+        } catch let error as WireError {
+            reject(error, sender: sender)
+            return
+        } catch {
+            reject(.syntax("\(error)"), sender: sender)
+            return
+        }
+        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let result = receiver.withLock { $0.receive(message: message, nowMilliseconds: nowMilliseconds, now: .now) }
+        switch result {
+        case nil:
+            counters.add("relay_syslog_plain_total")
+            emit(.syslog(message, sender: sender))
+        case .delivered(let delivery)?:
+            counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")
+            if case .events(let events) = delivery.body { counters.add("relay_edge_events_total", events.count) }
+            emit(.frame(delivery, sender: sender))
+        case .pending?:
+            counters.add("relay_fragments_pending_total")
+        case .duplicate?:
+            counters.add("relay_duplicates_total")
+        case .rejected(let error)?:
+            reject(error, sender: sender)
+        }
+    }
+
+    /// Drops incomplete frames past their timeout; call periodically.
+    public func expire() {
+        let dropped = receiver.withLock { $0.expire(now: .now) }
+        if !dropped.isEmpty { counters.add("relay_reassembly_expired_total", dropped.count) }
+    }
+
+    public func reassemblyStatistics() -> Reassembler.Statistics {
+        receiver.withLock { $0.reassemblyStatistics }
+    }
+
+    private func emit(_ item: IntakeItem) {
+        if case .dropped = continuation.yield(item) {
+            counters.add("relay_dropped_total{reason=\"queue_full\"}")
+        }
+    }
+
+    private func reject(_ error: WireError, sender: String) {
+        counters.add("relay_rejected_total{reason=\"\(error.reason)\"}")
+        logger.debug("rejected message", metadata: ["sender": "\(sender)", "reason": "\(error.reason)", "detail": "\(error.detail)"])
+    }
+}

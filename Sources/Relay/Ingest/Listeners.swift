@@ -1,0 +1,178 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// The address a listener actually bound, once it has (port 0 becomes a real port).
+public final class BoundAddress: Sendable {
+    private let state = Mutex<(address: SocketAddress?, waiters: [CheckedContinuation<SocketAddress, Never>])>((nil, []))
+
+    public init() {}
+
+    func set(_ address: SocketAddress) {
+        let waiters = state.withLock { state in
+            state.address = address
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for w in waiters { w.resume(returning: address) }
+    }
+
+    /// Waits until the listener has bound.
+    public func value() async -> SocketAddress {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> SocketAddress? in
+                if let address = state.address { return address }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
+
+/// Syslog over UDP (RFC 5426): one message per datagram.
+public struct UDPListener: Service {
+    public let listener: RelayConfiguration.Listener
+    let intake: Intake
+    let group: any EventLoopGroup
+    let limits: RelayConfiguration.Limits
+    public let bound = BoundAddress()
+    let logger: Logger
+
+    public func run() async throws {
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            .channelOption(.maxMessagesPerRead, value: 64)
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .bind(host: listener.host, port: listener.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                }
+            }
+        if let address = channel.channel.localAddress { bound.set(address) }
+        logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(channel.channel.localAddress.map { "\($0)" } ?? "?")"])
+        try await withGracefulShutdownHandler {
+            try await channel.executeThenClose { inbound, _ in
+                for try await datagram in inbound {
+                    let sender = datagram.remoteAddress.ipAddress ?? "unknown"
+                    if datagram.data.readableBytes > limits.maxMessageBytes {
+                        intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
+                        continue
+                    }
+                    intake.handle(datagram.data.readableBytesView, sender: sender, transport: .udp)
+                }
+            }
+        } onGracefulShutdown: {
+            channel.channel.close(promise: nil)
+        }
+    }
+}
+
+/// Syslog over TCP (RFC 6587): octet counting or LF framing, detected per connection.
+public struct TCPListener: Service {
+    public let listener: RelayConfiguration.Listener
+    let intake: Intake
+    let group: any EventLoopGroup
+    let limits: RelayConfiguration.Limits
+    public let bound = BoundAddress()
+    let logger: Logger
+    private let open = OpenConnections()
+
+    init(listener: RelayConfiguration.Listener, intake: Intake, group: any EventLoopGroup, limits: RelayConfiguration.Limits, logger: Logger) {
+        self.listener = listener
+        self.intake = intake
+        self.group = group
+        self.limits = limits
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let limits = self.limits
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .bind(host: listener.host, port: listener.port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    let idle = TimeAmount.seconds(Int64(limits.idleTimeoutSeconds))
+                    try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try child.pipeline.syncOperations.addHandler(CloseWhenIdle())
+                    try child.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(SyslogStreamDecoder(maxMessageBytes: limits.maxMessageBytes)))
+                    return try NIOAsyncChannel<SyslogFrame, Never>(wrappingChannelSynchronously: child)
+                }
+            }
+        if let address = server.channel.localAddress { bound.set(address) }
+        logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(server.channel.localAddress.map { "\($0)" } ?? "?")"])
+        do {
+            try await cancelWhenGracefulShutdown { try await acceptConnections(server) }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+    }
+
+    private func acceptConnections(_ server: NIOAsyncChannel<NIOAsyncChannel<SyslogFrame, Never>, Never>) async throws {
+        let limits = self.limits
+        try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        let count = open.count.wrappingAdd(1, ordering: .relaxed).newValue
+                        if count > limits.maxConnections {
+                            open.count.wrappingSubtract(1, ordering: .relaxed)
+                            intake.counters.add("relay_connections_refused_total")
+                            try? await connection.channel.close()
+                            continue
+                        }
+                        group.addTask {
+                            await handle(connection)
+                            open.count.wrappingSubtract(1, ordering: .relaxed)
+                        }
+                    }
+                }
+        }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<SyslogFrame, Never>) async {
+        let sender = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+        intake.counters.add("relay_connections_total")
+        do {
+            try await connection.executeThenClose { inbound, _ in
+                for try await frame in inbound {
+                    switch frame {
+                    case .message(let buffer):
+                        intake.handle(buffer.readableBytesView, sender: sender, transport: .tcp)
+                    case .oversized:
+                        intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
+                    }
+                }
+            }
+        } catch let error as WireError {
+            intake.counters.add("relay_rejected_total{reason=\"\(error.reason)\"}")
+            logger.debug("closed connection", metadata: ["sender": "\(sender)", "reason": "\(error.reason)"])
+        } catch {
+            logger.debug("connection ended", metadata: ["sender": "\(sender)", "error": "\(error)"])
+        }
+    }
+}
+
+final class OpenConnections: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+/// Closes a connection when IdleStateHandler says it has been quiet too long.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

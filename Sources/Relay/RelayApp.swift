@@ -1,0 +1,54 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Wire
+
+/// Builds the relay's services from a configuration. `relay run` and the tests both call it.
+public struct RelayApp: Sendable {
+    public static let version = ProductVersion.string
+
+    public let configuration: RelayConfiguration
+    public let intake: Intake
+    public let keys: KeyRing
+    public let udpListeners: [UDPListener]
+    public let tcpListeners: [TCPListener]
+    /// The passkey file this start created, if it did (first run on the embedded default).
+    public let createdPasskeyFile: String?
+    let logger: Logger
+
+    public init(configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let (keys, created) = try KeyRing.load(configuration.passkey, dataDirectory: configuration.dataDirectory)
+        self.keys = keys
+        createdPasskeyFile = created
+        let intake = try Intake(configuration: configuration, keys: keys, logger: logger)
+        self.intake = intake
+        udpListeners = configuration.listeners.filter { $0.transport == .udp }.map {
+            UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
+        }
+        tcpListeners = configuration.listeners.filter { $0.transport == .tcp }.map {
+            TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
+        }
+    }
+
+    /// The listeners and housekeeping; the caller adds a consumer of `intake.items`.
+    public var services: [any Service] {
+        udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service } + [Housekeeping(intake: intake)]
+    }
+}
+
+/// Periodic chores: expire incomplete frames.
+struct Housekeeping: Service {
+    let intake: Intake
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: .seconds(5))) != nil else { return }
+                intake.expire()
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import NIOCore
+import Testing
+import Wire
+
+@testable import Relay
+
+/// The relay's intake over real loopback sockets, with real senders where users have them.
+@Suite("Relay intake", .serialized)
+struct IntakeTests {
+    @Test func edgeFramesOverUDPIncludingFragments() async throws {
+        let relay = try await RunningRelay.start()
+        let small = try EdgeFixture.messages(events: [EdgeFixture.event(0)], sequence: 1)
+        let events = (0..<120).map(EdgeFixture.event)
+        let big = try EdgeFixture.messages(events: events, sequence: 2)
+        #expect(big.count > 1, "the large frame must need several datagrams")
+        for d in small + big { #expect(d.count <= Envelope.udpBudgetBytes) }
+        try await Send.udp(small + big.reversed(), port: relay.udpPort)
+        await relay.wait { relay.frames.count == 2 }
+        await relay.stop()
+        let bodies = relay.frames.map(\.body)
+        #expect(bodies.contains(.events([EdgeFixture.event(0)])))
+        #expect(bodies.contains(.events(events)))
+        #expect(relay.frames.first?.acceptance.newEpoch == true)
+    }
+
+    @Test func edgeFramesOverTCPOctetCountedDripFed() async throws {
+        let relay = try await RunningRelay.start()
+        let texts = try (1...5).flatMap { seq in
+            try EdgeFixture.messages(events: (0..<20).map(EdgeFixture.event), sequence: UInt64(seq), budget: Envelope.tcpBudgetBytes)
+        }.map { String(decoding: $0, as: UTF8.self) }
+        try await Send.tcp(Send.octetCounted(texts), port: relay.tcpPort, piece: 7)
+        await relay.wait { relay.frames.count == 5 }
+        await relay.stop()
+        #expect(relay.frames.map(\.frame.sequence).sorted() == [1, 2, 3, 4, 5])
+    }
+
+    @Test func forgedReplayedAndStaleFramesAreRefusedAndCounted() async throws {
+        let relay = try await RunningRelay.start()
+        let genuine = try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1)
+        let forged = try EdgeFixture.messages(events: [EdgeFixture.event(2)], sequence: 2, passkey: "not the relay's passkey at all")
+        let stale = try EdgeFixture.messages(events: [EdgeFixture.event(3)], sequence: 3, sendTime: 1_000_000)
+        try await Send.udp(genuine + forged + genuine + stale, port: relay.udpPort)
+        await relay.wait { relay.counter("relay_rejected_total{reason=\"stale\"}") == 1 }
+        await relay.stop()
+        #expect(relay.frames.count == 1)
+        #expect(relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 1)
+        #expect(relay.counter("relay_duplicates_total") == 1)
+        #expect(relay.counter("relay_rejected_total{reason=\"stale\"}") == 1)
+    }
+
+    @Test func plainSyslogFromLoggerOverUDPAndTCP() async throws {
+        let relay = try await RunningRelay.start()
+        let p = String(relay.udpPort), t = String(relay.tcpPort)
+        try Send.logger(["--server", "127.0.0.1", "--port", p, "--udp", "--rfc5424", "-t", "sshd", "udp5424: Failed password for root"])
+        try Send.logger(["--server", "127.0.0.1", "--port", p, "--udp", "--rfc3164", "-t", "sshd", "udp3164: Failed password for root"])
+        try Send.logger(["--server", "127.0.0.1", "--port", t, "--tcp", "--octet-count", "--rfc5424", "-t", "su", "tcp-octet: FAILED SU"])
+        try Send.logger(["--server", "127.0.0.1", "--port", t, "--tcp", "--rfc3164", "-t", "sudo", "tcp-lf: alice : user NOT in sudoers"])
+        await relay.wait { relay.syslog.count == 4 }
+        await relay.stop()
+        let byText = Dictionary(relay.syslog.map { ($0.message.split(separator: ":")[0], $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byText["udp5424"]?.format == .rfc5424)
+        #expect(byText["udp5424"]?.appName == "sshd")
+        #expect(byText["udp3164"]?.format == .rfc3164)
+        #expect(byText["udp3164"]?.appName == "sshd")
+        #expect(byText["tcp-octet"]?.appName == "su")
+        #expect(byText["tcp-lf"]?.appName == "sudo")
+        #expect(relay.syslog.allSatisfy { $0.hostname != nil })
+    }
+
+    @Test func garbageOnTCPClosesThatConnectionOnly() async throws {
+        let relay = try await RunningRelay.start()
+        var rng = SystemRandomNumberGenerator()
+        // Octet counting chosen by the first digit, then garbage: refused and closed.
+        let garbage = Array("1".utf8) + (0..<5000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        try await Send.tcp(garbage, port: relay.tcpPort)
+        let genuine = try EdgeFixture.messages(events: [EdgeFixture.event(5)], sequence: 1, budget: Envelope.tcpBudgetBytes)
+        try await Send.tcp(Send.octetCounted(genuine.map { String(decoding: $0, as: UTF8.self) }), port: relay.tcpPort)
+        await relay.wait { relay.frames.count == 1 }
+        await relay.stop()
+        #expect(relay.frames.count == 1)
+        #expect(relay.counter("relay_rejected_total{reason=\"syntax\"}") >= 1)
+    }
+
+    @Test func oversizedMessagesAreSkippedAndCounted() async throws {
+        var limits = RelayConfiguration.Limits()
+        limits.maxMessageBytes = 2000
+        let relay = try await RunningRelay.start(limits: limits)
+        let big = "<13>1 - h app - - - " + String(repeating: "A", count: 5000)
+        let ok = "<13>1 - h app - - - fine"
+        try await Send.tcp(Send.octetCounted([big, ok]), port: relay.tcpPort)
+        try await Send.udp([Array(big.utf8), Array(ok.utf8)], port: relay.udpPort)
+        await relay.wait { relay.syslog.count == 2 }
+        await relay.stop()
+        #expect(relay.syslog.map(\.message) == ["fine", "fine"])
+        #expect(relay.counter("relay_rejected_total{reason=\"oversized\"}") == 2)
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        var limits = RelayConfiguration.Limits()
+        limits.idleTimeoutSeconds = 1
+        let relay = try await RunningRelay.start(limits: limits)
+        let socket = try await ClientBootstrapHelper.connect(port: relay.tcpPort)
+        let closed = await relay.wait(timeout: .seconds(4)) { !socket.isActive }
+        await relay.stop()
+        #expect(closed, "an idle connection stayed open")
+    }
+
+    @Test func ipv6Loopback() async throws {
+        let relay = try await RunningRelay.start(host: "::1")
+        let frame = try EdgeFixture.messages(events: [EdgeFixture.event(9)], sequence: 1)
+        try await Send.udp(frame, port: relay.udpPort, host: "::1")
+        await relay.wait { relay.frames.count == 1 }
+        await relay.stop()
+        #expect(relay.frames.count == 1)
+    }
+}
+
+enum ClientBootstrapHelper {
+    static func connect(port: Int) async throws -> any Channel {
+        try await ClientBootstrap(group: NIOPosix.MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+    }
+}
+
+import NIOPosix

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+import Wire
+
+@testable import Relay
+
+/// A relay on loopback with ephemeral ports, its items collected for assertions.
+final class RunningRelay: Sendable {
+    let app: RelayApp
+    let udpPort: Int
+    let tcpPort: Int
+    let collected = Collected()
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+    private let collector: Task<Void, Never>
+
+    static let passkey = "relay tests passkey, 32 bytes long"
+
+    static func start(limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1") async throws -> RunningRelay {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
+        let configuration = RelayConfiguration(
+            listeners: [.init(transport: .udp, host: host, port: 0), .init(transport: .tcp, host: host, port: 0)],
+            dataDirectory: directory, passkey: .inline(passkey), limits: limits)
+        var logger = Logger(label: "relay-test")
+        logger.logLevel = .warning
+        let app = try RelayApp(configuration: configuration, logger: logger)
+        return await RunningRelay(app: app, logger: logger)
+    }
+
+    private init(app: RelayApp, logger: Logger) async {
+        self.app = app
+        group = ServiceGroup(services: app.services, logger: logger)
+        let group = self.group
+        task = Task { try await group.run() }
+        let items = app.intake.items
+        let collected = self.collected
+        collector = Task {
+            for await item in items { collected.items.withLock { $0.append(item) } }
+        }
+        udpPort = await app.udpListeners[0].bound.value().port!
+        tcpPort = await app.tcpListeners[0].bound.value().port!
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        app.intake.finish()
+        _ = await collector.value
+    }
+
+    var items: [IntakeItem] { collected.items.withLock { $0 } }
+
+    var frames: [FrameReceiver.Delivery] {
+        items.compactMap { if case .frame(let d, _) = $0 { d } else { nil } }
+    }
+
+    var syslog: [SyslogMessage] {
+        items.compactMap { if case .syslog(let m, _) = $0 { m } else { nil } }
+    }
+
+    func counter(_ name: String) -> Int { app.intake.counters[name] }
+
+    /// Waits, at most `timeout`, until `condition` holds.
+    @discardableResult
+    func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+}
+
+final class Collected: Sendable {
+    let items = Mutex<[IntakeItem]>([])
+}
+
+/// Sends bytes the way a real sender would, over loopback.
+enum Send {
+    static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1") async throws {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: host == "::1" ? "::1" : "127.0.0.1", port: 0) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch)
+                }
+            }
+        let remote = try SocketAddress(ipAddress: host, port: port)
+        try await channel.executeThenClose { _, outbound in
+            for d in datagrams {
+                try await outbound.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: d)))
+            }
+        }
+    }
+
+    /// Opens one TCP connection, writes `bytes` (in pieces of `piece` bytes), closes.
+    static func tcp(_ bytes: [UInt8], port: Int, piece: Int = 1 << 20) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+                }
+            }
+        try await channel.executeThenClose { _, outbound in
+            var i = 0
+            while i < bytes.count {
+                try await outbound.write(ByteBuffer(bytes: bytes[i..<min(bytes.count, i + piece)]))
+                i += piece
+            }
+        }
+    }
+
+    static func octetCounted(_ messages: [String]) -> [UInt8] {
+        messages.flatMap { Array("\($0.utf8.count) \($0)".utf8) }
+    }
+
+    /// Runs util-linux `logger` with `arguments`; returns its exit status.
+    @discardableResult
+    static func logger(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+enum EdgeFixture {
+    static let edge = EdgeID(rawValue: "web-01")!
+
+    static func messages(
+        events: [Event], sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
+        budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+    ) throws -> [[UInt8]] {
+        let key = try Passkey(passkey).edgeKey(for: edge)
+        let encoder = try FrameEncoder(edgeID: edge, key: key)
+        let frame = try encoder.makeFrame(.events(events), epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTime)
+        return try Envelope(hostname: edge.rawValue).messages(for: frame, encoder: encoder, budgetBytes: budget).map { Array($0.utf8) }
+    }
+
+    static func event(_ n: Int) -> Event {
+        Event(
+            kind: .login, outcome: .failure, timeMicroseconds: 1_795_939_815_000_000 + Int64(n), host: "web-01", program: "sshd",
+            pid: Int64(1000 + n), user: "admin\(n)", sourceIP: "203.0.113.9", sourcePort: Int64(40000 + n), method: "password",
+            rule: "sshd.failed_password", severity: .medium,
+            raw: "Nov 29 16:10:15 web-01 sshd[\(1000 + n)]: Failed password for admin\(n) from 203.0.113.9 port \(40000 + n) ssh2 \(String(repeating: "x", count: n % 200))")
+    }
+}
