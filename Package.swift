@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // zlib from the system (Debian: zlib1g-dev), with inline wrappers for its macros.
@@ -32,10 +33,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The event vocabulary's rule engine and built-in rule pack, shared by edge and relay.
+        .target(
+            name: "Detection",
+            dependencies: [
+                "Wire",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "Edge",
             dependencies: [
                 "Wire",
+                "Detection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -44,6 +54,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "Wire",
+                "Detection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,6 +92,11 @@ let package = Package(
             name: "wire-bench",
             dependencies: ["Wire"],
             path: "bench/Sources/wire-bench"
+        ),
+        .testTarget(
+            name: "DetectionTests",
+            dependencies: ["Detection", "Wire"],
+            exclude: ["Expected"]
         ),
         .testTarget(
             name: "RelayTests",
