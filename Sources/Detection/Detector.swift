@@ -14,12 +14,42 @@ public struct Detector: Sendable {
     /// Detects in one log line of any supported format (BSD, RFC 3339, `<PRI>`-prefixed,
     /// RFC 5424). `parser` resolves BSD timestamps; `raw` defaults to the line.
     public func detect(line: some Collection<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
-        guard let message = try? parser.parse(line) else { return [] }
-        return detect(message, raw: String(decoding: line, as: UTF8.self), hostOverride: hostOverride)
+        if let events = line.withContiguousStorageIfAvailable({ detect(buffer: $0, parser: parser, hostOverride: hostOverride) }) {
+            return events
+        }
+        return Array(line).withUnsafeBufferPointer { detect(buffer: $0, parser: parser, hostOverride: hostOverride) }
+    }
+
+    /// The edge's hot path: scan the line in place, and make Strings only for a match.
+    public func detect(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
+        guard let (event, repeats) = detectOne(buffer: buffer, parser: parser, hostOverride: hostOverride) else { return [] }
+        return Array(repeating: event, count: repeats)
+    }
+
+    /// Like `detect(buffer:parser:)`, without building an array: the event, and how many
+    /// times it happened ("message repeated N times" stands for N).
+    public func detectOne(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> (Event, Int)? {
+        let header = parser.scan(buffer)
+        guard let app = header.appName else { return nil }
+        var programStart = app.lowerBound
+        for i in app where buffer[i] == UInt8(ascii: "/") { programStart = i + 1 }
+        let program = UnsafeBufferPointer(rebasing: buffer[programStart..<app.upperBound])
+        return detect(program: program, text: buffer, range: header.message) { rule, ranges, repeats in
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
+            let event = Self.makeEvent(
+                rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
+                host: hostOverride ?? header.hostname.map(text), time: header.timestamp?.microseconds,
+                raw: String(decoding: buffer, as: UTF8.self))
+            return (event, repeats)
+        }
     }
 
     /// Detects in a parsed syslog message (the relay's plain syslog path).
     public func detect(_ message: SyslogMessage, raw: String, hostOverride: String? = nil) -> [Event] {
+        detect(message, raw: { raw }, hostOverride: hostOverride)
+    }
+
+    func detect(_ message: SyslogMessage, raw: () -> String, hostOverride: String?) -> [Event] {
         guard let app = message.appName else { return [] }
         return detect(
             program: app, pid: message.procID.flatMap { Int64($0) }, host: hostOverride ?? message.hostname,
@@ -27,77 +57,123 @@ public struct Detector: Sendable {
     }
 
     /// Detects in a message whose fields are already known (journald, tests).
-    public func detect(program rawProgram: String, pid: Int64?, host: String?, timeMicroseconds: Int64?, message: String, raw: String) -> [Event] {
-        let program = Self.normalise(program: rawProgram)
-        var text = Self.trimmed(message)
+    public func detect(program: String, pid: Int64?, host: String?, timeMicroseconds: Int64?, message: String, raw: String) -> [Event] {
+        detect(program: program, pid: pid, host: host, timeMicroseconds: timeMicroseconds, message: message, raw: { raw })
+    }
+
+    func detect(program: String, pid: Int64?, host: String?, timeMicroseconds: Int64?, message: String, raw: () -> String) -> [Event] {
+        var message = message
+        return message.withUTF8 { text in
+            Self.normalised(program) { name in
+                detect(program: name, text: text, range: 0..<text.count) { rule, ranges, repeats in
+                    Self.event(rule, ranges, text, repeats: repeats, program: program, pid: pid, host: host, time: timeMicroseconds, raw: raw)
+                }
+            } ?? []
+        }
+    }
+
+    /// The hot path: finds the first rule for `program` that matches `text[range]` (after
+    /// trimming and unfolding "message repeated"), then calls `make` with the rule, its
+    /// capture ranges and the repeat count. Nothing is allocated for lines no rule matches.
+    func detect<R>(
+        program: UnsafeBufferPointer<UInt8>, text: UnsafeBufferPointer<UInt8>, range: Range<Int>,
+        make: (CompiledRule, [Range<Int>], Int) -> R
+    ) -> R? {
+        var r = Self.trim(text, range)
         var repeats = 1
-        // rsyslog folds repeats: "message repeated 5 times: [ Failed password for ...]".
-        if text.starts(with: Self.repeatedPrefix), let (count, inner) = Self.unfoldRepeat(text) {
+        if let (count, inner) = Self.unfoldRepeat(text, r) {
             repeats = min(count, Self.maxRepeat)
-            text = inner
+            r = inner
         }
-        let (specific, any) = rules.rulesFor(program: program)
-        for index in specific + any {
-            let rule = rules.rules[index]
-            guard let captures = rule.pattern.match(text) else { continue }
-            if rule.require.contains(where: { (captures[$0] ?? "").isEmpty }) { continue }
-            var event = Event(
-                kind: rule.kind, outcome: rule.outcome, timeMicroseconds: timeMicroseconds, host: host,
-                program: rawProgram, pid: pid, rule: rule.id, severity: rule.severity, raw: raw)
-            for name in Rule.settableFields {
-                let value = rule.map[name].flatMap { sources in sources.lazy.compactMap { captures[$0] }.first { !$0.isEmpty } }
-                    ?? captures[name].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? rule.set[name]
-                if let value { Self.assign(name, value, to: &event) }
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(8)
+        var matched: ProgramTable.HotRule?
+        let available = min(8, r.count)
+        let head = ProgramTable.pack(UnsafeBufferPointer(rebasing: text[r.lowerBound..<(r.lowerBound + available)]))
+        rules.table.forEachRule(for: program) { rule in
+            guard rule.headCount <= available,
+                head & (rule.headCount == 8 ? ~0 : (1 << (8 * UInt64(rule.headCount))) - 1) == rule.head
+            else { return false }
+            guard PatternProgram.match(text, r, steps: rule.steps, literals: rule.literals, into: &ranges) else { return false }
+            for slot in ranges.indices where rule.required & (1 << UInt64(min(slot, 63))) != 0 && ranges[slot].isEmpty {
+                return false
             }
-            return Array(repeating: event, count: repeats)
+            matched = rule
+            return true
         }
-        return []
+        guard let matched else { return nil }
+        return make(rules.table.compiled[matched.index], ranges, repeats)
+    }
+
+    static func event(
+        _ rule: CompiledRule, _ ranges: [Range<Int>], _ text: UnsafeBufferPointer<UInt8>, repeats: Int,
+        program: String, pid: Int64?, host: String?, time: Int64?, raw: () -> String
+    ) -> [Event] {
+        let event = makeEvent(rule, ranges, text, program: program, pid: pid, host: host, time: time, raw: raw())
+        return Array(repeating: event, count: repeats)
+    }
+
+    static func makeEvent(
+        _ rule: CompiledRule, _ ranges: [Range<Int>], _ text: UnsafeBufferPointer<UInt8>,
+        program: String, pid: Int64?, host: String?, time: Int64?, raw: String
+    ) -> Event {
+        var event = Event(
+            kind: rule.rule.kind, outcome: rule.rule.outcome, timeMicroseconds: time, host: host,
+            program: program, pid: pid, rule: rule.rule.id, severity: rule.rule.severity, raw: raw)
+        for a in rule.assignments {
+            var value: String?
+            for slot in a.slots where !ranges[slot].isEmpty {
+                value = String(decoding: UnsafeBufferPointer(rebasing: text[ranges[slot]]), as: UTF8.self)
+                break
+            }
+            guard let value = value ?? a.constant else { continue }
+            switch a.field {
+            case .user: event.user = value
+            case .targetUser: event.targetUser = value
+            case .group: event.group = value
+            case .sourceIP: event.sourceIP = value
+            case .sourcePort: event.sourcePort = Int64(value)
+            case .method: event.method = value
+            case .logonType: event.logonType = Int64(value)
+            }
+        }
+        return event
+    }
+
+    /// `/usr/sbin/sshd` → `sshd`, as bytes.
+    static func normalised<R>(_ program: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var p = program
+        return p.withUTF8 { bytes in
+            var start = 0
+            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "/") { start = i + 1 }
+            return body(UnsafeBufferPointer(rebasing: bytes[start...]))
+        }
+    }
+
+    static func trim(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var lo = range.lowerBound, hi = range.upperBound
+        while lo < hi, t[lo] == 0x20 || t[lo] == 0x09 { lo += 1 }
+        while hi > lo, t[hi - 1] == 0x20 || t[hi - 1] == 0x09 || t[hi - 1] == 0x0A || t[hi - 1] == 0x0D { hi -= 1 }
+        return lo..<hi
     }
 
     static let repeatedPrefix = Array("message repeated ".utf8)
+    static let repeatedMiddle = Array(" times: [".utf8)
 
-    static func unfoldRepeat(_ text: [UInt8]) -> (Int, [UInt8])? {
-        var i = repeatedPrefix.count
+    /// "message repeated 5 times: [ X]" → (5, range of X).
+    static func unfoldRepeat(_ t: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> (Int, Range<Int>)? {
+        guard r.count > repeatedPrefix.count + repeatedMiddle.count + 2, t[r.lowerBound] == UInt8(ascii: "m") else { return nil }
+        for (i, b) in repeatedPrefix.enumerated() where t[r.lowerBound + i] != b { return nil }
+        var i = r.lowerBound + repeatedPrefix.count
         var count = 0
         var digits = 0
-        while i < text.count, text[i] >= 0x30, text[i] <= 0x39, digits < 9 {
-            count = count * 10 + Int(text[i] - 0x30)
+        while i < r.upperBound, t[i] >= 0x30, t[i] <= 0x39, digits < 9 {
+            count = count * 10 + Int(t[i] - 0x30)
             i += 1
             digits += 1
         }
-        let middle = Array(" times: [".utf8)
-        guard digits > 0, text.count > i + middle.count, Array(text[i..<(i + middle.count)]) == middle, text.last == UInt8(ascii: "]") else {
-            return nil
-        }
-        return (count, trimmed(Array(text[(i + middle.count)..<(text.count - 1)])))
-    }
-
-    static func trimmed(_ text: some Collection<UInt8>) -> [UInt8] {
-        var bytes = Array(text)[...]
-        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes = bytes.dropFirst() }
-        while let l = bytes.last, l == 0x20 || l == 0x09 || l == 0x0A || l == 0x0D { bytes = bytes.dropLast() }
-        return Array(bytes)
-    }
-
-    static func trimmed(_ text: String) -> [UInt8] { trimmed(text.utf8) }
-
-    /// `/usr/sbin/sshd` → `sshd`.
-    static func normalise(program: String) -> String {
-        guard let slash = program.lastIndex(of: "/") else { return program }
-        return String(program[program.index(after: slash)...])
-    }
-
-    static func assign(_ name: String, _ value: String, to e: inout Event) {
-        switch name {
-        case "user": e.user = value
-        case "target_user": e.targetUser = value
-        case "group": e.group = value
-        case "source_ip": e.sourceIP = value
-        case "source_port": e.sourcePort = Int64(value)
-        case "method": e.method = value
-        case "logon_type": e.logonType = Int64(value)
-        default: break
-        }
+        guard digits > 0, r.upperBound - i > repeatedMiddle.count, t[r.upperBound - 1] == UInt8(ascii: "]") else { return nil }
+        for (j, b) in repeatedMiddle.enumerated() where t[i + j] != b { return nil }
+        return (count, trim(t, (i + repeatedMiddle.count)..<(r.upperBound - 1)))
     }
 }

@@ -17,6 +17,9 @@
 /// The cost stays small: literals are compared as bytes, and a pattern starting with a
 /// literal rejects most lines on its first bytes.
 public struct Pattern: Sendable, Hashable, CustomStringConvertible {
+    public static func == (a: Pattern, b: Pattern) -> Bool { a.description == b.description }
+    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+
     enum CaptureType: String, Sendable, Hashable {
         case any, greedy, word, int
     }
@@ -28,6 +31,17 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
 
     let segments: [Segment]
     public let description: String
+
+    /// The segments flattened for matching: trivial values, so the hot loop does no
+    /// reference counting. Literal bytes live in `literals`.
+    struct Step: Sendable, Hashable {
+        var isLiteral: Bool
+        var start: Int
+        var count: Int
+        var type: CaptureType
+    }
+
+    let program: PatternProgram
 
     /// The literal the message must start with (possibly empty).
     let prefix: [UInt8]
@@ -74,6 +88,18 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
         if !literal.isEmpty { segments.append(.literal(literal)) }
         self.segments = segments
         self.description = text
+        var steps: [Step] = []
+        var literals: [UInt8] = []
+        for segment in segments {
+            switch segment {
+            case .literal(let bytes):
+                steps.append(Step(isLiteral: true, start: literals.count, count: bytes.count, type: .any))
+                literals += bytes
+            case .capture(_, let type):
+                steps.append(Step(isLiteral: false, start: 0, count: 0, type: type))
+            }
+        }
+        program = PatternProgram(steps: steps, literals: literals)
         if case .literal(let first)? = segments.first { prefix = first } else { prefix = [] }
         captureNames = names
     }
@@ -89,87 +115,168 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     /// The captures when `message` matches, else nil. Values lose surrounding spaces
     /// (sshd writes `invalid user  0101` for the name " 0101").
     public func match(_ message: [UInt8]) -> [String: String]? {
-        guard message.starts(with: prefix) else { return nil }
-        var captures: [(String, Range<Int>)] = []
-        captures.reserveCapacity(captureNames.count)
-        guard match(message, segment: 0, at: 0, &captures) else { return nil }
+        var ranges: [Range<Int>] = []
+        let matched = message.withUnsafeBufferPointer { match($0, 0..<$0.count, into: &ranges) }
+        guard matched else { return nil }
         var result: [String: String] = [:]
-        for (name, range) in captures where name != "_" {
-            var slice = message[range]
-            while slice.first == 0x20 { slice = slice.dropFirst() }
-            while slice.last == 0x20 { slice = slice.dropLast() }
-            result[name] = String(decoding: slice, as: UTF8.self)
+        for (name, range) in zip(slotNames, ranges) where name != "_" {
+            result[name] = String(decoding: message[range], as: UTF8.self)
         }
         return result
     }
 
-    private func match(_ m: [UInt8], segment: Int, at position: Int, _ captures: inout [(String, Range<Int>)]) -> Bool {
-        guard segment < segments.count else { return position == m.count }
-        switch segments[segment] {
-        case .literal(let lit):
-            guard m.count - position >= lit.count, Self.equal(m, position, lit) else { return false }
-            return match(m, segment: segment + 1, at: position + lit.count, &captures)
-        case .capture(let name, let type):
-            guard segment + 1 < segments.count, case .literal(let next) = segments[segment + 1] else {
-                // Last segment: the capture takes the rest.
-                guard Self.valid(m, position..<m.count, type) else { return false }
-                captures.append((name, position..<m.count))
-                return true
-            }
-            if type == .greedy {
-                var ends: [Int] = []
-                var from = position
-                while let found = Self.find(next, in: m, from: from) {
-                    ends.append(found)
-                    from = found + 1
-                }
-                for found in ends.reversed() {
-                    captures.append((name, position..<found))
-                    if match(m, segment: segment + 2, at: found + next.count, &captures) { return true }
-                    captures.removeLast()
-                }
-                return false
-            }
-            var end = position
-            while let found = Self.find(next, in: m, from: end) {
-                let range = position..<found
-                if !Self.valid(m, range, type) {
-                    // Words and integers cannot grow past a space: no later end can fit.
-                    if type != .any, m[range].contains(0x20) { return false }
-                } else {
-                    captures.append((name, range))
-                    if match(m, segment: segment + 2, at: found + next.count, &captures) { return true }
-                    captures.removeLast()
-                }
-                end = found + 1
-            }
-            return false
-        }
+    /// Names of the capture slots, `_` included, in pattern order.
+    var slotNames: [String] {
+        segments.compactMap { if case .capture(let name, _) = $0 { name } else { nil } }
     }
 
-    private static func equal(_ m: [UInt8], _ at: Int, _ lit: [UInt8]) -> Bool {
-        for i in 0..<lit.count where m[at + i] != lit[i] { return false }
+    /// Matches `m[range]`; on success `ranges` holds one trimmed range per capture slot.
+    func match(_ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into ranges: inout [Range<Int>]) -> Bool {
+        program.match(m, range, into: &ranges)
+    }
+
+    static func containsSpace(_ m: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        for i in r where m[i] == 0x20 { return true }
+        return false
+    }
+
+    static func valid(_ m: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ type: CaptureType) -> Bool {
+        switch type {
+        case .any, .greedy: return true
+        case .word: return !containsSpace(m, r)
+        case .int:
+            guard !r.isEmpty, r.count <= 18 else { return false }
+            for i in r where m[i] < 0x30 || m[i] > 0x39 { return false }
+            return true
+        }
+    }
+}
+
+
+/// A compiled pattern in memory of its own: steps and literal bytes in buffers that live as
+/// long as the program, so matching touches no reference counts.
+final class PatternProgram: Sendable {
+    nonisolated(unsafe) let steps: UnsafeMutableBufferPointer<Pattern.Step>
+    nonisolated(unsafe) let literals: UnsafeMutableBufferPointer<UInt8>
+
+    init(steps: [Pattern.Step], literals: [UInt8]) {
+        self.steps = .allocate(capacity: steps.count)
+        _ = self.steps.initialize(from: steps)
+        self.literals = .allocate(capacity: max(1, literals.count))
+        _ = self.literals.initialize(from: literals)
+    }
+
+    deinit {
+        steps.deallocate()
+        literals.deallocate()
+    }
+
+    /// Matches `m[range]`; on success `ranges` holds one trimmed range per capture slot.
+    /// Allocation-free apart from `ranges`, which the caller reuses.
+    func match(_ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into ranges: inout [Range<Int>]) -> Bool {
+        Self.match(m, range, steps: UnsafeBufferPointer(steps), literals: UnsafeBufferPointer(literals), into: &ranges)
+    }
+
+    /// Matching over raw buffers (valid while their program lives), for the hot path.
+    static func match(
+        _ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, steps: UnsafeBufferPointer<Pattern.Step>,
+        literals: UnsafeBufferPointer<UInt8>, into ranges: inout [Range<Int>]
+    ) -> Bool {
+        ranges.removeAll(keepingCapacity: true)
+        let matcher = Matcher(m: m, end: range.upperBound, steps: steps, lits: literals)
+        guard matcher.match(step: 0, at: range.lowerBound, &ranges) else { return false }
+        for i in ranges.indices {
+            var r = ranges[i]
+            while r.lowerBound < r.upperBound, m[r.lowerBound] == 0x20 { r = (r.lowerBound + 1)..<r.upperBound }
+            while r.lowerBound < r.upperBound, m[r.upperBound - 1] == 0x20 { r = r.lowerBound..<(r.upperBound - 1) }
+            ranges[i] = r
+        }
         return true
     }
 
-    private static func find(_ lit: [UInt8], in m: [UInt8], from start: Int) -> Int? {
-        guard let first = lit.first, m.count >= lit.count else { return nil }
-        var i = start
-        let last = m.count - lit.count
-        while i <= last {
-            if m[i] == first && equal(m, i, lit) { return i }
-            i += 1
+    private struct Matcher {
+        let m: UnsafeBufferPointer<UInt8>
+        let end: Int
+        let steps: UnsafeBufferPointer<Pattern.Step>
+        let lits: UnsafeBufferPointer<UInt8>
+
+        func match(step: Int, at position: Int, _ ranges: inout [Range<Int>]) -> Bool {
+            guard step < steps.count else { return position == end }
+            let s = steps[step]
+            if s.isLiteral {
+                guard end - position >= s.count, equal(position, s) else { return false }
+                return match(step: step + 1, at: position + s.count, &ranges)
+            }
+            guard step + 1 < steps.count else {
+                // Last step: the capture takes the rest.
+                guard Pattern.valid(m, position..<end, s.type) else { return false }
+                ranges.append(position..<end)
+                return true
+            }
+            let next = steps[step + 1]
+            if s.type == .greedy {
+                var found = findLast(next, from: position, end: end)
+                while let f = found {
+                    ranges.append(position..<f)
+                    if match(step: step + 2, at: f + next.count, &ranges) { return true }
+                    ranges.removeLast()
+                    found = f > position ? findLast(next, from: position, end: f - 1 + next.count) : nil
+                }
+                return false
+            }
+            var from = position
+            while let found = find(next, from: from) {
+                let r = position..<found
+                if !Pattern.valid(m, r, s.type) {
+                    // Words and integers cannot grow past a space: no later end can fit.
+                    if s.type != .any, Pattern.containsSpace(m, r) { return false }
+                } else {
+                    ranges.append(r)
+                    if match(step: step + 2, at: found + next.count, &ranges) { return true }
+                    ranges.removeLast()
+                }
+                from = found + 1
+            }
+            return false
         }
-        return nil
+
+        @inline(__always)
+        func equal(_ at: Int, _ s: Pattern.Step) -> Bool {
+            guard at + s.count <= m.count else { return false }
+            var i = 0
+            while i < s.count {
+                if m[at + i] != lits[s.start + i] { return false }
+                i += 1
+            }
+            return true
+        }
+
+        /// First occurrence of the literal `s` starting in [from, end - count].
+        func find(_ s: Pattern.Step, from start: Int) -> Int? {
+            guard s.count > 0, end - start >= s.count else { return nil }
+            let first = lits[s.start]
+            var i = start
+            let last = end - s.count
+            while i <= last {
+                if m[i] == first && equal(i, s) { return i }
+                i += 1
+            }
+            return nil
+        }
+
+        /// Last occurrence of `s` that starts at or after `from` and ends by `limit`.
+        func findLast(_ s: Pattern.Step, from start: Int, end limit: Int) -> Int? {
+            guard s.count > 0, limit - start >= s.count else { return nil }
+            let first = lits[s.start]
+            var i = limit - s.count
+            while i >= start {
+                if m[i] == first && equal(i, s) { return i }
+                i -= 1
+            }
+            return nil
+        }
     }
 
-    private static func valid(_ m: [UInt8], _ r: Range<Int>, _ type: CaptureType) -> Bool {
-        switch type {
-        case .any, .greedy: return true
-        case .word: return !m[r].contains(0x20)
-        case .int: return !r.isEmpty && r.count <= 18 && m[r].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-        }
-    }
 }
 
 public struct PatternError: Error, CustomStringConvertible, Sendable {

@@ -33,21 +33,12 @@ public struct Rule: Sendable {
 /// An ordered set of rules, indexed by program. For each line the first rule that matches
 /// wins: rules for the line's program in order, then rules for any program.
 public struct RuleSet: Sendable {
-    public private(set) var rules: [Rule]
-    private var byProgram: [String: [Int]] = [:]
-    private var anyProgram: [Int] = []
+    public let rules: [Rule]
+    let table: ProgramTable
 
     public init(_ rules: [Rule]) {
         self.rules = rules
-        for (i, rule) in rules.enumerated() {
-            for p in rule.programs {
-                if p == "*" { anyProgram.append(i) } else { byProgram[p, default: []].append(i) }
-            }
-        }
-    }
-
-    func rulesFor(program: String) -> (specific: [Int], any: [Int]) {
-        (byProgram[program] ?? [], anyProgram)
+        table = ProgramTable(rules.map(CompiledRule.init))
     }
 
     /// The built-in pack.
@@ -73,6 +64,143 @@ public struct RuleSet: Sendable {
             }
         }
         return RuleSet(added + result)
+    }
+}
+
+/// A rule prepared for the hot path: a class, so handing it around costs no copies, with
+/// its field assignments resolved to capture slots.
+final class CompiledRule: Sendable {
+    enum Field: Sendable {
+        case user, targetUser, group, sourceIP, sourcePort, method, logonType
+    }
+
+    struct Assignment: Sendable {
+        var field: Field
+        /// Capture slots to take the value from, first non-empty wins.
+        var slots: [Int]
+        var constant: String?
+    }
+
+    let rule: Rule
+    let pattern: PatternProgram
+    let assignments: [Assignment]
+    let required: [Int]
+    let programs: [String]
+
+    init(_ rule: Rule) {
+        self.rule = rule
+        pattern = rule.pattern.program
+        programs = rule.programs
+        let slots = rule.pattern.slotNames
+        func slotIndexes(_ names: [String]) -> [Int] { names.compactMap { n in slots.firstIndex(of: n) } }
+        let fields: [(String, Field)] = [
+            ("user", .user), ("target_user", .targetUser), ("group", .group), ("source_ip", .sourceIP),
+            ("source_port", .sourcePort), ("method", .method), ("logon_type", .logonType),
+        ]
+        assignments = fields.compactMap { name, field in
+            let sources = slotIndexes((rule.map[name] ?? []) + [name])
+            let constant = rule.set[name]
+            return sources.isEmpty && constant == nil ? nil : Assignment(field: field, slots: sources, constant: constant)
+        }
+        required = slotIndexes(rule.require)
+    }
+}
+
+/// Rules by program name, looked up from the name's bytes without making a String, in
+/// tables of plain values so the per-line loop does no reference counting. The pattern
+/// buffers it points into belong to `compiled`, which the table keeps alive.
+struct ProgramTable: Sendable {
+    /// What the hot loop needs of a rule.
+    struct HotRule: Sendable {
+        nonisolated(unsafe) var steps: UnsafeBufferPointer<Pattern.Step>
+        nonisolated(unsafe) var literals: UnsafeBufferPointer<UInt8>
+        /// Bit i set: capture slot i must be non-empty.
+        var required: UInt64
+        /// Up to the first 8 bytes the message must start with, packed little-endian, and
+        /// how many: one comparison rejects most rules for most lines.
+        var head: UInt64
+        var headCount: Int
+        /// Index into `compiled`.
+        var index: Int
+    }
+
+    struct Entry: Sendable {
+        var hash: UInt64
+        var name: Range<Int>
+        var list: Range<Int>
+    }
+
+    let compiled: [CompiledRule]
+    private let hot: [HotRule]
+    private let entries: [Entry]
+    private let names: [UInt8]
+    /// Indexes into `hot`: each program's rules, then the `*` rules.
+    private let lists: [Int]
+    private let anyList: Range<Int>
+
+    init(_ compiled: [CompiledRule]) {
+        self.compiled = compiled
+        hot = compiled.enumerated().map { i, rule in
+            HotRule(
+                steps: UnsafeBufferPointer(rule.pattern.steps), literals: UnsafeBufferPointer(rule.pattern.literals),
+                required: rule.required.reduce(0) { $1 < 64 ? $0 | (1 << UInt64($1)) : $0 },
+                head: Self.pack(rule.rule.pattern.prefix.prefix(8)), headCount: min(8, rule.rule.pattern.prefix.count), index: i)
+        }
+        let wildcard = compiled.indices.filter { compiled[$0].programs.contains("*") }
+        var programNames: [String] = []
+        for rule in compiled { for p in rule.programs where p != "*" && !programNames.contains(p) { programNames.append(p) } }
+        var entries: [Entry] = []
+        var names: [UInt8] = []
+        var lists: [Int] = []
+        for name in programNames {
+            let bytes = Array(name.utf8)
+            let start = lists.count
+            lists += compiled.indices.filter { compiled[$0].programs.contains(name) } + wildcard
+            entries.append(Entry(hash: Self.hash(bytes), name: names.count..<(names.count + bytes.count), list: start..<lists.count))
+            names += bytes
+        }
+        let anyStart = lists.count
+        lists += wildcard
+        anyList = anyStart..<lists.count
+        self.entries = entries
+        self.names = names
+        self.lists = lists
+    }
+
+    /// Calls `body` with each rule for `program`, in order, until it returns true.
+    @inline(__always)
+    func forEachRule(for program: UnsafeBufferPointer<UInt8>, _ body: (HotRule) -> Bool) {
+        let h = Self.hash(program)
+        entries.withUnsafeBufferPointer { entries in
+            names.withUnsafeBufferPointer { names in
+                lists.withUnsafeBufferPointer { lists in
+                    hot.withUnsafeBufferPointer { hot in
+                        var list = anyList
+                        for e in entries where e.hash == h && e.name.count == program.count {
+                            if zip(e.name, program.indices).allSatisfy({ names[$0] == program[$1] }) {
+                                list = e.list
+                                break
+                            }
+                        }
+                        for i in list where body(hot[lists[i]]) { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes packed little-endian into a word (at most 8).
+    @inline(__always)
+    static func pack(_ bytes: some Collection<UInt8>) -> UInt64 {
+        var word: UInt64 = 0
+        for (i, b) in bytes.prefix(8).enumerated() { word |= UInt64(b) << (8 * UInt64(i)) }
+        return word
+    }
+
+    static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 }
 

@@ -14,11 +14,12 @@ public struct RuleTester {
         self.timeZone = timeZone
     }
 
-    /// Reads `path` (`-` for standard input) line by line and writes each event to `output`.
-    /// BSD timestamps take their year from the file's modification time.
+    /// Reads `path` (`-` for standard input) line by line and appends each event, one line
+    /// each, to `output`, calling `flush` whenever it holds 64 KiB or more. BSD timestamps
+    /// take their year from the file's modification time.
     /// - Returns: lines read and events found.
     @discardableResult
-    public func run(path: String, output: (String) -> Void) throws -> (lines: Int, events: Int) {
+    public func run(path: String, output: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> (lines: Int, events: Int) {
         let reference: Date
         let handle: FileHandle
         if path == "-" {
@@ -41,38 +42,55 @@ public struct RuleTester {
             lines.append(chunk)
             while let line = lines.next() {
                 lineNumber += 1
-                events += report(line, number: lineNumber, path: path, parser: parser, output: output)
+                events += report(line, number: lineNumber, path: path, parser: parser, output: &output)
+                if output.count >= 1 << 16 { flush(&output) }
             }
         }
         if let last = lines.finish() {
             lineNumber += 1
-            events += report(last, number: lineNumber, path: path, parser: parser, output: output)
+            events += report(last, number: lineNumber, path: path, parser: parser, output: &output)
         }
         return (lineNumber, events)
     }
 
-    private func report(_ line: ArraySlice<UInt8>, number: Int, path: String, parser: SyslogParser, output: (String) -> Void) -> Int {
-        let events = detector.detect(line: line, parser: parser)
-        for e in events {
+    private func report(_ line: ArraySlice<UInt8>, number: Int, path: String, parser: SyslogParser, output: inout [UInt8]) -> Int {
+        guard let (e, repeats) = line.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else { return 0 }
+        for _ in 0..<repeats {
             if json {
-                output(e.jsonObject(extra: [("input", .string(path)), ("line", .int(Int64(number)))]))
+                e.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
             } else {
-                output("\(path):\(number): " + Self.describe(e))
+                output.append(contentsOf: path.utf8)
+                output.append(UInt8(ascii: ":"))
+                output.append(contentsOf: String(number).utf8)
+                output.append(contentsOf: ": ".utf8)
+                Self.describe(e, into: &output)
             }
+            output.append(0x0A)
         }
-        return events.count
+        return repeats
     }
 
-    static func describe(_ e: Event) -> String {
-        var parts = [e.kind.rawValue]
-        if let o = e.outcome { parts.append(o.rawValue) }
-        for (name, value) in [
-            ("user", e.user), ("target", e.targetUser), ("group", e.group), ("from", e.sourceIP),
-            ("port", e.sourcePort.map(String.init)), ("method", e.method), ("severity", e.severity?.rawValue), ("rule", e.rule),
-        ] {
-            if let value { parts.append("\(name)=\(value)") }
+    static func describe(_ e: Event, into out: inout [UInt8]) {
+        out.append(contentsOf: e.kind.rawValue.utf8)
+        if let o = e.outcome {
+            out.append(0x20)
+            out.append(contentsOf: o.rawValue.utf8)
         }
-        return parts.joined(separator: " ")
+        func add(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            out.append(0x20)
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(UInt8(ascii: "="))
+            out.append(contentsOf: value.utf8)
+        }
+        add("user", e.user)
+        add("target", e.targetUser)
+        add("group", e.group)
+        add("from", e.sourceIP)
+        add("port", e.sourcePort.map(String.init))
+        add("method", e.method)
+        add("severity", e.severity?.rawValue)
+        add("rule", e.rule)
     }
 }
 
@@ -90,7 +108,13 @@ struct LineSplitter {
     }
 
     mutating func next() -> ArraySlice<UInt8>? {
-        guard let lf = buffer[start...].firstIndex(of: 0x0A) else { return nil }
+        let found: Int? = buffer.withUnsafeBufferPointer { b in
+            guard start < b.count, let base = b.baseAddress,
+                let p = memchr(base + start, 0x0A, b.count - start)
+            else { return nil }
+            return UnsafeRawPointer(p) - UnsafeRawPointer(base)
+        }
+        guard let lf = found else { return nil }
         var end = lf
         if end > start, buffer[end - 1] == 0x0D { end -= 1 }
         defer { start = lf + 1 }

@@ -37,27 +37,15 @@ struct TestRules: ParsableCommand {
             }
         }
         let tester = RuleTester(detector: Detector(rules: set), json: json)
-        var out = BufferedOutput()
-        for input in inputs {
-            try tester.run(path: input) { out.write($0) }
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 17)
+        let flush: (inout [UInt8]) -> Void = { buffer in
+            buffer.withUnsafeBytes { FileHandle.standardOutput.write(Data($0)) }
+            buffer.removeAll(keepingCapacity: true)
         }
-        out.flush()
-    }
-}
-
-/// Line output through one buffer: printing 200,000 lines one write at a time is slow.
-struct BufferedOutput {
-    private var buffer: [UInt8] = []
-
-    mutating func write(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    mutating func flush() {
-        guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer))
-        buffer.removeAll(keepingCapacity: true)
+        for input in inputs {
+            try tester.run(path: input, output: &output, flush: flush)
+        }
+        flush(&output)
     }
 }

@@ -7,16 +7,25 @@ extension Event {
     }
 
     public func jsonObject(extra: [(String, JSONValue)] = []) -> String {
-        var out = "{"
+        var bytes: [UInt8] = []
+        appendJSON(to: &bytes, extra: extra)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the JSON object's UTF-8 bytes to `out` (the fast path for many events).
+    public func appendJSON(to out: inout [UInt8], extra: [(String, JSONValue)] = []) {
         var first = true
-        func member(_ name: String, _ value: JSONValue?) {
+        out.append(UInt8(ascii: "{"))
+        func member(_ name: StaticString, _ value: JSONValue?) {
             guard let value else { return }
-            if !first { out += ", " }
+            if !first { out.append(contentsOf: [UInt8(ascii: ","), 0x20]) }
             first = false
-            out += "\"\(name)\": "
+            out.append(0x22)
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [0x22, UInt8(ascii: ":"), 0x20])
             switch value {
-            case .string(let s): out += Self.quoted(s)
-            case .int(let i): out += String(i)
+            case .string(let s): Self.appendQuoted(s, to: &out)
+            case .int(let i): out.append(contentsOf: String(i).utf8)
             }
         }
         member("kind", .string(kind.rawValue))
@@ -35,27 +44,42 @@ extension Event {
         member("rule", rule.map { .string($0) })
         member("severity", severity.map { .string($0.rawValue) })
         member("raw", raw.map { .string($0) })
-        for (name, value) in extra { member(name, value) }
-        return out + "}"
+        for (name, value) in extra {
+            if !first { out.append(contentsOf: [UInt8(ascii: ","), 0x20]) }
+            first = false
+            Self.appendQuoted(name, to: &out)
+            out.append(contentsOf: [UInt8(ascii: ":"), 0x20])
+            switch value {
+            case .string(let s): Self.appendQuoted(s, to: &out)
+            case .int(let i): out.append(contentsOf: String(i).utf8)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends `s` as a JSON string literal.
+    public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
     }
 
     /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
     public static func quoted(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20 || c.value == 0x7F:
-                out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        appendQuoted(s, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -28,13 +28,10 @@ public struct SyslogParser: Sendable {
         guard array.count <= maxMessageBytes else {
             throw WireError.oversized("syslog message of \(array.count) bytes exceeds \(maxMessageBytes)")
         }
-        var text = array[...]
-        // Datagram senders often end with LF or NUL; a trailing CR is noise too.
-        while let last = text.last, last == 0x0A || last == 0x0D || last == 0x00 { text.removeLast() }
-        if Self.looksLike5424(text), let message = try? parseRFC5424Trusted(text) {
-            return message
+        return array.withUnsafeBufferPointer { buffer in
+            let header = scan(buffer)
+            return header.message(in: buffer)
         }
-        return parseRFC3164(text)
     }
 
     /// Strict RFC 5424.
@@ -43,75 +40,89 @@ public struct SyslogParser: Sendable {
         guard array.count <= maxMessageBytes else {
             throw WireError.oversized("syslog message of \(array.count) bytes exceeds \(maxMessageBytes)")
         }
-        return try parseRFC5424Trusted(array[...])
+        return try array.withUnsafeBufferPointer { buffer in
+            try scanRFC5424(buffer, 0..<buffer.count).message(in: buffer)
+        }
     }
 
-    static func looksLike5424(_ b: ArraySlice<UInt8>) -> Bool {
-        var c = Cursor(b)
-        guard (try? c.readPRI()) != nil else { return false }
+    /// Parses without copying: the header's fields are ranges of `buffer`. RFC 5424 when the
+    /// text starts `<PRI>1 ` and parses as such, else RFC 3164. Trailing LF, CR and NUL (as
+    /// datagram senders add) are left out. No size check: callers bound their input.
+    public func scan(_ buffer: UnsafeBufferPointer<UInt8>) -> SyslogHeader {
+        var end = buffer.count
+        while end > 0, buffer[end - 1] == 0x0A || buffer[end - 1] == 0x0D || buffer[end - 1] == 0x00 { end -= 1 }
+        if Self.looksLike5424(buffer, end), let header = try? scanRFC5424(buffer, 0..<end) {
+            return header
+        }
+        return scanRFC3164(buffer, 0..<end)
+    }
+
+    static func looksLike5424(_ b: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
+        var c = Cursor(b, 0..<end)
+        guard c.readOptionalPRI() != nil else { return false }
         return c.peek() == UInt8(ascii: "1") && c.peek(1) == 0x20
     }
 
-    private func parseRFC5424Trusted(_ bytes: ArraySlice<UInt8>) throws -> SyslogMessage {
-        var c = Cursor(bytes)
+    private func scanRFC5424(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws -> SyslogHeader {
+        var c = Cursor(buffer, range)
         let pri = try c.readPRI()
         guard c.take(UInt8(ascii: "1")) else { throw c.error("VERSION must be 1") }
         try c.expectSpace("after VERSION")
-        var message = SyslogMessage(format: .rfc5424, facility: pri / 8, severity: pri % 8)
-        if c.take(UInt8(ascii: "-")) {
-            message.timestamp = nil
-        } else {
-            message.timestamp = try c.readRFC3339()
+        var header = SyslogHeader(format: .rfc5424, facility: pri / 8, severity: pri % 8)
+        if !c.take(UInt8(ascii: "-")) {
+            header.timestamp = try c.readRFC3339()
         }
         try c.expectSpace("after TIMESTAMP")
-        message.hostname = try c.readHeaderField(maxLength: 255, "HOSTNAME")
+        header.hostname = try c.readHeaderField(maxLength: 255, "HOSTNAME")
         try c.expectSpace("after HOSTNAME")
-        message.appName = try c.readHeaderField(maxLength: 48, "APP-NAME")
+        header.appName = try c.readHeaderField(maxLength: 48, "APP-NAME")
         try c.expectSpace("after APP-NAME")
-        message.procID = try c.readHeaderField(maxLength: 128, "PROCID")
+        header.procID = try c.readHeaderField(maxLength: 128, "PROCID")
         try c.expectSpace("after PROCID")
-        message.msgID = try c.readHeaderField(maxLength: 32, "MSGID")
+        header.msgID = try c.readHeaderField(maxLength: 32, "MSGID")
         try c.expectSpace("after MSGID")
-        if c.take(UInt8(ascii: "-")) {
-            message.structuredData = []
-        } else {
+        if !c.take(UInt8(ascii: "-")) {
             guard c.peek() == UInt8(ascii: "[") else { throw c.error("STRUCTURED-DATA must be - or [") }
             while c.peek() == UInt8(ascii: "[") {
-                message.structuredData.append(try c.readSDElement())
+                header.structuredData.append(try c.readSDElement())
             }
         }
-        if c.isAtEnd { return message }
-        try c.expectSpace("before MSG")
-        var rest = c.rest
-        if rest.starts(with: [0xEF, 0xBB, 0xBF]) {
-            message.hasBOM = true
-            rest = rest.dropFirst(3)
+        if c.isAtEnd {
+            header.message = c.index..<c.index
+            return header
         }
-        message.message = String(decoding: rest, as: UTF8.self)
-        return message
+        try c.expectSpace("before MSG")
+        var start = c.index
+        if range.upperBound - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB, buffer[start + 2] == 0xBF {
+            header.hasBOM = true
+            start += 3
+        }
+        header.message = start..<range.upperBound
+        return header
     }
 
     /// RFC 3164 as real senders write it: `[<PRI>][TIMESTAMP SP [HOSTNAME SP]][TAG[PID]: ]MSG`,
     /// TIMESTAMP being `Mmm dd hh:mm:ss` or RFC 3339.
     public func parseRFC3164(_ bytes: ArraySlice<UInt8>) -> SyslogMessage {
-        var c = Cursor(bytes)
-        var message = SyslogMessage(format: .rfc3164)
-        let start = c
-        if let pri = try? c.readPRI() {
-            message.facility = pri / 8
-            message.severity = pri % 8
-        } else {
-            c = start
+        Array(bytes).withUnsafeBufferPointer { scanRFC3164($0, 0..<$0.count).message(in: $0) }
+    }
+
+    private func scanRFC3164(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SyslogHeader {
+        var c = Cursor(buffer, range)
+        var header = SyslogHeader(format: .rfc3164)
+        if let pri = c.readOptionalPRI() {
+            header.facility = pri / 8
+            header.severity = pri % 8
         }
         let beforeTime = c
         if let bsd = c.readBSDTimestamp() {
-            message.timestamp = yearInference
+            header.timestamp = yearInference
                 .resolve(month: bsd.month, day: bsd.day, hour: bsd.hour, minute: bsd.minute, second: bsd.second)
                 .map { SyslogTimestamp(microseconds: $0, utcOffsetSeconds: 0, fractionDigits: 0) }
         } else {
             c = beforeTime
             if let stamp = try? c.readRFC3339(), c.peek() == 0x20 {
-                message.timestamp = stamp
+                header.timestamp = stamp
             } else {
                 c = beforeTime
             }
@@ -120,37 +131,89 @@ public struct SyslogParser: Sendable {
             _ = c.take(0x20)
             // The next word is the hostname unless it is already the TAG.
             let word = c.peekWord()
-            if !word.isEmpty, !word.contains(UInt8(ascii: "[")), word.last != UInt8(ascii: ":"), c.hasSpaceAfterWord() {
-                message.hostname = String(decoding: word, as: UTF8.self)
+            if !word.isEmpty, !c.contains(UInt8(ascii: "["), in: word), buffer[word.upperBound - 1] != UInt8(ascii: ":"), c.hasSpaceAfterWord() {
+                header.hostname = word
                 c.skip(word.count)
                 _ = c.take(0x20)
             }
         }
         if let tag = c.readTag() {
-            message.appName = tag.program
-            message.procID = tag.pid
+            header.appName = tag.program
+            header.procID = tag.pid
         }
-        message.message = String(decoding: c.rest, as: UTF8.self)
-        return message
+        header.message = c.index..<range.upperBound
+        return header
+    }
+}
+
+/// A parsed syslog header whose text fields are ranges of the scanned buffer, so hot paths
+/// (the edge reading files, the relay's rules) make Strings only for what they keep.
+public struct SyslogHeader: Sendable {
+    public var format: SyslogMessage.Format
+    public var facility: Int?
+    public var severity: Int?
+    public var timestamp: SyslogTimestamp?
+    public var hostname: Range<Int>?
+    public var appName: Range<Int>?
+    public var procID: Range<Int>?
+    public var msgID: Range<Int>?
+    public var structuredData: [StructuredDataElement] = []
+    /// MSG, after the BOM when there is one.
+    public var message: Range<Int> = 0..<0
+    public var hasBOM = false
+
+    init(format: SyslogMessage.Format, facility: Int? = nil, severity: Int? = nil) {
+        self.format = format
+        self.facility = facility
+        self.severity = severity
+    }
+
+    /// The message with its fields as Strings (invalid UTF-8 replaced by U+FFFD).
+    public func message(in buffer: UnsafeBufferPointer<UInt8>) -> SyslogMessage {
+        func text(_ r: Range<Int>?) -> String? { r.map { String(decoding: UnsafeBufferPointer(rebasing: buffer[$0]), as: UTF8.self) } }
+        return SyslogMessage(
+            format: format, facility: facility, severity: severity, timestamp: timestamp, hostname: text(hostname),
+            appName: text(appName), procID: text(procID), msgID: text(msgID), structuredData: structuredData,
+            message: text(message) ?? "", hasBOM: hasBOM)
+    }
+
+    /// PROCID as a number, when it is one.
+    public func pid(in buffer: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard let r = procID, !r.isEmpty, r.count <= 18 else { return nil }
+        var value: Int64 = 0
+        for i in r {
+            let b = buffer[i]
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            value = value * 10 + Int64(b - 0x30)
+        }
+        return value
     }
 }
 
 /// A cursor over syslog bytes with the grammar's small pieces.
 struct Cursor {
-    let bytes: ArraySlice<UInt8>
+    let bytes: UnsafeBufferPointer<UInt8>
+    let startIndex: Int
+    let endIndex: Int
     var index: Int
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
         self.bytes = bytes
-        index = bytes.startIndex
+        startIndex = range.lowerBound
+        endIndex = range.upperBound
+        index = range.lowerBound
     }
 
-    var isAtEnd: Bool { index >= bytes.endIndex }
-    var rest: ArraySlice<UInt8> { bytes[index...] }
+    var isAtEnd: Bool { index >= endIndex }
 
     func peek(_ ahead: Int = 0) -> UInt8? {
         let i = index + ahead
-        return i < bytes.endIndex ? bytes[i] : nil
+        return i < endIndex ? bytes[i] : nil
+    }
+
+    func contains(_ b: UInt8, in range: Range<Int>) -> Bool {
+        for i in range where bytes[i] == b { return true }
+        return false
     }
 
     mutating func take(_ b: UInt8) -> Bool {
@@ -159,10 +222,10 @@ struct Cursor {
         return true
     }
 
-    mutating func skip(_ n: Int) { index = min(bytes.endIndex, index + n) }
+    mutating func skip(_ n: Int) { index = min(endIndex, index + n) }
 
     func error(_ what: String) -> WireError {
-        .syntax("\(what) at byte \(index - bytes.startIndex)")
+        .syntax("\(what) at byte \(index - startIndex)")
     }
 
     mutating func expectSpace(_ what: String) throws {
@@ -180,6 +243,15 @@ struct Cursor {
         return n >= min ? value : nil
     }
 
+    /// A valid PRI, consumed; nil (nothing consumed, nothing allocated) otherwise.
+    mutating func readOptionalPRI() -> Int? {
+        guard peek() == UInt8(ascii: "<") else { return nil }
+        let saved = index
+        if let pri = try? readPRI() { return pri }
+        index = saved
+        return nil
+    }
+
     /// `<PRIVAL>` with PRIVAL 0-191 in 1-3 digits, no leading zeros beyond "0".
     mutating func readPRI() throws -> Int {
         guard take(UInt8(ascii: "<")) else { throw error("PRI must start with <") }
@@ -190,15 +262,15 @@ struct Cursor {
         return value
     }
 
-    /// NILVALUE or 1*max PRINTUSASCII.
-    mutating func readHeaderField(maxLength: Int, _ name: String) throws -> String? {
+    /// NILVALUE (nil) or 1*max PRINTUSASCII (its range).
+    mutating func readHeaderField(maxLength: Int, _ name: String) throws -> Range<Int>? {
         let start = index
         while let b = peek(), b >= 33, b <= 126 { index += 1 }
         let length = index - start
         guard length >= 1 else { throw error("\(name) is empty") }
         guard length <= maxLength else { throw error("\(name) longer than \(maxLength)") }
         if length == 1 && bytes[start] == UInt8(ascii: "-") { return nil }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return start..<index
     }
 
     /// FULL-DATE "T" FULL-TIME, RFC 5424 section 6.2.3 (fraction of at most 6 digits).
@@ -268,7 +340,7 @@ struct Cursor {
         }
         guard index > start else { throw error("\(what) is empty") }
         guard index - start <= 32 else { throw error("\(what) longer than 32") }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     /// PARAM-VALUE up to the closing quote, undoing `\"`, `\\` and `\]`; any other
@@ -297,7 +369,7 @@ struct Cursor {
 
     /// `Mmm dd hh:mm:ss` (day space-padded or not); nil, consuming nothing useful, if absent.
     mutating func readBSDTimestamp() -> (month: Int, day: Int, hour: Int, minute: Int, second: Int)? {
-        guard index + 3 <= bytes.endIndex, let month = Self.month(bytes[index..<(index + 3)]) else { return nil }
+        guard index + 3 <= endIndex, let month = Self.month(bytes, index) else { return nil }
         index += 3
         guard take(0x20) else { return nil }
         _ = take(0x20)
@@ -314,50 +386,63 @@ struct Cursor {
         return (month, day, hour, minute, min(second, 59))
     }
 
-    private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map { Array($0.utf8) }
-
-    static func month(_ b: ArraySlice<UInt8>) -> Int? {
-        for (i, name) in months.enumerated() where b.elementsEqual(name) { return i + 1 }
-        return nil
+    /// Month number of the three letters at `i` (`Jan` = 1), or nil.
+    static func month(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
+        let key = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+        switch key {
+        case 0x4A616E: return 1  // Jan
+        case 0x466562: return 2  // Feb
+        case 0x4D6172: return 3  // Mar
+        case 0x417072: return 4  // Apr
+        case 0x4D6179: return 5  // May
+        case 0x4A756E: return 6  // Jun
+        case 0x4A756C: return 7  // Jul
+        case 0x417567: return 8  // Aug
+        case 0x536570: return 9  // Sep
+        case 0x4F6374: return 10  // Oct
+        case 0x4E6F76: return 11  // Nov
+        case 0x446563: return 12  // Dec
+        default: return nil
+        }
     }
 
-    func peekWord() -> ArraySlice<UInt8> {
+    func peekWord() -> Range<Int> {
         var end = index
-        while end < bytes.endIndex, bytes[end] != 0x20 { end += 1 }
-        return bytes[index..<end]
+        while end < endIndex, bytes[end] != 0x20 { end += 1 }
+        return index..<end
     }
 
     func hasSpaceAfterWord() -> Bool {
         var end = index
-        while end < bytes.endIndex, bytes[end] != 0x20 { end += 1 }
-        return end < bytes.endIndex
+        while end < endIndex, bytes[end] != 0x20 { end += 1 }
+        return end < endIndex
     }
 
     /// `program[pid]:` or `program:` followed by an optional space. At most 48 bytes of
     /// program name, no spaces; nothing is consumed when the text has no such TAG.
-    mutating func readTag() -> (program: String, pid: String?)? {
+    mutating func readTag() -> (program: Range<Int>, pid: Range<Int>?)? {
         let start = index
         var i = index
-        while i < bytes.endIndex, i - start <= 48 {
+        while i < endIndex, i - start <= 48 {
             let b = bytes[i]
             if b == UInt8(ascii: ":") || b == UInt8(ascii: "[") || b == 0x20 { break }
             i += 1
         }
-        guard i > start, i < bytes.endIndex, i - start <= 48 else { return nil }
-        let program = bytes[start..<i]
-        var pid: ArraySlice<UInt8>?
+        guard i > start, i < endIndex, i - start <= 48 else { return nil }
+        let program = start..<i
+        var pid: Range<Int>?
         if bytes[i] == UInt8(ascii: "[") {
             let pidStart = i + 1
             var j = pidStart
-            while j < bytes.endIndex, bytes[j] != UInt8(ascii: "]"), j - pidStart < 128 { j += 1 }
-            guard j < bytes.endIndex, bytes[j] == UInt8(ascii: "]") else { return nil }
-            pid = bytes[pidStart..<j]
+            while j < endIndex, bytes[j] != UInt8(ascii: "]"), j - pidStart < 128 { j += 1 }
+            guard j < endIndex, bytes[j] == UInt8(ascii: "]") else { return nil }
+            pid = pidStart..<j
             i = j + 1
         }
-        guard i < bytes.endIndex, bytes[i] == UInt8(ascii: ":") else { return nil }
+        guard i < endIndex, bytes[i] == UInt8(ascii: ":") else { return nil }
         i += 1
-        if i < bytes.endIndex, bytes[i] == 0x20 { i += 1 }
+        if i < endIndex, bytes[i] == 0x20 { i += 1 }
         index = i
-        return (String(decoding: program, as: UTF8.self), pid.map { String(decoding: $0, as: UTF8.self) })
+        return (program, pid)
     }
 }
