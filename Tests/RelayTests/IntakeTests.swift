@@ -68,6 +68,25 @@ struct IntakeTests {
         #expect(relay.syslog.allSatisfy { $0.hostname != nil })
     }
 
+    /// Plain syslog runs through the same rules as the edge.
+    @Test func plainSyslogIsDetected() async throws {
+        let relay = try await RunningRelay.start()
+        let p = String(relay.udpPort), t = String(relay.tcpPort)
+        try Send.logger(["--server", "127.0.0.1", "--port", p, "--udp", "--rfc3164", "-t", "sshd", "-i",
+                         "Failed password for invalid user admin from 203.0.113.9 port 51234 ssh2"])
+        try Send.logger(["--server", "127.0.0.1", "--port", t, "--tcp", "--octet-count", "--rfc5424", "-t", "useradd",
+                         "new user: name=mallory, UID=1005, GID=1005, home=/home/mallory, shell=/bin/bash, from=/dev/pts/1"])
+        try Send.logger(["--server", "127.0.0.1", "--port", p, "--udp", "-t", "cron", "nothing to see"])
+        await relay.wait { relay.syslog.count == 3 }
+        await relay.stop()
+        let events = relay.syslogEvents
+        #expect(events.count == 2)
+        let login = events.first { $0.kind == .login }
+        #expect(login?.user == "admin" && login?.sourceIP == "203.0.113.9" && login?.sourcePort == 51234 && login?.method == "password")
+        #expect(login?.host != nil && login?.pid != nil)
+        #expect(events.first { $0.kind == .accountCreated }?.targetUser == "mallory")
+    }
+
     @Test func garbageOnTCPClosesThatConnectionOnly() async throws {
         let relay = try await RunningRelay.start()
         var rng = SystemRandomNumberGenerator()

@@ -60,7 +60,14 @@ final class RunningRelay: Sendable {
     }
 
     var syslog: [SyslogMessage] {
-        items.compactMap { if case .syslog(let m, _) = $0 { m } else { nil } }
+        items.compactMap { if case .syslog(let m, _, _) = $0 { m } else { nil } }
+    }
+
+    var syslogEvents: [Event] {
+        items.flatMap { item -> [Event] in
+            if case .syslog(_, let events, _) = item { return events }
+            return []
+        }
     }
 
     func counter(_ name: String) -> Int { app.intake.counters[name] }

@@ -1,12 +1,15 @@
+import Detection
 import Foundation
 import Logging
 import Synchronization
 import Wire
 
-/// What the intake hands on: an authenticated edge frame, or a plain syslog message.
+/// What the intake hands on: an authenticated edge frame, or a plain syslog message with
+/// the events the rules found in it (the same rules as the edge's; `host` is the message's
+/// HOSTNAME, or the sender's address when it has none).
 public enum IntakeItem: Sendable {
     case frame(FrameReceiver.Delivery, sender: String)
-    case syslog(SyslogMessage, sender: String)
+    case syslog(SyslogMessage, events: [Event], sender: String)
 }
 
 /// Classifies and verifies each received message. Listeners call `handle` from any task;
@@ -14,14 +17,18 @@ public enum IntakeItem: Sendable {
 /// items are dropped and counted rather than queued without limit.
 public final class Intake: Sendable {
     private let parser: SyslogParser
+    private let detector: Detector
     private let receiver: Mutex<FrameReceiver>
     public let counters: Counters
     private let continuation: AsyncStream<IntakeItem>.Continuation
     public let items: AsyncStream<IntakeItem>
     private let logger: Logger
 
-    public init(configuration: RelayConfiguration, keys: KeyRing, counters: Counters = Counters(), logger: Logger) throws {
+    public init(
+        configuration: RelayConfiguration, keys: KeyRing, detector: Detector = Detector(), counters: Counters = Counters(), logger: Logger
+    ) throws {
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
+        self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         self.receiver = Mutex(receiver)
         self.counters = counters
@@ -50,7 +57,9 @@ public final class Intake: Sendable {
         switch result {
         case nil:
             counters.add("relay_syslog_plain_total")
-            emit(.syslog(message, sender: sender))
+            let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
+            if !events.isEmpty { counters.add("relay_syslog_events_total", events.count) }
+            emit(.syslog(message, events: events, sender: sender))
         case .delivered(let delivery)?:
             counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")
             if case .events(let events) = delivery.body { counters.add("relay_edge_events_total", events.count) }

@@ -38,7 +38,8 @@ public struct ConsolePrinter: Service {
                 lines.append("heartbeat \(delivery.frame.edgeID): up \(h.uptimeSeconds)s " + h.counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             }
             return lines
-        case .syslog(let m, let sender):
+        case .syslog(let m, let events, let sender):
+            guard events.isEmpty else { return events.map { describe($0) + "  [syslog via \(sender)]" } }
             let who = [m.hostname, m.appName].compactMap { $0 }.joined(separator: " ")
             return ["syslog \(sender) \(who): \(m.message.prefix(300))"]
         }
