@@ -99,6 +99,10 @@ let package = Package(
             exclude: ["Expected"]
         ),
         .testTarget(
+            name: "EdgeTests",
+            dependencies: ["Edge", "Wire", "Detection"]
+        ),
+        .testTarget(
             name: "RelayTests",
             dependencies: [
                 "Relay",
