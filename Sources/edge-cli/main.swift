@@ -2,6 +2,8 @@ import ArgumentParser
 import Detection
 import Edge
 import Foundation
+import Logging
+import ServiceLifecycle
 
 @main
 struct EdgeCommand: AsyncParsableCommand {
@@ -9,8 +11,73 @@ struct EdgeCommand: AsyncParsableCommand {
         commandName: "edge",
         abstract: "Follows this host's security logs and sends account activity to the relay.",
         version: EdgeAgent.version,
-        subcommands: [TestRules.self]
+        subcommands: [Run.self, CheckConfig.self, TestRules.self]
     )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(help: "The edge's YAML configuration.")
+    var config: String
+
+    func load() throws -> EdgeConfiguration {
+        do {
+            return try EdgeConfiguration.load(file: config)
+        } catch let problems as ConfigurationProblems {
+            FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow the configured logs and send what they show to the relay.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "edge")
+        let configuration = try options.load()
+        let app: EdgeApp
+        do {
+            app = try EdgeApp(configuration: configuration, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("edge: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app.readerService), .init(service: app.sender)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check a configuration and report every mistake with its line.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        let configuration = try options.load()
+        do {
+            _ = try configuration.key.read()
+        } catch {
+            FileHandle.standardError.write(Data("\(options.config): \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let relay = configuration.relay.addresses.map { "\($0.host):\($0.port)" }.joined(separator: ", ")
+        print("\(options.config): ok — edge \(configuration.edgeID), \(configuration.relay.transport) to \(relay), following \(configuration.files.joined(separator: ", "))")
+    }
 }
 
 struct TestRules: ParsableCommand {

@@ -39,7 +39,10 @@ public struct FileCheckpoint: Codable, Hashable, Sendable {
 public final class FileTail {
     public struct Line: Sendable {
         public var bytes: [UInt8]
+        /// The file it came from (a rotated file's name when drained from it).
         public var path: String
+        /// Where to resume after this line.
+        public var checkpoint: FileCheckpoint
     }
 
     public enum StartAt: String, Sendable, Codable {
@@ -183,14 +186,16 @@ public final class FileTail {
         return n
     }
 
+    /// `chunk` was just read and ends at `readOffset`.
     private func split(_ chunk: ArraySlice<UInt8>, into lines: inout [Line]) {
         var start = chunk.startIndex
+        let chunkStart = readOffset - Int64(chunk.count)
         while let lf = chunk[start...].firstIndex(of: 0x0A) {
             if skippingLongLine {
                 skippingLongLine = false
             } else {
                 partial.append(contentsOf: chunk[start..<lf])
-                emit(&lines)
+                emit(&lines, endingAt: chunkStart + Int64(lf - chunk.startIndex) + 1)
             }
             partial = []
             start = lf + 1
@@ -201,20 +206,23 @@ public final class FileTail {
             // Hand on the first maxLineBytes; drop the rest up to the next newline. The
             // checkpoint still counts the dropped bytes (readOffset moves on), so a restart
             // does not read them again.
-            emit(&lines)
+            emit(&lines, endingAt: readOffset)
             partial = []
             skippingLongLine = true
         }
     }
 
-    private func emit(_ lines: inout [Line]) {
+    /// Hands on `partial` as a line; the file position after it is `end`.
+    private func emit(_ lines: inout [Line], endingAt end: Int64) {
         var line = partial
         if line.last == 0x0D { line.removeLast() }
         if line.count > maxLineBytes {
             line.removeLast(line.count - maxLineBytes)
             overlongLines += 1
         }
-        lines.append(Line(bytes: line, path: path))
+        let checkpoint = FileCheckpoint(
+            path: path, device: device, inode: inode, offset: end, fingerprint: fingerprint, fingerprintBytes: fingerprintBytes)
+        lines.append(Line(bytes: line, path: path, checkpoint: checkpoint))
     }
 
     // MARK: - Rotation
@@ -232,7 +240,7 @@ public final class FileTail {
         // Renamed away (or deleted) and a new file created at the path. The old descriptor
         // is at its end: hand on an unterminated last line, then switch.
         rotations += 1
-        if !partial.isEmpty && !skippingLongLine { emit(&lines) }
+        if !partial.isEmpty && !skippingLongLine { emit(&lines, endingAt: readOffset) }
         return openCurrent(at: 0)
     }
 
@@ -247,7 +255,8 @@ public final class FileTail {
             partial = []
             drain(copy, from: lineStart, into: &lines)
         } else if !partial.isEmpty {
-            emit(&lines)
+            // Nothing will complete it; the truncated file starts again at 0.
+            emit(&lines, endingAt: 0)
         }
         readOffset = 0
         partial = []
@@ -281,6 +290,17 @@ public final class FileTail {
         let other = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         guard other >= 0 else { return }
         defer { close(other) }
+        var st = stat()
+        fstat(other, &st)
+        var first = [UInt8](repeating: 0, count: Self.fingerprintSpan)
+        let firstCount = first.withUnsafeMutableBytes { pread(other, $0.baseAddress, Self.fingerprintSpan, 0) }
+        // Checkpoints of drained lines name the rotated file, as the path it had: a restart
+        // in the middle finds it again by inode or fingerprint.
+        func checkpoint(_ end: Int64) -> FileCheckpoint {
+            FileCheckpoint(
+                path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: end,
+                fingerprint: Self.fnv(first[0..<max(0, firstCount)]), fingerprintBytes: max(0, firstCount))
+        }
         var position = offset
         var carry: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -289,16 +309,17 @@ public final class FileTail {
             guard n > 0 else { break }
             position += Int64(n)
             var start = 0
+            let chunkStart = position - Int64(n)
             while let lf = buffer[start..<n].firstIndex(of: 0x0A) {
                 carry.append(contentsOf: buffer[start..<lf])
                 if carry.last == 0x0D { carry.removeLast() }
-                lines.append(Line(bytes: Array(carry.prefix(maxLineBytes)), path: file))
+                lines.append(Line(bytes: Array(carry.prefix(maxLineBytes)), path: file, checkpoint: checkpoint(chunkStart + Int64(lf) + 1)))
                 carry = []
                 start = lf + 1
             }
             carry.append(contentsOf: buffer[start..<n])
         }
-        if !carry.isEmpty { lines.append(Line(bytes: Array(carry.prefix(maxLineBytes)), path: file)) }
+        if !carry.isEmpty { lines.append(Line(bytes: Array(carry.prefix(maxLineBytes)), path: file, checkpoint: checkpoint(position))) }
     }
 
     // MARK: - File facts

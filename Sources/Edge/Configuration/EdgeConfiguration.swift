@@ -1,0 +1,315 @@
+import Detection
+import Foundation
+import Wire
+import Yams
+
+/// The edge's configuration, from YAML. Every field has a default but `edge_id`, the key
+/// and the relay address. docs/configuration.md describes each field.
+public struct EdgeConfiguration: Sendable {
+    public enum Transport: String, Sendable { case udp, tcp }
+
+    public struct Relay: Sendable {
+        public var transport: Transport = .udp
+        /// `host:port` or `[v6]:port`; frames go to the first that works.
+        public var addresses: [(host: String, port: Int)] = []
+        /// UDP: send each datagram this many times (lossy or one-way links).
+        public var redundancy = 1
+        /// Largest syslog message; default 1,400 over UDP, 8,000 over TCP.
+        public var budgetBytes: Int?
+        public var seal = false
+    }
+
+    public struct Batch: Sendable {
+        public var maxEvents = 64
+        public var maxDelayMilliseconds = 200
+    }
+
+    public struct Spool: Sendable {
+        public var maxBytes = 64 << 20
+        /// TCP: frames written in this window before a disconnect are sent again.
+        public var resendWindowSeconds = 30
+    }
+
+    public struct Journal: Sendable {
+        /// JSON lines of every event detected; nil turns it off.
+        public var path: String?
+        public var maxBytes = 10 << 20
+        public var keep = 3
+    }
+
+    public var edgeID: EdgeID
+    public var key: SecretValue
+    public var hostname: String
+    public var relay = Relay()
+    public var files: [String] = []
+    public var startAt: FileTail.StartAt = .end
+    public var ruleFiles: [String] = []
+    public var batch = Batch()
+    public var spool = Spool()
+    public var heartbeatSeconds = 30
+    public var stateDirectory = "/var/lib/edge"
+    public var journal = Journal()
+    public var timeZone: TimeZone = .current
+
+    /// Where the key comes from; its text never reaches a log line.
+    public enum SecretValue: Sendable, CustomStringConvertible {
+        case inline(String)
+        case file(String)
+        case environment(String)
+
+        public var description: String {
+            switch self {
+            case .inline: "inline key"
+            case .file(let p): "key file \(p)"
+            case .environment(let n): "environment variable \(n)"
+            }
+        }
+
+        public func read() throws -> EdgeKey {
+            let text: String
+            switch self {
+            case .inline(let t): text = t
+            case .file(let p):
+                guard let data = FileManager.default.contents(atPath: p) else { throw EdgeError("cannot read the key file \(p)") }
+                text = String(decoding: data, as: UTF8.self)
+            case .environment(let n):
+                guard let v = ProcessInfo.processInfo.environment[n] else { throw EdgeError("environment variable \(n) is not set") }
+                text = v
+            }
+            do {
+                return try EdgeKey(hex: text)
+            } catch {
+                throw EdgeError("the \(self) is not an edge key (64 hex digits, as `relay edge-key` prints)")
+            }
+        }
+    }
+
+    /// Parses and checks `yaml`; throws `ConfigurationProblems` listing every mistake with
+    /// its line.
+    public static func parse(_ yaml: String, origin: String) throws -> EdgeConfiguration {
+        var problems = ConfigurationProblems(origin: origin)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                problems.add(nil, "the file is empty")
+                throw problems
+            }
+            root = node
+        } catch let p as ConfigurationProblems {
+            throw p
+        } catch {
+            problems.add(nil, "not valid YAML: \(error)")
+            throw problems
+        }
+        guard let map = root.mapping else {
+            problems.add(root, "the top level must be a mapping of settings")
+            throw problems
+        }
+        let known: Set<String> = [
+            "edge_id", "key", "key_file", "key_env", "hostname", "relay", "sources", "start_at", "rules", "batch", "spool",
+            "heartbeat_seconds", "state_directory", "journal", "time_zone",
+        ]
+        for (k, _) in map where !known.contains(k.string ?? "") {
+            problems.add(k, "unknown setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        func value(_ name: String) -> Node? { map[Node(name)] }
+        func string(_ node: Node?, _ name: String) -> String? {
+            guard let node else { return nil }
+            guard let s = node.scalar?.string, !s.isEmpty else {
+                problems.add(node, "\(name) must be text")
+                return nil
+            }
+            return s
+        }
+        func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let node else { return nil }
+            guard let i = node.int, range.contains(i) else {
+                problems.add(node, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return i
+        }
+
+        let edgeID: EdgeID?
+        if let text = string(value("edge_id"), "edge_id") {
+            edgeID = EdgeID(rawValue: text)
+            if edgeID == nil { problems.add(value("edge_id"), "edge_id must be 1-64 characters of A-Z a-z 0-9 . _ -") }
+        } else {
+            edgeID = nil
+            if value("edge_id") == nil { problems.add(root, "edge_id is missing") }
+        }
+        var key: SecretValue?
+        let keySources = ["key", "key_file", "key_env"].filter { value($0) != nil }
+        if keySources.count > 1 { problems.add(value(keySources[1]), "give only one of key, key_file, key_env") }
+        if let k = string(value("key"), "key") {
+            key = .inline(k)
+            if (try? EdgeKey(hex: k)) == nil { problems.add(value("key"), "key must be 64 hex digits, as `relay edge-key` prints") }
+        } else if let f = string(value("key_file"), "key_file") {
+            key = .file(f)
+        } else if let e = string(value("key_env"), "key_env") {
+            key = .environment(e)
+        } else if keySources.isEmpty {
+            problems.add(root, "the edge key is missing: set key, key_file or key_env")
+        }
+
+        var configuration = EdgeConfiguration(edgeID: edgeID ?? EdgeID(rawValue: "x")!, key: key ?? .inline(""), hostname: Self.localHostname())
+        if let h = string(value("hostname"), "hostname") { configuration.hostname = h }
+
+        if let relay = value("relay") {
+            if let m = relay.mapping {
+                for (k, _) in m where !["transport", "addresses", "address", "redundancy", "budget_bytes", "seal"].contains(k.string ?? "") {
+                    problems.add(k, "unknown relay setting \(k.string ?? "?")")
+                }
+                if let t = string(m[Node("transport")], "relay.transport") {
+                    if let transport = Transport(rawValue: t) { configuration.relay.transport = transport } else {
+                        problems.add(m[Node("transport")], "relay.transport must be udp or tcp")
+                    }
+                }
+                var addressNodes: [Node] = []
+                if let one = m[Node("address")] { addressNodes.append(one) }
+                if let list = m[Node("addresses")] {
+                    if let seq = list.sequence { addressNodes += seq } else { problems.add(list, "relay.addresses must be a list") }
+                }
+                for node in addressNodes {
+                    guard let text = string(node, "relay address") else { continue }
+                    if let parsed = Self.parseAddress(text) { configuration.relay.addresses.append(parsed) } else {
+                        problems.add(node, "relay address \(text) must be host:port or [v6-address]:port")
+                    }
+                }
+                if addressNodes.isEmpty { problems.add(relay, "relay.addresses is missing") }
+                if let r = int(m[Node("redundancy")], "relay.redundancy", 1...5) { configuration.relay.redundancy = r }
+                if let b = int(m[Node("budget_bytes")], "relay.budget_bytes", 480...65_000) { configuration.relay.budgetBytes = b }
+                if let s = m[Node("seal")] {
+                    if let b = s.bool { configuration.relay.seal = b } else { problems.add(s, "relay.seal must be true or false") }
+                }
+            } else {
+                problems.add(relay, "relay must be a mapping (transport, addresses, ...)")
+            }
+        } else {
+            problems.add(root, "relay is missing (where to send: relay: {addresses: [\"host:5514\"]})")
+        }
+
+        if let sources = value("sources") {
+            if let seq = sources.sequence {
+                for item in seq {
+                    if let file = item.mapping?[Node("file")], let path = string(file, "sources[].file") {
+                        configuration.files.append(path)
+                    } else {
+                        problems.add(item, "each source is {file: PATH}")
+                    }
+                }
+            } else {
+                problems.add(sources, "sources must be a list, e.g. - file: /var/log/auth.log")
+            }
+        } else {
+            configuration.files = Self.defaultFiles()
+        }
+        if let s = string(value("start_at"), "start_at") {
+            if let v = FileTail.StartAt(rawValue: s) { configuration.startAt = v } else { problems.add(value("start_at"), "start_at must be end or beginning") }
+        }
+        if let rules = value("rules") {
+            if let seq = rules.sequence {
+                for item in seq {
+                    guard let path = string(item, "rules[]") else { continue }
+                    configuration.ruleFiles.append(path)
+                    do {
+                        _ = try RuleLoader.load(file: path)
+                    } catch let p as RuleLoader.Problems {
+                        for message in p.messages { problems.add(item, message) }
+                    } catch {
+                        problems.add(item, "\(error)")
+                    }
+                }
+            } else {
+                problems.add(rules, "rules must be a list of rule files")
+            }
+        }
+        if let batch = value("batch")?.mapping {
+            if let n = int(batch[Node("max_events")], "batch.max_events", 1...4096) { configuration.batch.maxEvents = n }
+            if let n = int(batch[Node("max_delay_ms")], "batch.max_delay_ms", 0...60_000) { configuration.batch.maxDelayMilliseconds = n }
+        }
+        if let spool = value("spool")?.mapping {
+            if let n = int(spool[Node("max_bytes")], "spool.max_bytes", 65_536...(1 << 40)) { configuration.spool.maxBytes = n }
+            if let n = int(spool[Node("resend_window_seconds")], "spool.resend_window_seconds", 0...86_400) { configuration.spool.resendWindowSeconds = n }
+        }
+        if let n = int(value("heartbeat_seconds"), "heartbeat_seconds", 1...3600) { configuration.heartbeatSeconds = n }
+        if let s = string(value("state_directory"), "state_directory") { configuration.stateDirectory = s }
+        if let journal = value("journal") {
+            if journal.scalar?.string == "off" || journal.bool == false {
+                configuration.journal.path = nil
+            } else if let m = journal.mapping {
+                configuration.journal.path = string(m[Node("path")], "journal.path")
+                if let n = int(m[Node("max_bytes")], "journal.max_bytes", 4096...(1 << 40)) { configuration.journal.maxBytes = n }
+                if let n = int(m[Node("keep")], "journal.keep", 0...100) { configuration.journal.keep = n }
+            } else {
+                problems.add(journal, "journal must be off or {path, max_bytes, keep}")
+            }
+        } else {
+            configuration.journal.path = configuration.stateDirectory + "/events.jsonl"
+        }
+        if let tz = string(value("time_zone"), "time_zone") {
+            if let zone = TimeZone(identifier: tz) { configuration.timeZone = zone } else { problems.add(value("time_zone"), "unknown time zone \(tz)") }
+        }
+        if !problems.messages.isEmpty { throw problems }
+        return configuration
+    }
+
+    public static func load(file path: String) throws -> EdgeConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var p = ConfigurationProblems(origin: path)
+            p.add(nil, "cannot read the file")
+            throw p
+        }
+        return try parse(String(decoding: data, as: UTF8.self), origin: path)
+    }
+
+    /// The budget per syslog message for this transport.
+    public var budgetBytes: Int {
+        relay.budgetBytes ?? (relay.transport == .udp ? Envelope.udpBudgetBytes : Envelope.tcpBudgetBytes)
+    }
+
+    static func parseAddress(_ text: String) -> (host: String, port: Int)? {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
+            return (host, port)
+        }
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port), !parts[0].isEmpty else { return nil }
+        return (String(parts[0]), port)
+    }
+
+    /// `/var/log/auth.log` (Debian) or `/var/log/secure` (Red Hat), whichever exists.
+    static func defaultFiles() -> [String] {
+        for path in ["/var/log/auth.log", "/var/log/secure"] where FileManager.default.fileExists(atPath: path) {
+            return [path]
+        }
+        return ["/var/log/auth.log"]
+    }
+
+    static func localHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let name = String(cString: buffer)
+        return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// Every mistake in a configuration file, each with its line.
+public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
+    public let origin: String
+    public private(set) var messages: [String] = []
+
+    init(origin: String) { self.origin = origin }
+
+    mutating func add(_ node: Node?, _ message: String) {
+        if let mark = node?.mark {
+            messages.append("\(origin):\(mark.line):\(mark.column): \(message)")
+        } else {
+            messages.append("\(origin): \(message)")
+        }
+    }
+
+    public var description: String { messages.joined(separator: "\n") }
+}

@@ -1,0 +1,196 @@
+import Detection
+import Foundation
+import Logging
+import Wire
+
+/// Reads the sources, detects, batches events into frames and spools them; makes
+/// heartbeats. Runs on a thread of its own (file reads block), woken by FileWatcher.
+///
+/// Exactly once, across kill -9: each spooled frame carries the source checkpoints just
+/// after the lines whose events it holds, and is written durably before the state file.
+/// A restart resumes from the newer of the two, so no line is read into a second frame;
+/// a frame spooled but perhaps not sent is sent again, and the relay drops a duplicate by
+/// its sequence number.
+public final class EdgeReader: @unchecked Sendable {
+    let configuration: EdgeConfiguration
+    let detector: Detector
+    let spool: Spool
+    let sender: EdgeSender
+    let logger: Logger
+    let watcher: FileWatcher
+    let epoch: UInt32
+    private let startedAt = Date()
+    private let stopLock = NSLock()
+    private var stopped = false
+    private var tails: [FileTail] = []
+    private var sequence: UInt64 = 1
+    private var state: EdgeState
+    private let encoder: FrameEncoder
+    private let journal: EventJournal?
+
+    public init(configuration: EdgeConfiguration, detector: Detector, spool: Spool, sender: EdgeSender, key: EdgeKey, logger: Logger) throws {
+        self.configuration = configuration
+        self.detector = detector
+        self.spool = spool
+        self.sender = sender
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        var state = EdgeState.load(directory: configuration.stateDirectory)
+        // A frame spooled after the state file was last written knows better.
+        if let newer = spool.newestCheckpoints(), newer.savedAtMicroseconds > state.savedAtMicroseconds {
+            state.checkpoints.merge(newer.checkpoints) { _, spooled in spooled }
+            state.savedAtMicroseconds = newer.savedAtMicroseconds
+        }
+        epoch = EdgeState.nextEpoch(after: state.epoch)
+        state.epoch = epoch
+        try state.save(directory: configuration.stateDirectory)
+        self.state = state
+        encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(seal: configuration.relay.seal))
+        journal = configuration.journal.path.map { EventJournal(path: $0, maxBytes: configuration.journal.maxBytes, keep: configuration.journal.keep) }
+        watcher = FileWatcher(directories: configuration.files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+        tails = configuration.files.map { FileTail(path: $0, checkpoint: state.checkpoints[$0], startAt: configuration.startAt) }
+    }
+
+    public func stop() {
+        stopLock.lock()
+        stopped = true
+        stopLock.unlock()
+        watcher.wake()
+    }
+
+    private var isStopped: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return stopped
+    }
+
+    private struct Pending {
+        var event: Event
+        var source: Int
+        var checkpoint: FileCheckpoint
+    }
+
+    /// The loop; returns after `stop()`, having spooled what it had read.
+    public func run() {
+        logger.info("edge started", metadata: ["edge": "\(configuration.edgeID)", "epoch": "\(epoch)", "inotify": "\(watcher.usesInotify)"])
+        var pending: [Pending] = []
+        var pendingSince: ContinuousClock.Instant?
+        var lastHeartbeat = ContinuousClock.now - .seconds(configuration.heartbeatSeconds)
+        var lastStateSave = ContinuousClock.now
+        let maxDelay = Duration.milliseconds(configuration.batch.maxDelayMilliseconds)
+        let heartbeatEvery = Duration.seconds(configuration.heartbeatSeconds)
+        while true {
+            let stopping = isStopped
+            var readAny = false
+            let now = Int64(Date().timeIntervalSince1970 * 1e6)
+            let parser = SyslogParser(
+                yearInference: BSDYearInference(referenceMicroseconds: now, timeZone: configuration.timeZone), maxMessageBytes: 1 << 20)
+            for (index, tail) in tails.enumerated() {
+                let lines = tail.read(maxBytes: 4 << 20)
+                if lines.isEmpty { continue }
+                readAny = true
+                sender.counters.add(.linesRead, lines.count)
+                for line in lines {
+                    guard let (event, repeats) = line.bytes.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else { continue }
+                    for _ in 0..<repeats {
+                        pending.append(Pending(event: event, source: index, checkpoint: line.checkpoint))
+                        journal?.append(event)
+                    }
+                }
+                if pendingSince == nil, !pending.isEmpty { pendingSince = .now }
+            }
+            journal?.flush()
+            while pending.count >= configuration.batch.maxEvents {
+                flush(&pending, count: configuration.batch.maxEvents)
+            }
+            if let since = pendingSince, !pending.isEmpty, stopping || ContinuousClock.now - since >= maxDelay {
+                flush(&pending, count: pending.count)
+            }
+            if pending.isEmpty { pendingSince = nil }
+            // Lines without events move the checkpoints too; saving them now and then
+            // spares a restart from reading them again.
+            if pending.isEmpty, readAny || stopping, stopping || ContinuousClock.now - lastStateSave >= .seconds(2) {
+                saveState()
+                lastStateSave = .now
+            }
+            if stopping { break }
+            if ContinuousClock.now - lastHeartbeat >= heartbeatEvery {
+                heartbeat()
+                lastHeartbeat = .now
+            }
+            if !readAny {
+                var timeout = lastHeartbeat + heartbeatEvery - ContinuousClock.now
+                if let since = pendingSince { timeout = min(timeout, since + maxDelay - ContinuousClock.now) }
+                if pending.isEmpty && ContinuousClock.now - lastStateSave < .seconds(2) {
+                    timeout = min(timeout, .seconds(2))
+                }
+                watcher.wait(timeout: max(.milliseconds(1), timeout))
+            }
+        }
+        logger.info("edge reader stopped")
+    }
+
+    /// Spools the first `count` pending events as one frame.
+    private func flush(_ pending: inout [Pending], count: Int) {
+        let batch = Array(pending.prefix(count))
+        pending.removeFirst(count)
+        // Where each source stands once this frame is safe: after its last line in the
+        // frame, or after everything read when none of its events are still pending.
+        var checkpoints = state.checkpoints
+        for p in batch { checkpoints[configuration.files[p.source]] = p.checkpoint }
+        for (index, tail) in tails.enumerated() where !pending.contains(where: { $0.source == index }) {
+            if let c = tail.checkpoint { checkpoints[configuration.files[index]] = c }
+        }
+        let now = Date()
+        do {
+            let frame = try encoder.makeFrame(
+                .events(batch.map(\.event)), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
+            sequence += 1
+            let savedAt = Int64(now.timeIntervalSince1970 * 1e6)
+            try spool.add(frame, checkpoints: checkpoints, savedAtMicroseconds: savedAt)
+            state.checkpoints = checkpoints
+            state.savedAtMicroseconds = savedAt
+            sender.counters.add(.framesBuilt)
+            sender.counters.add(.events, batch.count)
+            sender.spooled()
+            if pending.isEmpty { saveState() }
+        } catch {
+            logger.error("cannot spool a frame; its events stay pending", metadata: ["error": "\(error)"])
+            pending.insert(contentsOf: batch, at: 0)
+        }
+    }
+
+    private func saveState() {
+        var checkpoints = state.checkpoints
+        for (index, tail) in tails.enumerated() {
+            if let c = tail.checkpoint { checkpoints[configuration.files[index]] = c }
+        }
+        state.checkpoints = checkpoints
+        state.savedAtMicroseconds = Int64(Date().timeIntervalSince1970 * 1e6)
+        do {
+            try state.save(directory: configuration.stateDirectory)
+        } catch {
+            logger.error("cannot save the state file", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func heartbeat() {
+        var counters = sender.counters.snapshot()
+        counters["spool_depth"] = UInt64(spool.count)
+        counters["spool_bytes"] = UInt64(spool.bytes)
+        counters["spool_dropped"] = UInt64(spool.dropped)
+        counters["overlong_lines"] = UInt64(tails.reduce(0) { $0 + $1.overlongLines })
+        counters["rotations"] = UInt64(tails.reduce(0) { $0 + $1.rotations })
+        let sources = tails.map { tail in
+            Heartbeat.Source(name: tail.path, state: tail.state, detail: tail.checkpoint.map { "offset \($0.offset)" })
+        }
+        let body = Heartbeat(uptimeSeconds: UInt64(max(0, Date().timeIntervalSince(startedAt))), counters: counters, sources: sources)
+        do {
+            let frame = try encoder.makeFrame(.heartbeat(body), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            sequence += 1
+            sender.send(heartbeat: frame)
+        } catch {
+            logger.error("cannot build a heartbeat", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Wakes one waiting task: rung from any thread, waited on with a timeout. Rings while
+/// nobody waits are remembered (once).
+final class Doorbell: Sendable {
+    private let state = Mutex<(rung: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func ring() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.rung = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung, or after `timeout`.
+    func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let ready = self.state.withLock { s -> Bool in
+                        if s.rung {
+                            s.rung = false
+                            return true
+                        }
+                        s.waiter = c
+                        return false
+                    }
+                    if ready { c.resume() }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                self.ring()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        // A timeout ring may be left over: harmless, the next wait returns at once.
+    }
+}

@@ -1,0 +1,36 @@
+import Synchronization
+
+/// The edge's counters, reported in every heartbeat.
+public final class EdgeCounters: Sendable {
+    public enum Name: String, Sendable, CaseIterable {
+        case linesRead = "lines_read"
+        case events
+        case framesBuilt = "frames_built"
+        case framesSent = "frames_sent"
+        case datagramsSent = "datagrams_sent"
+        case heartbeatsSent = "heartbeats_sent"
+        case connects
+        case disconnects
+        case overlongLines = "overlong_lines"
+        case rotations
+        case spoolDropped = "spool_dropped"
+    }
+
+    private let values = Mutex<[Name: UInt64]>([:])
+
+    public init() {}
+
+    public func add(_ name: Name, _ amount: Int = 1) {
+        values.withLock { $0[name, default: 0] += UInt64(amount) }
+    }
+
+    public func set(_ name: Name, _ value: Int) {
+        values.withLock { $0[name] = UInt64(value) }
+    }
+
+    public subscript(name: Name) -> UInt64 { values.withLock { $0[name] ?? 0 } }
+
+    public func snapshot() -> [String: UInt64] {
+        values.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }
+    }
+}

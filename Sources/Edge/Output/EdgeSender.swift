@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// Sends spooled frames and heartbeats to the relay, as RFC 5424 syslog over UDP (one
+/// datagram per packet, optionally repeated) or TCP (octet counting), and never over HTTP.
+///
+/// UDP: a spooled frame is sent and removed. TCP: a frame written to the connection stays
+/// spooled for the resend window; when the connection breaks, everything still spooled is
+/// sent again after reconnecting (the relay drops what it already had by sequence number).
+/// Reconnects back off from 0.5 s to 30 s with jitter.
+public final class EdgeSender: Service, Sendable {
+    let configuration: EdgeConfiguration
+    let spool: Spool
+    let key: EdgeKey
+    let group: any EventLoopGroup
+    let logger: Logger
+    let doorbell = Doorbell()
+    private let heartbeats = Mutex<[Frame]>([])
+    public let counters = EdgeCounters()
+
+    public init(configuration: EdgeConfiguration, spool: Spool, key: EdgeKey, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.spool = spool
+        self.key = key
+        self.group = group
+        self.logger = logger
+    }
+
+    /// New frames are in the spool.
+    public func spooled() { doorbell.ring() }
+
+    /// Sends a heartbeat when it can (dropped if the relay is unreachable: a later one says more).
+    public func send(heartbeat: Frame) {
+        heartbeats.withLock {
+            $0.append(heartbeat)
+            if $0.count > 4 { $0.removeFirst($0.count - 4) }
+        }
+        doorbell.ring()
+    }
+
+    public func run() async throws {
+        let encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(compression: nil, seal: false))
+        let envelope = Envelope(hostname: configuration.hostname)
+        switch configuration.relay.transport {
+        case .udp: try await runUDP(encoder, envelope)
+        case .tcp: await runTCP(envelope)
+        }
+    }
+
+    private func messages(_ frame: Frame, _ encoder: FrameEncoder, _ envelope: Envelope) throws -> [String] {
+        try envelope.messages(for: frame, encoder: encoder, budgetBytes: configuration.budgetBytes)
+    }
+
+    private func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: UDP
+
+    private func runUDP(_ encoder: FrameEncoder, _ envelope: Envelope) async throws {
+        let target = configuration.relay.addresses[0]
+        let remote = try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
+        let channel = try await DatagramBootstrap(group: group)
+            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch)
+                }
+            }
+        try await channel.executeThenClose { _, outbound in
+            while !Task.isCancelledOrShuttingDown {
+                for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
+                    try await sendUDP(frame, outbound, remote, encoder, envelope)
+                    counters.add(.heartbeatsSent)
+                }
+                for name in spool.names() {
+                    guard let entry = spool.entry(name) else {
+                        spool.remove(name)
+                        continue
+                    }
+                    let frame = entry.frame(edgeID: configuration.edgeID, sendTimeMilliseconds: nowMilliseconds())
+                    try await sendUDP(frame, outbound, remote, encoder, envelope)
+                    spool.remove(name)
+                    counters.add(.framesSent)
+                }
+                await doorbell.wait(timeout: .seconds(5))
+            }
+        }
+    }
+
+    private func sendUDP(
+        _ frame: Frame, _ outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, _ remote: SocketAddress,
+        _ encoder: FrameEncoder, _ envelope: Envelope
+    ) async throws {
+        let texts = try messages(frame, encoder, envelope)
+        for _ in 0..<configuration.relay.redundancy {
+            for text in texts {
+                try await outbound.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(string: text)))
+                counters.add(.datagramsSent)
+            }
+        }
+    }
+
+    // MARK: TCP
+
+    private func runTCP(_ envelope: Envelope) async {
+        var backoff = Duration.milliseconds(500)
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                try await connectAndSend(envelope) { backoff = .milliseconds(500) }
+            } catch {
+                counters.add(.disconnects)
+                logger.warning("relay connection lost", metadata: ["error": "\(error)"])
+            }
+            guard !Task.isCancelledOrShuttingDown else { return }
+            // Whatever was sent recently may be lost with the connection: all of it is still
+            // spooled and goes again after the reconnect.
+            let jitter = Double.random(in: 0.8...1.2)
+            try? await Task.sleep(for: backoff * jitter)
+            backoff = min(backoff * 2, .seconds(30))
+        }
+    }
+
+    private func connectAndSend(_ envelope: Envelope, connected: () -> Void) async throws {
+        var lastError: any Error = EdgeError("no relay address")
+        for address in configuration.relay.addresses {
+            let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+            do {
+                channel = try await ClientBootstrap(group: group)
+                    .connectTimeout(.seconds(5))
+                    .channelOption(.socketOption(.so_keepalive), value: 1)
+                    .connect(host: address.host, port: address.port) { ch in
+                        ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+                    }
+            } catch {
+                lastError = error
+                continue
+            }
+            connected()
+            counters.add(.connects)
+            logger.info("connected to the relay", metadata: ["address": "\(address.host):\(address.port)"])
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // The relay sends nothing: the inbound side ending means it closed.
+                    group.addTask {
+                        for try await _ in inbound {}
+                        throw EdgeError("the relay closed the connection")
+                    }
+                    group.addTask {
+                        let encoder = try FrameEncoder(edgeID: self.configuration.edgeID, key: self.key, options: .init(compression: nil))
+                        var sent: [(name: String, at: ContinuousClock.Instant)] = []
+                        while !Task.isCancelledOrShuttingDown {
+                            for frame in self.heartbeats.withLock({ h in defer { h = [] }; return h }) {
+                                try await self.writeTCP(frame, outbound, encoder, envelope)
+                                self.counters.add(.heartbeatsSent)
+                            }
+                            let already = Set(sent.map(\.name))
+                            for name in self.spool.names() where !already.contains(name) {
+                                guard let entry = self.spool.entry(name) else {
+                                    self.spool.remove(name)
+                                    continue
+                                }
+                                let frame = entry.frame(edgeID: self.configuration.edgeID, sendTimeMilliseconds: self.nowMilliseconds())
+                                try await self.writeTCP(frame, outbound, encoder, envelope)
+                                sent.append((name, .now))
+                                self.counters.add(.framesSent)
+                            }
+                            // Past the resend window a frame is taken as delivered.
+                            let window = Duration.seconds(self.configuration.spool.resendWindowSeconds)
+                            while let first = sent.first, ContinuousClock.now - first.at > window {
+                                self.spool.remove(first.name)
+                                sent.removeFirst()
+                            }
+                            await self.doorbell.wait(timeout: .seconds(1))
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+            return
+        }
+        throw lastError
+    }
+
+    private func writeTCP(_ frame: Frame, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ encoder: FrameEncoder, _ envelope: Envelope) async throws {
+        var buffer = ByteBuffer()
+        for text in try messages(frame, encoder, envelope) {
+            buffer.writeString("\(text.utf8.count) ")
+            buffer.writeString(text)
+        }
+        try await outbound.write(buffer)
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Wire
+
+/// Frames waiting to be sent (or, over TCP, sent recently enough that a broken connection
+/// may have lost them), one file each in `<state>/spool/`, named so that listing sorts them
+/// by epoch then sequence. Each file also holds the source checkpoints after its frame:
+/// written before the state file, it lets a crash between the two resume exactly.
+///
+/// Bounded: past `maxBytes` the oldest frames are dropped, and counted.
+public final class Spool: @unchecked Sendable {
+    public struct Entry: Codable, Sendable {
+        public var epoch: UInt32
+        public var sequence: UInt64
+        public var kind: UInt8
+        public var flags: UInt8
+        public var dictionary: UInt8
+        public var payload: Data
+        public var checkpoints: [String: FileCheckpoint]
+        public var savedAtMicroseconds: Int64
+
+        public func frame(edgeID: EdgeID, sendTimeMilliseconds: Int64) -> Frame {
+            Frame(
+                kind: FrameKind(rawValue: kind), flags: FrameFlags(rawValue: flags), dictionaryID: dictionary, edgeID: edgeID,
+                epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTimeMilliseconds, payload: Array(payload))
+        }
+    }
+
+    public let directory: String
+    public let maxBytes: Int
+    private let lock = NSLock()
+    private var sizes: [String: Int] = [:]
+    public private(set) var dropped = 0
+
+    public init(directory: String, maxBytes: Int) throws {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            if name.hasSuffix(".tmp") {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
+            } else if name.hasSuffix(".frame") {
+                let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0
+                sizes[name] = size ?? 0
+            }
+        }
+    }
+
+    static func name(epoch: UInt32, sequence: UInt64) -> String {
+        String(format: "%010u-%020llu.frame", epoch, sequence)
+    }
+
+    /// Writes `frame` durably; drops the oldest entries beyond the bound.
+    public func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], savedAtMicroseconds: Int64) throws {
+        let entry = Entry(
+            epoch: frame.epoch, sequence: frame.sequence, kind: frame.kind.rawValue, flags: frame.flags.rawValue,
+            dictionary: frame.dictionaryID, payload: Data(frame.payload), checkpoints: checkpoints, savedAtMicroseconds: savedAtMicroseconds)
+        let data = try JSONEncoder().encode(entry)
+        let name = Self.name(epoch: frame.epoch, sequence: frame.sequence)
+        try Durable.write(data, to: directory + "/" + name)
+        lock.lock()
+        sizes[name] = data.count
+        var total = sizes.values.reduce(0, +)
+        var victims: [String] = []
+        for old in sizes.keys.sorted() where total > maxBytes && old != name {
+            victims.append(old)
+            total -= sizes[old] ?? 0
+        }
+        for v in victims { sizes[v] = nil }
+        dropped += victims.count
+        lock.unlock()
+        for v in victims { try? FileManager.default.removeItem(atPath: directory + "/" + v) }
+    }
+
+    /// Names of the spooled frames, oldest first.
+    public func names() -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return sizes.keys.sorted()
+    }
+
+    public func entry(_ name: String) -> Entry? {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }
+        return try? JSONDecoder().decode(Entry.self, from: data)
+    }
+
+    public func remove(_ name: String) {
+        lock.lock()
+        sizes[name] = nil
+        lock.unlock()
+        try? FileManager.default.removeItem(atPath: directory + "/" + name)
+    }
+
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sizes.count
+    }
+
+    public var bytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sizes.values.reduce(0, +)
+    }
+
+    /// The newest entry's checkpoints, for resuming after a crash.
+    public func newestCheckpoints() -> (checkpoints: [String: FileCheckpoint], savedAtMicroseconds: Int64)? {
+        guard let last = names().last, let entry = entry(last) else { return nil }
+        return (entry.checkpoints, entry.savedAtMicroseconds)
+    }
+}
