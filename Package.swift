@@ -96,6 +96,18 @@ let package = Package(
             dependencies: ["Wire"],
             path: "bench/Sources/wire-bench"
         ),
+        // Test harness shared by test targets: a real relay on loopback, senders.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Relay",
+                "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "DetectionTests",
             dependencies: ["Detection", "Wire"],
@@ -103,13 +115,18 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeTests",
-            dependencies: ["Edge", "Wire", "Detection"]
+            dependencies: [
+                "Edge", "Wire", "Detection", "TestSupport", "Relay",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "RelayTests",
             dependencies: [
                 "Relay",
                 "Wire",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

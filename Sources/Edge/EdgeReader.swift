@@ -100,17 +100,25 @@ public final class EdgeReader: @unchecked Sendable {
                 if pendingSince == nil, !pending.isEmpty { pendingSince = .now }
             }
             journal?.flush()
+            var spooled = false
             while pending.count >= configuration.batch.maxEvents {
-                flush(&pending, count: configuration.batch.maxEvents)
+                spooled = flush(&pending, count: configuration.batch.maxEvents) || spooled
             }
             if let since = pendingSince, !pending.isEmpty, stopping || ContinuousClock.now - since >= maxDelay {
-                flush(&pending, count: pending.count)
+                spooled = flush(&pending, count: pending.count) || spooled
             }
             if pending.isEmpty { pendingSince = nil }
+            if spooled {
+                // The state file first, then the sender: over UDP the sender deletes a frame
+                // once sent, and from then on only the state file says where we stand.
+                saveState(pending: pending)
+                lastStateSave = .now
+                sender.spooled()
+            }
             // Lines without events move the checkpoints too; saving them now and then
             // spares a restart from reading them again.
             if pending.isEmpty, readAny || stopping, stopping || ContinuousClock.now - lastStateSave >= .seconds(2) {
-                saveState()
+                saveState(pending: pending)
                 lastStateSave = .now
             }
             if stopping { break }
@@ -130,8 +138,8 @@ public final class EdgeReader: @unchecked Sendable {
         logger.info("edge reader stopped")
     }
 
-    /// Spools the first `count` pending events as one frame.
-    private func flush(_ pending: inout [Pending], count: Int) {
+    /// Spools the first `count` pending events as one frame; false when it could not.
+    private func flush(_ pending: inout [Pending], count: Int) -> Bool {
         let batch = Array(pending.prefix(count))
         pending.removeFirst(count)
         // Where each source stands once this frame is safe: after its last line in the
@@ -152,17 +160,19 @@ public final class EdgeReader: @unchecked Sendable {
             state.savedAtMicroseconds = savedAt
             sender.counters.add(.framesBuilt)
             sender.counters.add(.events, batch.count)
-            sender.spooled()
-            if pending.isEmpty { saveState() }
+            return true
         } catch {
             logger.error("cannot spool a frame; its events stay pending", metadata: ["error": "\(error)"])
             pending.insert(contentsOf: batch, at: 0)
+            return false
         }
     }
 
-    private func saveState() {
+    /// Saves where each source stands: after everything read, for sources with no events
+    /// still pending; where the last spooled frame left them, for the others.
+    private func saveState(pending: [Pending]) {
         var checkpoints = state.checkpoints
-        for (index, tail) in tails.enumerated() {
+        for (index, tail) in tails.enumerated() where !pending.contains(where: { $0.source == index }) {
             if let c = tail.checkpoint { checkpoints[configuration.files[index]] = c }
         }
         state.checkpoints = checkpoints

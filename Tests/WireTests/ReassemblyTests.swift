@@ -150,11 +150,20 @@ struct ReplayTests {
         _ = s.accept(epoch: 100, sequence: 3)
         #expect(s.check(epoch: 100, sequence: 3) == .duplicate)
         #expect(s.check(epoch: 100, sequence: 2) == .duplicate)
-        // Older epochs are refused.
+        // Several restarts later, frames of earlier epochs still count once each.
         _ = s.accept(epoch: 300, sequence: 4)
-        #expect(s.check(epoch: 100, sequence: 9) == .staleEpoch)
+        #expect(s.check(epoch: 100, sequence: 9) == .fresh)
+        #expect(s.check(epoch: 100, sequence: 3) == .duplicate)
+        // An epoch never seen between remembered ones (the edge restarted while unreachable).
+        #expect(s.check(epoch: 250, sequence: 1) == .fresh)
+        _ = s.accept(epoch: 250, sequence: 1)
+        #expect(s.check(epoch: 250, sequence: 1) == .duplicate)
         // First frame of an epoch above 1 reports the frames before it as a gap.
         #expect(s.accept(epoch: 400, sequence: 4).gap == 1...3)
+        // Beyond the remembered epochs, older ones are refused.
+        for e in 401...420 as ClosedRange<UInt32> { _ = s.accept(epoch: e, sequence: 1) }
+        #expect(s.check(epoch: 100, sequence: 50) == .staleEpoch)
+        #expect(s.check(epoch: 300, sequence: 50) == .staleEpoch)
     }
 
     @Test func freshness() {

@@ -71,10 +71,6 @@ public final class EdgeSender: Service, Sendable {
             }
         try await channel.executeThenClose { _, outbound in
             while !Task.isCancelledOrShuttingDown {
-                for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
-                    try await sendUDP(frame, outbound, remote, encoder, envelope)
-                    counters.add(.heartbeatsSent)
-                }
                 for name in spool.names() {
                     guard let entry = spool.entry(name) else {
                         spool.remove(name)
@@ -84,6 +80,12 @@ public final class EdgeSender: Service, Sendable {
                     try await sendUDP(frame, outbound, remote, encoder, envelope)
                     spool.remove(name)
                     counters.add(.framesSent)
+                }
+                // Heartbeats after the spooled frames: a heartbeat of a new epoch must not
+                // reach the relay before frames of earlier epochs.
+                for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
+                    try await sendUDP(frame, outbound, remote, encoder, envelope)
+                    counters.add(.heartbeatsSent)
                 }
                 await doorbell.wait(timeout: .seconds(5))
             }
@@ -152,10 +154,6 @@ public final class EdgeSender: Service, Sendable {
                         let encoder = try FrameEncoder(edgeID: self.configuration.edgeID, key: self.key, options: .init(compression: nil))
                         var sent: [(name: String, at: ContinuousClock.Instant)] = []
                         while !Task.isCancelledOrShuttingDown {
-                            for frame in self.heartbeats.withLock({ h in defer { h = [] }; return h }) {
-                                try await self.writeTCP(frame, outbound, encoder, envelope)
-                                self.counters.add(.heartbeatsSent)
-                            }
                             let already = Set(sent.map(\.name))
                             for name in self.spool.names() where !already.contains(name) {
                                 guard let entry = self.spool.entry(name) else {
@@ -166,6 +164,10 @@ public final class EdgeSender: Service, Sendable {
                                 try await self.writeTCP(frame, outbound, encoder, envelope)
                                 sent.append((name, .now))
                                 self.counters.add(.framesSent)
+                            }
+                            for frame in self.heartbeats.withLock({ h in defer { h = [] }; return h }) {
+                                try await self.writeTCP(frame, outbound, encoder, envelope)
+                                self.counters.add(.heartbeatsSent)
                             }
                             // Past the resend window a frame is taken as delivered.
                             let window = Duration.seconds(self.configuration.spool.resendWindowSeconds)

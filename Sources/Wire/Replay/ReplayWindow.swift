@@ -85,18 +85,27 @@ public struct ReplayWindow: Sendable, Hashable, Codable {
 }
 
 /// What the relay knows of one edge's sequence numbers: the current boot epoch's window and
-/// the previous one, so frames sent just before a restart still count once.
+/// those of the few epochs before it, so frames spooled before restarts (an edge that
+/// restarted several times while the relay was unreachable) still count once each.
 public struct EdgeSequenceState: Sendable, Hashable, Codable {
+    /// Earlier epochs remembered besides the current one.
+    public static let previousEpochs = 8
+
     public private(set) var epoch: UInt32?
     public private(set) var window = ReplayWindow()
-    public private(set) var previousEpoch: UInt32?
-    private var previousWindow = ReplayWindow()
+    /// Earlier epochs, oldest first.
+    private var previous: [Previous] = []
+
+    struct Previous: Sendable, Hashable, Codable {
+        var epoch: UInt32
+        var window: ReplayWindow
+    }
 
     public enum Verdict: Sendable, Hashable {
         case fresh
         case duplicate
         case tooOld
-        /// From an epoch older than the two the relay tracks.
+        /// From an epoch older than those the relay remembers.
         case staleEpoch
     }
 
@@ -111,27 +120,42 @@ public struct EdgeSequenceState: Sendable, Hashable, Codable {
 
     public init() {}
 
+    public var previousEpoch: UInt32? { previous.last?.epoch }
+
     public func check(epoch frameEpoch: UInt32, sequence: UInt64) -> Verdict {
         guard let epoch else { return .fresh }
         if frameEpoch > epoch { return .fresh }
         if frameEpoch == epoch { return Self.verdict(window.check(sequence)) }
-        if frameEpoch == previousEpoch { return Self.verdict(previousWindow.check(sequence)) }
+        if let p = previous.first(where: { $0.epoch == frameEpoch }) { return Self.verdict(p.window.check(sequence)) }
+        // An epoch between remembered ones that was never seen: its frames are new to us,
+        // unless it is older than everything remembered.
+        if let oldest = previous.first?.epoch ?? self.epoch, frameEpoch > oldest || previous.count < Self.previousEpochs {
+            return .fresh
+        }
         return .staleEpoch
     }
 
     /// Records a frame `check` called fresh.
     public mutating func accept(epoch frameEpoch: UInt32, sequence: UInt64) -> Acceptance {
         if let epoch, frameEpoch < epoch {
-            if frameEpoch == previousEpoch { previousWindow.accept(sequence) }
+            if let i = previous.firstIndex(where: { $0.epoch == frameEpoch }) {
+                previous[i].window.accept(sequence)
+            } else {
+                var w = ReplayWindow()
+                w.accept(sequence)
+                previous.append(Previous(epoch: frameEpoch, window: w))
+                previous.sort { $0.epoch < $1.epoch }
+                if previous.count > Self.previousEpochs { previous.removeFirst(previous.count - Self.previousEpochs) }
+            }
             return Acceptance(newEpoch: false, replacedEpoch: nil, gap: nil)
         }
         var result = Acceptance(newEpoch: false, replacedEpoch: nil, gap: nil)
         if frameEpoch != epoch {
             result.newEpoch = true
             result.replacedEpoch = epoch
-            if epoch != nil {
-                previousEpoch = epoch
-                previousWindow = window
+            if let epoch {
+                previous.append(Previous(epoch: epoch, window: window))
+                if previous.count > Self.previousEpochs { previous.removeFirst(previous.count - Self.previousEpochs) }
             }
             epoch = frameEpoch
             window = ReplayWindow()

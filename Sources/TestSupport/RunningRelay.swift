@@ -1,30 +1,31 @@
+// A relay on loopback for tests of the relay and of the edge (a harness, not a fake: it is
+// the real relay with ephemeral ports and its output collected).
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Relay
 import ServiceLifecycle
 import Synchronization
-import Testing
 import Wire
 
-@testable import Relay
-
 /// A relay on loopback with ephemeral ports, its items collected for assertions.
-final class RunningRelay: Sendable {
-    let app: RelayApp
-    let udpPort: Int
-    let tcpPort: Int
+public final class RunningRelay: Sendable {
+    public let app: RelayApp
+    public let udpPort: Int
+    public let tcpPort: Int
     let collected = Collected()
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
     private let collector: Task<Void, Never>
 
-    static let passkey = "relay tests passkey, 32 bytes long"
+    public static let passkey = "relay tests passkey, 32 bytes long"
 
-    static func start(limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1") async throws -> RunningRelay {
+    /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
+    public static func start(limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0) async throws -> RunningRelay {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         let configuration = RelayConfiguration(
-            listeners: [.init(transport: .udp, host: host, port: 0), .init(transport: .tcp, host: host, port: 0)],
+            listeners: [.init(transport: .udp, host: host, port: port), .init(transport: .tcp, host: host, port: port)],
             dataDirectory: directory, passkey: .inline(passkey), limits: limits)
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
@@ -46,35 +47,43 @@ final class RunningRelay: Sendable {
         tcpPort = await app.tcpListeners[0].bound.value().port!
     }
 
-    func stop() async {
+    public func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
         app.intake.finish()
         _ = await collector.value
     }
 
-    var items: [IntakeItem] { collected.items.withLock { $0 } }
+    public var items: [IntakeItem] { collected.items.withLock { $0 } }
 
-    var frames: [FrameReceiver.Delivery] {
+    public var frames: [FrameReceiver.Delivery] {
         items.compactMap { if case .frame(let d, _) = $0 { d } else { nil } }
     }
 
-    var syslog: [SyslogMessage] {
+    public var syslog: [SyslogMessage] {
         items.compactMap { if case .syslog(let m, _, _) = $0 { m } else { nil } }
     }
 
-    var syslogEvents: [Event] {
+    public var syslogEvents: [Event] {
         items.flatMap { item -> [Event] in
             if case .syslog(_, let events, _) = item { return events }
             return []
         }
     }
 
-    func counter(_ name: String) -> Int { app.intake.counters[name] }
+    /// Events of every edge frame delivered, in arrival order.
+    public var edgeEvents: [Event] {
+        frames.flatMap { d -> [Event] in
+            if case .events(let events) = d.body { return events }
+            return []
+        }
+    }
+
+    public func counter(_ name: String) -> Int { app.intake.counters[name] }
 
     /// Waits, at most `timeout`, until `condition` holds.
     @discardableResult
-    func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    public func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition() { return true }
@@ -89,8 +98,8 @@ final class Collected: Sendable {
 }
 
 /// Sends bytes the way a real sender would, over loopback.
-enum Send {
-    static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1") async throws {
+public enum Send {
+    public static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1") async throws {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: host == "::1" ? "::1" : "127.0.0.1", port: 0) { ch in
                 ch.eventLoop.makeCompletedFuture {
@@ -106,7 +115,7 @@ enum Send {
     }
 
     /// Opens one TCP connection, writes `bytes` (in pieces of `piece` bytes), closes.
-    static func tcp(_ bytes: [UInt8], port: Int, piece: Int = 1 << 20) async throws {
+    public static func tcp(_ bytes: [UInt8], port: Int, piece: Int = 1 << 20) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { ch in
                 ch.eventLoop.makeCompletedFuture {
@@ -122,13 +131,13 @@ enum Send {
         }
     }
 
-    static func octetCounted(_ messages: [String]) -> [UInt8] {
+    public static func octetCounted(_ messages: [String]) -> [UInt8] {
         messages.flatMap { Array("\($0.utf8.count) \($0)".utf8) }
     }
 
     /// Runs util-linux `logger` with `arguments`; returns its exit status.
     @discardableResult
-    static func logger(_ arguments: [String]) throws -> Int32 {
+    public static func logger(_ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
         process.arguments = arguments
@@ -138,10 +147,10 @@ enum Send {
     }
 }
 
-enum EdgeFixture {
-    static let edge = EdgeID(rawValue: "web-01")!
+public enum EdgeFixture {
+    public static let edge = EdgeID(rawValue: "web-01")!
 
-    static func messages(
+    public static func messages(
         events: [Event], sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
         budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
@@ -151,7 +160,7 @@ enum EdgeFixture {
         return try Envelope(hostname: edge.rawValue).messages(for: frame, encoder: encoder, budgetBytes: budget).map { Array($0.utf8) }
     }
 
-    static func event(_ n: Int) -> Event {
+    public static func event(_ n: Int) -> Event {
         Event(
             kind: .login, outcome: .failure, timeMicroseconds: 1_795_939_815_000_000 + Int64(n), host: "web-01", program: "sshd",
             pid: Int64(1000 + n), user: "admin\(n)", sourceIP: "203.0.113.9", sourcePort: Int64(40000 + n), method: "password",
