@@ -6,7 +6,7 @@ import Wire
 /// Reads the sources, detects, batches events into frames and spools them; makes
 /// heartbeats. Runs on a thread of its own (file reads block), woken by FileWatcher.
 ///
-/// Exactly once, across kill -9: each spooled frame carries the source checkpoints just
+/// Exactly once, across kill -9: each spooled frame carries the source positions just
 /// after the lines whose events it holds, and is written durably before the state file.
 /// A restart resumes from the newer of the two, so no line is read into a second frame;
 /// a frame spooled but perhaps not sent is sent again, and the relay drops a duplicate by
@@ -22,11 +22,30 @@ public final class EdgeReader: @unchecked Sendable {
     private let startedAt = Date()
     private let stopLock = NSLock()
     private var stopped = false
-    private var tails: [FileTail] = []
+    private var sources: [Source] = []
     private var sequence: UInt64 = 1
     private var state: EdgeState
     private let encoder: FrameEncoder
     private let journal: EventJournal?
+
+    /// Where lines come from.
+    enum Source {
+        case file(FileTail)
+        case journal(JournalSource)
+
+        var name: String {
+            switch self {
+            case .file(let t): t.path
+            case .journal(let j): j.name
+            }
+        }
+    }
+
+    /// A source's place, after some line.
+    enum Position {
+        case file(FileCheckpoint)
+        case cursor(String)
+    }
 
     public init(configuration: EdgeConfiguration, detector: Detector, spool: Spool, sender: EdgeSender, key: EdgeKey, logger: Logger) throws {
         self.configuration = configuration
@@ -37,8 +56,9 @@ public final class EdgeReader: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         var state = EdgeState.load(directory: configuration.stateDirectory)
         // A frame spooled after the state file was last written knows better.
-        if let newer = spool.newestCheckpoints(), newer.savedAtMicroseconds > state.savedAtMicroseconds {
+        if let newer = spool.newestPositions(), newer.savedAtMicroseconds > state.savedAtMicroseconds {
             state.checkpoints.merge(newer.checkpoints) { _, spooled in spooled }
+            state.cursors.merge(newer.cursors) { _, spooled in spooled }
             state.savedAtMicroseconds = newer.savedAtMicroseconds
         }
         epoch = EdgeState.nextEpoch(after: state.epoch)
@@ -47,8 +67,13 @@ public final class EdgeReader: @unchecked Sendable {
         self.state = state
         encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(seal: configuration.relay.seal))
         journal = configuration.journal.path.map { EventJournal(path: $0, maxBytes: configuration.journal.maxBytes, keep: configuration.journal.keep) }
-        watcher = FileWatcher(directories: configuration.files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
-        tails = configuration.files.map { FileTail(path: $0, checkpoint: state.checkpoints[$0], startAt: configuration.startAt) }
+        let watcher = FileWatcher(directories: configuration.files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+        self.watcher = watcher
+        sources = configuration.files.map { .file(FileTail(path: $0, checkpoint: state.checkpoints[$0], startAt: configuration.startAt)) }
+        if configuration.followJournal {
+            let name = JournalSource.name(file: configuration.journalFile)
+            sources.append(.journal(JournalSource(file: configuration.journalFile, cursor: state.cursors[name], startAt: configuration.startAt) { watcher.wake() }))
+        }
     }
 
     public func stop() {
@@ -67,12 +92,14 @@ public final class EdgeReader: @unchecked Sendable {
     private struct Pending {
         var event: Event
         var source: Int
-        var checkpoint: FileCheckpoint
+        var position: Position
     }
 
     /// The loop; returns after `stop()`, having spooled what it had read.
     public func run() {
         logger.info("edge started", metadata: ["edge": "\(configuration.edgeID)", "epoch": "\(epoch)", "inotify": "\(watcher.usesInotify)"])
+        for case .journal(let j) in sources { j.start() }
+        defer { for case .journal(let j) in sources { j.stop() } }
         var pending: [Pending] = []
         var pendingSince: ContinuousClock.Instant?
         var lastHeartbeat = ContinuousClock.now - .seconds(configuration.heartbeatSeconds)
@@ -81,25 +108,9 @@ public final class EdgeReader: @unchecked Sendable {
         let heartbeatEvery = Duration.seconds(configuration.heartbeatSeconds)
         while true {
             let stopping = isStopped
-            var readAny = false
-            let now = Int64(Date().timeIntervalSince1970 * 1e6)
-            let parser = SyslogParser(
-                yearInference: BSDYearInference(referenceMicroseconds: now, timeZone: configuration.timeZone), maxMessageBytes: 1 << 20)
-            for (index, tail) in tails.enumerated() {
-                let lines = tail.read(maxBytes: 4 << 20)
-                if lines.isEmpty { continue }
-                readAny = true
-                sender.counters.add(.linesRead, lines.count)
-                for line in lines {
-                    guard let (event, repeats) = line.bytes.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else { continue }
-                    for _ in 0..<repeats {
-                        pending.append(Pending(event: event, source: index, checkpoint: line.checkpoint))
-                        journal?.append(event)
-                    }
-                }
-                if pendingSince == nil, !pending.isEmpty { pendingSince = .now }
-            }
+            let readAny = read(into: &pending)
             journal?.flush()
+            if pendingSince == nil, !pending.isEmpty { pendingSince = .now }
             var spooled = false
             while pending.count >= configuration.batch.maxEvents {
                 spooled = flush(&pending, count: configuration.batch.maxEvents) || spooled
@@ -115,7 +126,7 @@ public final class EdgeReader: @unchecked Sendable {
                 lastStateSave = .now
                 sender.spooled()
             }
-            // Lines without events move the checkpoints too; saving them now and then
+            // Lines without events move the positions too; saving them now and then
             // spares a restart from reading them again.
             if pending.isEmpty, readAny || stopping, stopping || ContinuousClock.now - lastStateSave >= .seconds(2) {
                 saveState(pending: pending)
@@ -138,16 +149,58 @@ public final class EdgeReader: @unchecked Sendable {
         logger.info("edge reader stopped")
     }
 
+    /// Reads every source once; detected events go to `pending`. True when anything was read.
+    private func read(into pending: inout [Pending]) -> Bool {
+        var readAny = false
+        let now = Int64(Date().timeIntervalSince1970 * 1e6)
+        let parser = SyslogParser(
+            yearInference: BSDYearInference(referenceMicroseconds: now, timeZone: configuration.timeZone), maxMessageBytes: 1 << 20)
+        for (index, source) in sources.enumerated() {
+            switch source {
+            case .file(let tail):
+                let lines = tail.read(maxBytes: 4 << 20)
+                guard !lines.isEmpty else { continue }
+                readAny = true
+                sender.counters.add(.linesRead, lines.count)
+                for line in lines {
+                    guard let (event, repeats) = line.bytes.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else {
+                        continue
+                    }
+                    add(event, repeats, index, .file(line.checkpoint), &pending)
+                }
+            case .journal(let j):
+                let entries = j.read()
+                guard !entries.isEmpty else { continue }
+                readAny = true
+                sender.counters.add(.linesRead, entries.count)
+                for e in entries {
+                    let stamp = e.timeMicroseconds.map { SyslogTimestamp.iso8601UTC(microseconds: $0) } ?? "-"
+                    let raw = "\(stamp) \(e.host ?? "-") \(e.program)\(e.pid.map { "[\($0)]" } ?? ""): \(e.message)"
+                    let events = detector.detect(program: e.program, pid: e.pid, host: e.host, timeMicroseconds: e.timeMicroseconds, message: e.message, raw: raw)
+                    for event in events { add(event, 1, index, .cursor(e.cursor), &pending) }
+                }
+            }
+        }
+        return readAny
+    }
+
+    private func add(_ event: Event, _ repeats: Int, _ source: Int, _ position: Position, _ pending: inout [Pending]) {
+        for _ in 0..<repeats {
+            pending.append(Pending(event: event, source: source, position: position))
+            journal?.append(event)
+        }
+    }
+
     /// Spools the first `count` pending events as one frame; false when it could not.
     private func flush(_ pending: inout [Pending], count: Int) -> Bool {
         let batch = Array(pending.prefix(count))
         pending.removeFirst(count)
         // Where each source stands once this frame is safe: after its last line in the
         // frame, or after everything read when none of its events are still pending.
-        var checkpoints = state.checkpoints
-        for p in batch { checkpoints[configuration.files[p.source]] = p.checkpoint }
-        for (index, tail) in tails.enumerated() where !pending.contains(where: { $0.source == index }) {
-            if let c = tail.checkpoint { checkpoints[configuration.files[index]] = c }
+        var positions = state
+        for p in batch { Self.apply(p.position, of: sources[p.source], to: &positions) }
+        for (index, source) in sources.enumerated() where !pending.contains(where: { $0.source == index }) {
+            if let position = Self.position(of: source) { Self.apply(position, of: source, to: &positions) }
         }
         let now = Date()
         do {
@@ -155,8 +208,9 @@ public final class EdgeReader: @unchecked Sendable {
                 .events(batch.map(\.event)), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
             sequence += 1
             let savedAt = Int64(now.timeIntervalSince1970 * 1e6)
-            try spool.add(frame, checkpoints: checkpoints, savedAtMicroseconds: savedAt)
-            state.checkpoints = checkpoints
+            try spool.add(frame, checkpoints: positions.checkpoints, cursors: positions.cursors, savedAtMicroseconds: savedAt)
+            state.checkpoints = positions.checkpoints
+            state.cursors = positions.cursors
             state.savedAtMicroseconds = savedAt
             sender.counters.add(.framesBuilt)
             sender.counters.add(.events, batch.count)
@@ -168,14 +222,26 @@ public final class EdgeReader: @unchecked Sendable {
         }
     }
 
+    static func position(of source: Source) -> Position? {
+        switch source {
+        case .file(let t): t.checkpoint.map(Position.file)
+        case .journal(let j): j.position.map(Position.cursor)
+        }
+    }
+
+    static func apply(_ position: Position, of source: Source, to state: inout EdgeState) {
+        switch position {
+        case .file(let c): state.checkpoints[source.name] = c
+        case .cursor(let c): state.cursors[source.name] = c
+        }
+    }
+
     /// Saves where each source stands: after everything read, for sources with no events
     /// still pending; where the last spooled frame left them, for the others.
     private func saveState(pending: [Pending]) {
-        var checkpoints = state.checkpoints
-        for (index, tail) in tails.enumerated() where !pending.contains(where: { $0.source == index }) {
-            if let c = tail.checkpoint { checkpoints[configuration.files[index]] = c }
+        for (index, source) in sources.enumerated() where !pending.contains(where: { $0.source == index }) {
+            if let position = Self.position(of: source) { Self.apply(position, of: source, to: &state) }
         }
-        state.checkpoints = checkpoints
         state.savedAtMicroseconds = Int64(Date().timeIntervalSince1970 * 1e6)
         do {
             try state.save(directory: configuration.stateDirectory)
@@ -189,12 +255,22 @@ public final class EdgeReader: @unchecked Sendable {
         counters["spool_depth"] = UInt64(spool.count)
         counters["spool_bytes"] = UInt64(spool.bytes)
         counters["spool_dropped"] = UInt64(spool.dropped)
-        counters["overlong_lines"] = UInt64(tails.reduce(0) { $0 + $1.overlongLines })
-        counters["rotations"] = UInt64(tails.reduce(0) { $0 + $1.rotations })
-        let sources = tails.map { tail in
-            Heartbeat.Source(name: tail.path, state: tail.state, detail: tail.checkpoint.map { "offset \($0.offset)" })
+        var summaries: [Heartbeat.Source] = []
+        var overlong = 0
+        var rotations = 0
+        for source in sources {
+            switch source {
+            case .file(let tail):
+                overlong += tail.overlongLines
+                rotations += tail.rotations
+                summaries.append(Heartbeat.Source(name: tail.path, state: tail.state, detail: tail.checkpoint.map { "offset \($0.offset)" }))
+            case .journal(let j):
+                summaries.append(Heartbeat.Source(name: j.name, state: j.state, detail: "restarts \(j.restarts)"))
+            }
         }
-        let body = Heartbeat(uptimeSeconds: UInt64(max(0, Date().timeIntervalSince(startedAt))), counters: counters, sources: sources)
+        counters["overlong_lines"] = UInt64(overlong)
+        counters["rotations"] = UInt64(rotations)
+        let body = Heartbeat(uptimeSeconds: UInt64(max(0, Date().timeIntervalSince(startedAt))), counters: counters, sources: summaries)
         do {
             let frame = try encoder.makeFrame(.heartbeat(body), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
             sequence += 1

@@ -42,6 +42,10 @@ public struct EdgeConfiguration: Sendable {
     public var hostname: String
     public var relay = Relay()
     public var files: [String] = []
+    /// Follow the journal; `journalFile` reads a journal file or directory instead of the
+    /// system journal.
+    public var followJournal = false
+    public var journalFile: String?
     public var startAt: FileTail.StartAt = .end
     public var ruleFiles: [String] = []
     public var batch = Batch()
@@ -194,15 +198,20 @@ public struct EdgeConfiguration: Sendable {
                 for item in seq {
                     if let file = item.mapping?[Node("file")], let path = string(file, "sources[].file") {
                         configuration.files.append(path)
+                    } else if let journal = item.mapping?[Node("journald")] {
+                        configuration.followJournal = true
+                        if let f = journal.mapping?[Node("file")] { configuration.journalFile = string(f, "sources[].journald.file") }
                     } else {
-                        problems.add(item, "each source is {file: PATH}")
+                        problems.add(item, "each source is {file: PATH} or {journald: {}}")
                     }
                 }
             } else {
                 problems.add(sources, "sources must be a list, e.g. - file: /var/log/auth.log")
             }
+        } else if let file = Self.defaultFile() {
+            configuration.files = [file]
         } else {
-            configuration.files = Self.defaultFiles()
+            configuration.followJournal = true
         }
         if let s = string(value("start_at"), "start_at") {
             if let v = FileTail.StartAt(rawValue: s) { configuration.startAt = v } else { problems.add(value("start_at"), "start_at must be end or beginning") }
@@ -280,12 +289,10 @@ public struct EdgeConfiguration: Sendable {
         return (String(parts[0]), port)
     }
 
-    /// `/var/log/auth.log` (Debian) or `/var/log/secure` (Red Hat), whichever exists.
-    static func defaultFiles() -> [String] {
-        for path in ["/var/log/auth.log", "/var/log/secure"] where FileManager.default.fileExists(atPath: path) {
-            return [path]
-        }
-        return ["/var/log/auth.log"]
+    /// `/var/log/auth.log` (Debian) or `/var/log/secure` (Red Hat), whichever exists; nil
+    /// means neither, and the journal is followed instead.
+    static func defaultFile() -> String? {
+        ["/var/log/auth.log", "/var/log/secure"].first { FileManager.default.fileExists(atPath: $0) }
     }
 
     static func localHostname() -> String {

@@ -16,6 +16,7 @@ public final class Spool: @unchecked Sendable {
         public var dictionary: UInt8
         public var payload: Data
         public var checkpoints: [String: FileCheckpoint]
+        public var cursors: [String: String]?
         public var savedAtMicroseconds: Int64
 
         public func frame(edgeID: EdgeID, sendTimeMilliseconds: Int64) -> Frame {
@@ -50,10 +51,11 @@ public final class Spool: @unchecked Sendable {
     }
 
     /// Writes `frame` durably; drops the oldest entries beyond the bound.
-    public func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], savedAtMicroseconds: Int64) throws {
+    public func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], cursors: [String: String] = [:], savedAtMicroseconds: Int64) throws {
         let entry = Entry(
             epoch: frame.epoch, sequence: frame.sequence, kind: frame.kind.rawValue, flags: frame.flags.rawValue,
-            dictionary: frame.dictionaryID, payload: Data(frame.payload), checkpoints: checkpoints, savedAtMicroseconds: savedAtMicroseconds)
+            dictionary: frame.dictionaryID, payload: Data(frame.payload), checkpoints: checkpoints, cursors: cursors,
+            savedAtMicroseconds: savedAtMicroseconds)
         let data = try JSONEncoder().encode(entry)
         let name = Self.name(epoch: frame.epoch, sequence: frame.sequence)
         try Durable.write(data, to: directory + "/" + name)
@@ -102,9 +104,9 @@ public final class Spool: @unchecked Sendable {
         return sizes.values.reduce(0, +)
     }
 
-    /// The newest entry's checkpoints, for resuming after a crash.
-    public func newestCheckpoints() -> (checkpoints: [String: FileCheckpoint], savedAtMicroseconds: Int64)? {
+    /// The newest entry's positions, for resuming after a crash.
+    public func newestPositions() -> (checkpoints: [String: FileCheckpoint], cursors: [String: String], savedAtMicroseconds: Int64)? {
         guard let last = names().last, let entry = entry(last) else { return nil }
-        return (entry.checkpoints, entry.savedAtMicroseconds)
+        return (entry.checkpoints, entry.cursors ?? [:], entry.savedAtMicroseconds)
     }
 }

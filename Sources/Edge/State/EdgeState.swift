@@ -6,11 +6,23 @@ import Wire
 public struct EdgeState: Codable, Sendable, Equatable {
     public var epoch: UInt32 = 0
     public var checkpoints: [String: FileCheckpoint] = [:]
+    /// journald cursors by source name.
+    public var cursors: [String: String] = [:]
     /// When these checkpoints were taken, in microseconds: the newest of the state file and
     /// the spooled frames wins at start.
     public var savedAtMicroseconds: Int64 = 0
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case epoch, checkpoints, cursors, savedAtMicroseconds }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(UInt32.self, forKey: .epoch)
+        checkpoints = try c.decodeIfPresent([String: FileCheckpoint].self, forKey: .checkpoints) ?? [:]
+        cursors = try c.decodeIfPresent([String: String].self, forKey: .cursors) ?? [:]
+        savedAtMicroseconds = try c.decodeIfPresent(Int64.self, forKey: .savedAtMicroseconds) ?? 0
+    }
 
     public static func load(directory: String) -> EdgeState {
         let path = directory + "/state.json"

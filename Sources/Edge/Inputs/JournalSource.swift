@@ -1,0 +1,155 @@
+import Foundation
+
+/// Follows the systemd journal through `journalctl --follow --output=json`, from a persisted
+/// cursor, filtered to the auth and authpriv facilities (where sshd, sudo, su, login,
+/// systemd-logind and the shadow utilities log). For hosts without auth.log: Debian 12
+/// installs none by default.
+///
+/// `journalctl` runs as a child process; a thread reads its output and wakes the edge's
+/// reader. If it exits, it is started again from the last cursor after a second.
+public final class JournalSource: @unchecked Sendable {
+    public struct Entry: Sendable {
+        public var program: String
+        public var pid: Int64?
+        public var host: String?
+        public var timeMicroseconds: Int64?
+        public var message: String
+        public var cursor: String
+    }
+
+    /// A journal file or directory instead of the system journal (tests, exported journals).
+    public let file: String?
+    public let journalctl: String
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    private var cursor: String?
+    private var process: Process?
+    private var stopped = false
+    private let startAtEnd: Bool
+    private let wake: @Sendable () -> Void
+    public private(set) var restarts = 0
+    public private(set) var malformed = 0
+
+    public init(file: String?, cursor: String?, startAt: FileTail.StartAt, journalctl: String = "/usr/bin/journalctl", wake: @escaping @Sendable () -> Void) {
+        self.file = file
+        self.cursor = cursor
+        self.journalctl = journalctl
+        startAtEnd = startAt == .end
+        self.wake = wake
+    }
+
+    public var name: String { Self.name(file: file) }
+
+    /// The source's name in the state file and heartbeats.
+    public static func name(file: String?) -> String { file.map { "journald:\($0)" } ?? "journald" }
+
+    public var state: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return process?.isRunning == true ? "following" : "waiting"
+    }
+
+    /// The cursor after the last entry handed on.
+    public var position: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return cursor
+    }
+
+    public func start() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped, process == nil else { return }
+        // Anything buffered but not yet read comes again after the cursor.
+        buffer = []
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: journalctl)
+        var arguments = ["--follow", "--output=json", "--no-pager", "--all", "SYSLOG_FACILITY=4", "SYSLOG_FACILITY=10"]
+        if let file { arguments.insert("--file=\(file)", at: 0) }
+        if let cursor {
+            arguments.append("--after-cursor=\(cursor)")
+        } else if startAtEnd {
+            arguments.append("--lines=0")
+        }
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            self.lock.lock()
+            self.buffer.append(contentsOf: data)
+            self.lock.unlock()
+            self.wake()
+        }
+        p.terminationHandler = { [weak self] _ in
+            guard let self else { return }
+            self.lock.lock()
+            self.process = nil
+            let again = !self.stopped
+            if again { self.restarts += 1 }
+            self.lock.unlock()
+            if again {
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { self.start() }
+            }
+        }
+        do {
+            try p.run()
+            process = p
+        } catch {
+            process = nil
+        }
+    }
+
+    public func stop() {
+        lock.lock()
+        stopped = true
+        let p = process
+        lock.unlock()
+        p?.terminate()
+    }
+
+    /// Entries received since the last call.
+    public func read() -> [Entry] {
+        lock.lock()
+        guard let lastLF = buffer.lastIndex(of: 0x0A) else {
+            lock.unlock()
+            return []
+        }
+        let complete = Array(buffer[...lastLF])
+        buffer.removeFirst(lastLF + 1)
+        lock.unlock()
+        var entries: [Entry] = []
+        for line in complete.split(separator: 0x0A) where !line.isEmpty {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                let cursor = object["__CURSOR"] as? String
+            else {
+                malformed += 1
+                continue
+            }
+            lock.lock()
+            self.cursor = cursor
+            lock.unlock()
+            guard let message = Self.text(object["MESSAGE"]) else { continue }
+            let program = Self.text(object["SYSLOG_IDENTIFIER"]) ?? Self.text(object["_COMM"]) ?? ""
+            entries.append(Entry(
+                program: program, pid: Self.text(object["_PID"]).flatMap { Int64($0) } ?? Self.text(object["SYSLOG_PID"]).flatMap { Int64($0) },
+                host: Self.text(object["_HOSTNAME"]), timeMicroseconds: Self.text(object["__REALTIME_TIMESTAMP"]).flatMap { Int64($0) },
+                message: message, cursor: cursor))
+        }
+        return entries
+    }
+
+    /// journalctl writes a field as a string, or as an array of byte values when it is not
+    /// valid UTF-8.
+    static func text(_ value: Any?) -> String? {
+        if let s = value as? String { return s }
+        if let bytes = value as? [NSNumber] { return String(decoding: bytes.map { $0.uint8Value }, as: UTF8.self) }
+        return nil
+    }
+}

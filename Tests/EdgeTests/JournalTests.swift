@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TestSupport
+import Testing
+import Wire
+
+@testable import Edge
+
+/// journald input, on journal files written by systemd-journal-remote (no journald runs in
+/// CI) and read by the real journalctl.
+@Suite("Journal source", .serialized)
+struct JournalTests {
+    static let remote = "/lib/systemd/systemd-journal-remote"
+    static var available: Bool {
+        FileManager.default.isExecutableFile(atPath: remote) && FileManager.default.isExecutableFile(atPath: "/usr/bin/journalctl")
+    }
+
+    /// Appends entries to `journal` in the journal export format, as a forwarding host would.
+    static func write(_ entries: [(program: String, pid: Int, message: String)], to journal: String, first: Int) throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1e6)
+        var text = ""
+        for (i, e) in entries.enumerated() {
+            let n = first + i
+            text += """
+                __CURSOR=s=0;i=\(n)
+                __REALTIME_TIMESTAMP=\(now + Int64(n))
+                __MONOTONIC_TIMESTAMP=\(n + 1)
+                _BOOT_ID=0123456789abcdef0123456789abcdef
+                _HOSTNAME=db-02
+                SYSLOG_IDENTIFIER=\(e.program)
+                SYSLOG_FACILITY=\(e.program == "cron" ? 9 : 10)
+                _PID=\(e.pid)
+                PRIORITY=6
+                MESSAGE=\(e.message)
+
+
+                """
+        }
+        let export = journal + ".export"
+        try text.write(toFile: export, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: remote)
+        p.arguments = ["--output=\(journal)", export]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+
+    static func failed(_ n: Int) -> (String, Int, String) {
+        ("sshd", 500 + n, "Failed password for invalid user u\(n) from 192.0.2.44 port \(30000 + n) ssh2")
+    }
+
+    @Test(.enabled(if: available, "systemd-journal-remote is not installed (apt-get install systemd-journal-remote): journald input untested"))
+    func followsAJournalFileAndResumesFromItsCursor() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let journal = dir.appendingPathComponent("remote.journal").path
+        try Self.write((0..<3).map(Self.failed) + [("cron", 9, "session opened for user root")], to: journal, first: 1)
+        let relay = try await RunningRelay.start()
+        let key = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeID(rawValue: "db-02")!).hexEncoded
+        let yaml = """
+            edge_id: db-02
+            key: \(key)
+            relay: {transport: udp, addresses: ["127.0.0.1:\(relay.udpPort)"]}
+            sources:
+              - journald: {file: \(journal)}
+            start_at: beginning
+            state_directory: \(dir.path)/state
+            batch: {max_events: 8, max_delay_ms: 20}
+            journal: off
+            """
+        var logger = Logger(label: "journal-test")
+        logger.logLevel = .warning
+        func run(_ body: () async throws -> Void) async throws {
+            let app = try EdgeApp(configuration: try EdgeConfiguration.parse(yaml, origin: "test"), logger: logger)
+            let group = ServiceGroup(services: [app.readerService, app.sender], logger: logger)
+            let task = Task { try await group.run() }
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+        func ports() -> [Int64] { relay.edgeEvents.compactMap(\.sourcePort).map { $0 - 30000 } }
+        try await run {
+            await relay.wait(timeout: .seconds(10)) { ports().count == 3 }
+            try Self.write((3..<6).map(Self.failed), to: journal, first: 10)
+            await relay.wait(timeout: .seconds(10)) { ports().count == 6 }
+        }
+        try Self.write((6..<9).map(Self.failed), to: journal, first: 20)
+        // Started again: from the cursor, so only what is new.
+        try await run {
+            await relay.wait(timeout: .seconds(10)) { ports().count >= 9 }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        await relay.stop()
+        #expect(ports() == Array(0..<9))
+        let first = try #require(relay.edgeEvents.first)
+        #expect(first.host == "db-02" && first.program == "sshd" && first.pid == 500 && first.user == "u0" && first.method == "password")
+        #expect(first.timeMicroseconds != nil)
+    }
+}
