@@ -77,7 +77,7 @@ public struct Detector: Sendable {
     /// capture ranges and the repeat count. Nothing is allocated for lines no rule matches.
     func detect<R>(
         program: UnsafeBufferPointer<UInt8>, text: UnsafeBufferPointer<UInt8>, range: Range<Int>,
-        make: (CompiledRule, [Range<Int>], Int) -> R
+        make: (CompiledRule, Captures, Int) -> R
     ) -> R? {
         var r = Self.trim(text, range)
         var repeats = 1
@@ -85,28 +85,28 @@ public struct Detector: Sendable {
             repeats = min(count, Self.maxRepeat)
             r = inner
         }
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(8)
-        var matched: ProgramTable.HotRule?
         let available = min(8, r.count)
         let head = ProgramTable.pack(UnsafeBufferPointer(rebasing: text[r.lowerBound..<(r.lowerBound + available)]))
-        rules.table.forEachRule(for: program) { rule in
-            guard rule.headCount <= available,
-                head & (rule.headCount == 8 ? ~0 : (1 << (8 * UInt64(rule.headCount))) - 1) == rule.head
-            else { return false }
-            guard PatternProgram.match(text, r, steps: rule.steps, literals: rule.literals, into: &ranges) else { return false }
-            for slot in ranges.indices where rule.required & (1 << UInt64(min(slot, 63))) != 0 && ranges[slot].isEmpty {
-                return false
+        return Captures.withStorage { ranges in
+            var matched: ProgramTable.HotRule?
+            rules.table.forEachRule(for: program) { rule in
+                guard rule.headCount <= available,
+                    head & (rule.headCount == 8 ? ~0 : (1 << (8 * UInt64(rule.headCount))) - 1) == rule.head
+                else { return false }
+                guard PatternProgram.match(text, r, steps: rule.steps, literals: rule.literals, into: &ranges) else { return false }
+                for slot in 0..<ranges.count where rule.required & (1 << UInt64(min(slot, 63))) != 0 && ranges[slot].isEmpty {
+                    return false
+                }
+                matched = rule
+                return true
             }
-            matched = rule
-            return true
+            guard let matched else { return nil }
+            return make(rules.table.compiled[matched.index], ranges, repeats)
         }
-        guard let matched else { return nil }
-        return make(rules.table.compiled[matched.index], ranges, repeats)
     }
 
     static func event(
-        _ rule: CompiledRule, _ ranges: [Range<Int>], _ text: UnsafeBufferPointer<UInt8>, repeats: Int,
+        _ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>, repeats: Int,
         program: String, pid: Int64?, host: String?, time: Int64?, raw: () -> String
     ) -> [Event] {
         let event = makeEvent(rule, ranges, text, program: program, pid: pid, host: host, time: time, raw: raw())
@@ -114,12 +114,12 @@ public struct Detector: Sendable {
     }
 
     static func makeEvent(
-        _ rule: CompiledRule, _ ranges: [Range<Int>], _ text: UnsafeBufferPointer<UInt8>,
+        _ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>,
         program: String, pid: Int64?, host: String?, time: Int64?, raw: String
     ) -> Event {
         var event = Event(
-            kind: rule.rule.kind, outcome: rule.rule.outcome, timeMicroseconds: time, host: host,
-            program: program, pid: pid, rule: rule.rule.id, severity: rule.rule.severity, raw: raw)
+            kind: rule.kind, outcome: rule.outcome, timeMicroseconds: time, host: host,
+            program: program, pid: pid, rule: rule.id, severity: rule.severity, raw: raw)
         for a in rule.assignments {
             var value: String?
             for slot in a.slots where !ranges[slot].isEmpty {

@@ -42,6 +42,8 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     let program: PatternProgram
+    /// Most captures (`{_}` included) one pattern may have.
+    static let maxCaptures = 16
 
     /// The literal the message must start with (possibly empty).
     let prefix: [UInt8]
@@ -86,6 +88,8 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
             }
         }
         if !literal.isEmpty { segments.append(.literal(literal)) }
+        let slots = segments.filter { if case .capture = $0 { true } else { false } }.count
+        guard slots <= Pattern.maxCaptures else { throw PatternError("more than \(Pattern.maxCaptures) captures") }
         self.segments = segments
         self.description = text
         var steps: [Step] = []
@@ -116,7 +120,13 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     /// (sshd writes `invalid user  0101` for the name " 0101").
     public func match(_ message: [UInt8]) -> [String: String]? {
         var ranges: [Range<Int>] = []
-        let matched = message.withUnsafeBufferPointer { match($0, 0..<$0.count, into: &ranges) }
+        let matched = message.withUnsafeBufferPointer { m in
+            Captures.withStorage { captures in
+                guard program.match(m, 0..<m.count, into: &captures) else { return false }
+                ranges = (0..<captures.count).map { captures[$0] }
+                return true
+            }
+        }
         guard matched else { return nil }
         var result: [String: String] = [:]
         for (name, range) in zip(slotNames, ranges) where name != "_" {
@@ -128,11 +138,6 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     /// Names of the capture slots, `_` included, in pattern order.
     var slotNames: [String] {
         segments.compactMap { if case .capture(let name, _) = $0 { name } else { nil } }
-    }
-
-    /// Matches `m[range]`; on success `ranges` holds one trimmed range per capture slot.
-    func match(_ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into ranges: inout [Range<Int>]) -> Bool {
-        program.match(m, range, into: &ranges)
     }
 
     static func containsSpace(_ m: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
@@ -171,21 +176,20 @@ final class PatternProgram: Sendable {
         literals.deallocate()
     }
 
-    /// Matches `m[range]`; on success `ranges` holds one trimmed range per capture slot.
-    /// Allocation-free apart from `ranges`, which the caller reuses.
-    func match(_ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into ranges: inout [Range<Int>]) -> Bool {
-        Self.match(m, range, steps: UnsafeBufferPointer(steps), literals: UnsafeBufferPointer(literals), into: &ranges)
+    /// Matches `m[range]`; on success `captures` holds one trimmed range per capture slot.
+    func match(_ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into captures: inout Captures) -> Bool {
+        Self.match(m, range, steps: UnsafeBufferPointer(steps), literals: UnsafeBufferPointer(literals), into: &captures)
     }
 
     /// Matching over raw buffers (valid while their program lives), for the hot path.
     static func match(
         _ m: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, steps: UnsafeBufferPointer<Pattern.Step>,
-        literals: UnsafeBufferPointer<UInt8>, into ranges: inout [Range<Int>]
+        literals: UnsafeBufferPointer<UInt8>, into ranges: inout Captures
     ) -> Bool {
-        ranges.removeAll(keepingCapacity: true)
+        ranges.count = 0
         let matcher = Matcher(m: m, end: range.upperBound, steps: steps, lits: literals)
         guard matcher.match(step: 0, at: range.lowerBound, &ranges) else { return false }
-        for i in ranges.indices {
+        for i in 0..<ranges.count {
             var r = ranges[i]
             while r.lowerBound < r.upperBound, m[r.lowerBound] == 0x20 { r = (r.lowerBound + 1)..<r.upperBound }
             while r.lowerBound < r.upperBound, m[r.upperBound - 1] == 0x20 { r = r.lowerBound..<(r.upperBound - 1) }
@@ -200,7 +204,7 @@ final class PatternProgram: Sendable {
         let steps: UnsafeBufferPointer<Pattern.Step>
         let lits: UnsafeBufferPointer<UInt8>
 
-        func match(step: Int, at position: Int, _ ranges: inout [Range<Int>]) -> Bool {
+        func match(step: Int, at position: Int, _ ranges: inout Captures) -> Bool {
             guard step < steps.count else { return position == end }
             let s = steps[step]
             if s.isLiteral {
@@ -277,6 +281,34 @@ final class PatternProgram: Sendable {
         }
     }
 
+}
+
+/// Capture ranges in stack memory: no allocation per line.
+struct Captures {
+    let storage: UnsafeMutableBufferPointer<Range<Int>>
+    var count = 0
+
+    /// Runs `body` with room for `Pattern.maxCaptures` captures on the stack.
+    static func withStorage<R>(_ body: (inout Captures) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: Pattern.maxCaptures) { buffer in
+            var captures = Captures(storage: buffer)
+            return try body(&captures)
+        }
+    }
+
+    @inline(__always)
+    mutating func append(_ r: Range<Int>) {
+        storage[count] = r
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func removeLast() { count -= 1 }
+
+    subscript(i: Int) -> Range<Int> {
+        get { storage[i] }
+        nonmutating set { storage[i] = newValue }
+    }
 }
 
 public struct PatternError: Error, CustomStringConvertible, Sendable {

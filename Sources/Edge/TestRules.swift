@@ -37,24 +37,45 @@ public struct RuleTester {
             maxMessageBytes: 1 << 20)
         var lineNumber = 0
         var events = 0
+        // A regular file is mapped and scanned in place: no copies.
+        if path != "-", let mapped = MappedFile(path: path) {
+            defer { mapped.unmap() }
+            let bytes = mapped.bytes
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                if let base = bytes.baseAddress, let p = memchr(base + start, 0x0A, bytes.count - start) {
+                    end = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+                } else {
+                    end = bytes.count
+                }
+                var lineEnd = end
+                if lineEnd > start, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                lineNumber += 1
+                events += report(UnsafeBufferPointer(rebasing: bytes[start..<lineEnd]), number: lineNumber, path: path, parser: parser, output: &output)
+                if output.count >= 1 << 16 { flush(&output) }
+                start = end + 1
+            }
+            return (lineNumber, events)
+        }
         var lines = LineSplitter()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             lines.append(chunk)
             while let line = lines.next() {
                 lineNumber += 1
-                events += report(line, number: lineNumber, path: path, parser: parser, output: &output)
+                events += line.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, parser: parser, output: &output) }
                 if output.count >= 1 << 16 { flush(&output) }
             }
         }
         if let last = lines.finish() {
             lineNumber += 1
-            events += report(last, number: lineNumber, path: path, parser: parser, output: &output)
+            events += last.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, parser: parser, output: &output) }
         }
         return (lineNumber, events)
     }
 
-    private func report(_ line: ArraySlice<UInt8>, number: Int, path: String, parser: SyslogParser, output: inout [UInt8]) -> Int {
-        guard let (e, repeats) = line.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else { return 0 }
+    private func report(_ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, parser: SyslogParser, output: inout [UInt8]) -> Int {
+        guard let (e, repeats) = detector.detectOne(buffer: line, parser: parser) else { return 0 }
         for _ in 0..<repeats {
             if json {
                 e.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
@@ -91,6 +112,27 @@ public struct RuleTester {
         add("method", e.method)
         add("severity", e.severity?.rawValue)
         add("rule", e.rule)
+    }
+}
+
+/// A regular file mapped read-only (nil for anything that cannot be: pipes, devices, empty).
+struct MappedFile {
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return nil }
+        let size = Int(st.st_size)
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        madvise(base, size, Int32(MADV_SEQUENTIAL))
+        bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
+    }
+
+    func unmap() {
+        munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
     }
 }
 
