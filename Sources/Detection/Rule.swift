@@ -82,8 +82,6 @@ final class CompiledRule: Sendable {
     }
 
     let rule: Rule
-    // The rule's fields the hot path reads, held directly (reading them through `rule`
-    // would copy the whole struct).
     let id: String
     let kind: Event.Kind
     let outcome: Event.Outcome?
@@ -141,42 +139,16 @@ struct ProgramTable: Sendable {
     }
 
     let compiled: [CompiledRule]
-    private let storage: Storage
-
-    /// The tables in memory of their own, read through raw pointers: the per-line lookup
-    /// retains nothing.
-    final class Storage: Sendable {
-        nonisolated(unsafe) let hot: UnsafeMutableBufferPointer<HotRule>
-        nonisolated(unsafe) let entries: UnsafeMutableBufferPointer<Entry>
-        nonisolated(unsafe) let names: UnsafeMutableBufferPointer<UInt8>
-        /// Indexes into `hot`: each program's rules, then the `*` rules.
-        nonisolated(unsafe) let lists: UnsafeMutableBufferPointer<Int>
-        let anyList: Range<Int>
-
-        init(hot: [HotRule], entries: [Entry], names: [UInt8], lists: [Int], anyList: Range<Int>) {
-            func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
-                let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, a.count))
-                _ = b.initialize(from: a)
-                return UnsafeMutableBufferPointer(rebasing: b[0..<a.count])
-            }
-            self.hot = copy(hot)
-            self.entries = copy(entries)
-            self.names = copy(names)
-            self.lists = copy(lists)
-            self.anyList = anyList
-        }
-
-        deinit {
-            hot.deallocate()
-            entries.deallocate()
-            names.deallocate()
-            lists.deallocate()
-        }
-    }
+    private let hot: [HotRule]
+    private let entries: [Entry]
+    private let names: [UInt8]
+    /// Indexes into `hot`: each program's rules, then the `*` rules.
+    private let lists: [Int]
+    private let anyList: Range<Int>
 
     init(_ compiled: [CompiledRule]) {
         self.compiled = compiled
-        let hot = compiled.enumerated().map { i, rule in
+        hot = compiled.enumerated().map { i, rule in
             HotRule(
                 steps: UnsafeBufferPointer(rule.pattern.steps), literals: UnsafeBufferPointer(rule.pattern.literals),
                 required: rule.required.reduce(0) { $1 < 64 ? $0 | (1 << UInt64($1)) : $0 },
@@ -197,31 +169,32 @@ struct ProgramTable: Sendable {
         }
         let anyStart = lists.count
         lists += wildcard
-        storage = Storage(hot: hot, entries: entries, names: names, lists: lists, anyList: anyStart..<lists.count)
+        anyList = anyStart..<lists.count
+        self.entries = entries
+        self.names = names
+        self.lists = lists
     }
 
     /// Calls `body` with each rule for `program`, in order, until it returns true.
     @inline(__always)
     func forEachRule(for program: UnsafeBufferPointer<UInt8>, _ body: (HotRule) -> Bool) {
         let h = Self.hash(program)
-        let s = storage
-        var list = s.anyList
-        for e in s.entries where e.hash == h && e.name.count == program.count {
-            var same = true
-            var j = 0
-            for i in e.name {
-                if s.names[i] != program[j] {
-                    same = false
-                    break
+        entries.withUnsafeBufferPointer { entries in
+            names.withUnsafeBufferPointer { names in
+                lists.withUnsafeBufferPointer { lists in
+                    hot.withUnsafeBufferPointer { hot in
+                        var list = anyList
+                        for e in entries where e.hash == h && e.name.count == program.count {
+                            if zip(e.name, program.indices).allSatisfy({ names[$0] == program[$1] }) {
+                                list = e.list
+                                break
+                            }
+                        }
+                        for i in list where body(hot[lists[i]]) { return }
+                    }
                 }
-                j += 1
-            }
-            if same {
-                list = e.list
-                break
             }
         }
-        for i in list where body(s.hot[s.lists[i]]) { return }
     }
 
     /// Bytes packed little-endian into a word (at most 8).

@@ -3,6 +3,16 @@ import TestSupport
 import Testing
 import Wire
 
+/// Edge processes a test started, killed when it ends whatever happened, so that none
+/// outlives it (and keeps the test runner's output open).
+final class Running: @unchecked Sendable {
+    private var processes: [Process] = []
+    func add(_ p: Process) { processes.append(p) }
+    func killAll() {
+        for p in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+}
+
 /// The real `edge` binary, killed with SIGKILL at random moments and started again: every
 /// line's event reaches the relay once — none lost, none read into a second frame.
 @Suite("Edge after kill -9", .serialized)
@@ -51,12 +61,16 @@ struct CrashTests {
             journal: off
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
+        let running = Running()
+        defer { running.killAll() }
         func start() throws -> Process {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = ["run", "--config", config, "--log-level", "error"]
             p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
             try p.run()
+            running.add(p)
             return p
         }
         func write(_ text: String) throws {
