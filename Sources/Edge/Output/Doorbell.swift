@@ -34,12 +34,13 @@ final class Doorbell: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                // Only a timeout that really passed rings: a cancelled sleep must not leave a
+                // ring behind, or every later wait would return at once (a busy loop).
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 self.ring()
             }
             await group.next()
             group.cancelAll()
         }
-        // A timeout ring may be left over: harmless, the next wait returns at once.
     }
 }
