@@ -36,8 +36,9 @@ journal: off
 YAML
 : > "$work/auth.log"
 /usr/bin/time -v -o "$work/time.txt" .build/release/edge run --config "$work/edge.yaml" --log-level error &
+time_pid=$!
 sleep 1
-edge_pid=$(pgrep -f "edge run --config $work/edge.yaml" | head -n 1)
+edge_pid=$(pgrep -P "$time_pid")
 cpu() { awk '{print $14 + $15}' "/proc/$edge_pid/stat"; }
 idle_before=$(cpu); sleep 5; idle_after=$(cpu)
 size=$(stat -c %s "$input")
@@ -50,7 +51,7 @@ while true; do
     sleep 0.05
 done
 t1=$(date +%s.%N)
-kill -TERM "$edge_pid"; wait "$edge_pid" 2>/dev/null || true; sleep 0.5
+kill -TERM "$edge_pid"; wait "$time_pid" 2>/dev/null || true
 rss=$(grep "Maximum resident" "$work/time.txt" | awk '{print $NF}')
 python3 - "$lines" "$t0" "$t1" "$rss" "$idle_before" "$idle_after" <<'PY'
 import sys, os

@@ -158,7 +158,7 @@ public final class EdgeReader: @unchecked Sendable {
         for (index, source) in sources.enumerated() {
             switch source {
             case .file(let tail):
-                let lines = tail.read(maxBytes: 4 << 20)
+                let lines = tail.read(maxBytes: 256 << 10)
                 guard !lines.isEmpty else { continue }
                 readAny = true
                 sender.counters.add(.linesRead, lines.count)
