@@ -35,20 +35,23 @@ public struct RelayApp: Sendable {
 
     /// The listeners and housekeeping; the caller adds a consumer of `intake.items`.
     public var services: [any Service] {
-        udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service } + [Housekeeping(intake: intake)]
+        udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service } + [Housekeeping(intake: intake, every: .seconds(configuration.tickSeconds))]
     }
 }
 
-/// Periodic chores: expire incomplete frames.
+/// Periodic chores (expire fragments, raise edge losses and silences, save the registry);
+/// saves once more on shutdown.
 struct Housekeeping: Service {
     let intake: Intake
+    let every: Duration
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                guard (try? await Task.sleep(for: .seconds(5))) != nil else { return }
-                intake.expire()
+                guard (try? await Task.sleep(for: every)) != nil else { return }
+                intake.tick()
             }
         }
+        intake.save()
     }
 }

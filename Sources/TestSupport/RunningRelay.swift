@@ -22,11 +22,16 @@ public final class RunningRelay: Sendable {
     public static let passkey = "relay tests passkey, 32 bytes long"
 
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
-    public static func start(limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0) async throws -> RunningRelay {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
-        let configuration = RelayConfiguration(
+    public static func start(
+        limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
+        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600
+    ) async throws -> RunningRelay {
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
+        var configuration = RelayConfiguration(
             listeners: [.init(transport: .udp, host: host, port: port), .init(transport: .tcp, host: host, port: port)],
             dataDirectory: directory, passkey: .inline(passkey), limits: limits)
+        configuration.edgePolicy = policy
+        configuration.tickSeconds = tickSeconds
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
         let app = try RelayApp(configuration: configuration, logger: logger)
@@ -58,6 +63,11 @@ public final class RunningRelay: Sendable {
 
     public var frames: [FrameReceiver.Delivery] {
         items.compactMap { if case .frame(let d, _) = $0 { d } else { nil } }
+    }
+
+    /// Events the relay raised itself (edge.restarted, edge.loss, edge.silent).
+    public var relayEvents: [Event] {
+        items.compactMap { if case .relay(let e) = $0 { e } else { nil } }
     }
 
     public var syslog: [SyslogMessage] {
@@ -154,9 +164,16 @@ public enum EdgeFixture {
         events: [Event], sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
         budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
+        try messages(body: .events(events), sequence: sequence, epoch: epoch, edge: edge, passkey: passkey, budget: budget, sendTime: sendTime)
+    }
+
+    public static func messages(
+        body: FrameBody, sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
+        budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+    ) throws -> [[UInt8]] {
         let key = try Passkey(passkey).edgeKey(for: edge)
         let encoder = try FrameEncoder(edgeID: edge, key: key)
-        let frame = try encoder.makeFrame(.events(events), epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTime)
+        let frame = try encoder.makeFrame(body, epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTime)
         return try Envelope(hostname: edge.rawValue).messages(for: frame, encoder: encoder, budgetBytes: budget).map { Array($0.utf8) }
     }
 

@@ -47,6 +47,10 @@ public struct RelayConfiguration: Sendable {
     public var passkey: SecretSource?
     public var limits: Limits
     public var freshness: Freshness
+    /// When edges count as silent and gaps as losses.
+    public var edgePolicy = EdgeRegistry.Policy()
+    /// How often the relay expires fragments, checks edges and saves its registry.
+    public var tickSeconds = 5
 
     public init(
         listeners: [Listener] = RelayConfiguration.defaultListeners,

@@ -10,6 +10,8 @@ import Wire
 public enum IntakeItem: Sendable {
     case frame(FrameReceiver.Delivery, sender: String)
     case syslog(SyslogMessage, events: [Event], sender: String)
+    /// Raised by the relay itself: edge.restarted, edge.loss, edge.silent.
+    case relay(Event)
 }
 
 /// Classifies and verifies each received message. Listeners call `handle` from any task;
@@ -19,10 +21,13 @@ public final class Intake: Sendable {
     private let parser: SyslogParser
     private let detector: Detector
     private let receiver: Mutex<FrameReceiver>
+    private let registry = Mutex(EdgeRegistry())
+    public let policy: EdgeRegistry.Policy
     public let counters: Counters
     private let continuation: AsyncStream<IntakeItem>.Continuation
     public let items: AsyncStream<IntakeItem>
     private let logger: Logger
+    private let registryPath: String
 
     public init(
         configuration: RelayConfiguration, keys: KeyRing, detector: Detector = Detector(), counters: Counters = Counters(), logger: Logger
@@ -30,6 +35,17 @@ public final class Intake: Sendable {
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
         self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
+        policy = configuration.edgePolicy
+        registryPath = configuration.dataDirectory.appendingPathComponent("edges.json").path
+        if let data = FileManager.default.contents(atPath: registryPath),
+            let saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data)
+        {
+            // Replay windows survive a restart: frames accepted before it stay refused.
+            for (id, state) in saved.sequences {
+                if let edge = EdgeID(rawValue: id) { receiver.sequences[edge] = state }
+            }
+            registry.withLock { $0 = saved }
+        }
         self.receiver = Mutex(receiver)
         self.counters = counters
         self.logger = logger
@@ -63,7 +79,9 @@ public final class Intake: Sendable {
         case .delivered(let delivery)?:
             counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")
             if case .events(let events) = delivery.body { counters.add("relay_edge_events_total", events.count) }
+            let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
             emit(.frame(delivery, sender: sender))
+            for event in raised { raise(event) }
         case .pending?:
             counters.add("relay_fragments_pending_total")
         case .duplicate?:
@@ -73,10 +91,44 @@ public final class Intake: Sendable {
         }
     }
 
-    /// Drops incomplete frames past their timeout; call periodically.
-    public func expire() {
+    /// Periodic chores: drops incomplete frames past their timeout, raises losses and
+    /// silences, saves the registry with the replay windows.
+    public func tick(nowMilliseconds now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) {
         let dropped = receiver.withLock { $0.expire(now: .now) }
         if !dropped.isEmpty { counters.add("relay_reassembly_expired_total", dropped.count) }
+        let sequences = receiver.withLock { r in Dictionary(uniqueKeysWithValues: r.sequences.map { ($0.key.rawValue, $0.value) }) }
+        let (raised, snapshot) = registry.withLock { registry -> ([Event], EdgeRegistry) in
+            registry.sequences = sequences
+            return (registry.tick(nowMilliseconds: now, policy: policy), registry)
+        }
+        for event in raised { raise(event) }
+        save(snapshot)
+    }
+
+    /// Saves the registry and replay windows now (also done by `tick`).
+    public func save() {
+        let sequences = receiver.withLock { r in Dictionary(uniqueKeysWithValues: r.sequences.map { ($0.key.rawValue, $0.value) }) }
+        save(registry.withLock { registry in
+            registry.sequences = sequences
+            return registry
+        })
+    }
+
+    private func save(_ snapshot: EdgeRegistry) {
+        do {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: registryPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            try JSONEncoder().encode(snapshot).write(to: URL(fileURLWithPath: registryPath), options: .atomic)
+        } catch {
+            logger.error("cannot save the edge registry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The registry as it stands.
+    public func edges() -> [String: EdgeRegistry.Record] { registry.withLock { $0.records } }
+
+    private func raise(_ event: Event) {
+        counters.add("relay_edge_alerts_total{kind=\"\(event.kind)\"}")
+        emit(.relay(event))
     }
 
     public func reassemblyStatistics() -> Reassembler.Statistics {

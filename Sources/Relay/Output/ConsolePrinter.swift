@@ -25,11 +25,8 @@ public struct ConsolePrinter: Service {
         case .frame(let delivery, let sender):
             let origin = "edge \(delivery.frame.edgeID) #\(delivery.frame.sequence) via \(sender)"
             var lines: [String] = []
-            if delivery.acceptance.newEpoch {
-                lines.append("edge \(delivery.frame.edgeID) started (epoch \(delivery.frame.epoch))")
-            }
-            if let gap = delivery.acceptance.gap {
-                lines.append("edge \(delivery.frame.edgeID): frames \(gap.lowerBound)-\(gap.upperBound) of epoch \(delivery.frame.epoch) missing so far")
+            if delivery.acceptance.newEpoch, delivery.acceptance.replacedEpoch == nil {
+                lines.append("edge \(delivery.frame.edgeID) first heard (epoch \(delivery.frame.epoch))")
             }
             switch delivery.body {
             case .events(let events):
@@ -38,6 +35,8 @@ public struct ConsolePrinter: Service {
                 lines.append("heartbeat \(delivery.frame.edgeID): up \(h.uptimeSeconds)s " + h.counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             }
             return lines
+        case .relay(let event):
+            return ["ALERT \(event.kind) [\(event.severity?.rawValue ?? "-")] \(event.raw ?? "")"]
         case .syslog(let m, let events, let sender):
             guard events.isEmpty else { return events.map { describe($0) + "  [syslog via \(sender)]" } }
             let who = [m.hostname, m.appName].compactMap { $0 }.joined(separator: " ")

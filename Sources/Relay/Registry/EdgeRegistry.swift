@@ -1,0 +1,127 @@
+import Foundation
+import Wire
+
+/// What the relay knows of each edge, and the events the relay raises about them itself:
+/// `edge.restarted` (a new boot epoch), `edge.loss` (sequence numbers still missing once late
+/// frames had time to arrive), `edge.silent` (no heartbeat for too long: an attacker who
+/// kills the agent must not buy silence).
+///
+/// A value-type state machine: it is told of deliveries and of the time, and says what to
+/// raise. Persisted with the replay windows, so a relay restart keeps both.
+public struct EdgeRegistry: Codable, Sendable {
+    public struct Record: Codable, Sendable, Hashable {
+        public var epoch: UInt32 = 0
+        public var lastFrameMilliseconds: Int64 = 0
+        public var lastHeartbeatMilliseconds: Int64?
+        public var frames: Int = 0
+        public var restarts: Int = 0
+        public var framesLost: Int = 0
+        public var silent = false
+        var suspectedGaps: [Gap] = []
+    }
+
+    struct Gap: Codable, Sendable, Hashable {
+        var epoch: UInt32
+        var first: UInt64
+        var last: UInt64
+        var seenMilliseconds: Int64
+    }
+
+    public struct Policy: Sendable {
+        /// No heartbeat for this long raises `edge.silent` (default 3 heartbeats of 30 s).
+        public var silenceMilliseconds: Int64 = 90_000
+        /// A gap still open after this long is a loss (late and reordered frames had time).
+        public var lossAfterMilliseconds: Int64 = 30_000
+        public init() {}
+    }
+
+    public private(set) var records: [String: Record] = [:]
+    /// Replay windows by edge id, kept with the records.
+    public var sequences: [String: EdgeSequenceState] = [:]
+
+    public init() {}
+
+    /// A frame was accepted.
+    public mutating func delivered(_ delivery: FrameReceiver.Delivery, nowMilliseconds now: Int64) -> [Event] {
+        let id = delivery.frame.edgeID.rawValue
+        var record = records[id] ?? Record()
+        var events: [Event] = []
+        record.frames += 1
+        record.lastFrameMilliseconds = now
+        if delivery.frame.epoch >= record.epoch { record.epoch = delivery.frame.epoch }
+        if delivery.acceptance.newEpoch, let previous = delivery.acceptance.replacedEpoch {
+            record.restarts += 1
+            events.append(Self.event(.edgeRestarted, id, now, severity: .medium,
+                "edge \(id) restarted: epoch \(previous) became \(delivery.frame.epoch)"))
+        }
+        if let gap = delivery.acceptance.gap {
+            record.suspectedGaps.append(Gap(epoch: delivery.frame.epoch, first: gap.lowerBound, last: gap.upperBound, seenMilliseconds: now))
+            if record.suspectedGaps.count > 64 { record.suspectedGaps.removeFirst(record.suspectedGaps.count - 64) }
+        }
+        if case .heartbeat = delivery.body {
+            record.lastHeartbeatMilliseconds = now
+            if record.silent {
+                record.silent = false
+                events.append(Self.event(.edgeSilent, id, now, severity: .info, outcome: .success, "edge \(id) is heard again"))
+            }
+        }
+        records[id] = record
+        return events
+    }
+
+    /// Time passed: raises losses and silences that are now certain.
+    public mutating func tick(nowMilliseconds now: Int64, policy: Policy) -> [Event] {
+        var events: [Event] = []
+        for id in records.keys.sorted() {
+            guard var record = records[id] else { continue }
+            let heard = record.lastHeartbeatMilliseconds ?? record.lastFrameMilliseconds
+            if !record.silent, now - heard >= policy.silenceMilliseconds {
+                record.silent = true
+                events.append(Self.event(.edgeSilent, id, now, severity: .high,
+                    "edge \(id) has sent no heartbeat for \((now - heard) / 1000) s"))
+            }
+            var open: [Gap] = []
+            for gap in record.suspectedGaps {
+                guard now - gap.seenMilliseconds >= policy.lossAfterMilliseconds else {
+                    open.append(gap)
+                    continue
+                }
+                let state = sequences[id] ?? EdgeSequenceState()
+                var missing: [ClosedRange<UInt64>] = []
+                var count = 0
+                var sequence = gap.first
+                while sequence <= gap.last {
+                    // Past 10,000 numbers a gap is counted without being examined one by one.
+                    if sequence - gap.first >= 10_000 {
+                        count += Int(gap.last - sequence + 1)
+                        missing.append(sequence...gap.last)
+                        break
+                    }
+                    if state.check(epoch: gap.epoch, sequence: sequence) != .duplicate {
+                        count += 1
+                        if let last = missing.last, last.upperBound + 1 == sequence {
+                            missing[missing.count - 1] = last.lowerBound...sequence
+                        } else {
+                            missing.append(sequence...sequence)
+                        }
+                    }
+                    sequence += 1
+                }
+                if count > 0 {
+                    record.framesLost += count
+                    let ranges = missing.prefix(8).map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                    events.append(Self.event(.edgeLoss, id, now, severity: .high,
+                        "edge \(id) lost \(count) frame(s) of epoch \(gap.epoch): \(ranges.joined(separator: ", "))"))
+                }
+            }
+            record.suspectedGaps = open
+            records[id] = record
+        }
+        return events
+    }
+
+    static func event(_ kind: Event.Kind, _ edge: String, _ now: Int64, severity: Event.Severity, outcome: Event.Outcome? = nil, _ text: String) -> Event {
+        Event(kind: kind, outcome: outcome, timeMicroseconds: now * 1000, host: edge, program: "relay",
+              rule: "relay." + kind.rawValue.replacingOccurrences(of: ".", with: "_"), severity: severity, raw: text)
+    }
+}
