@@ -17,8 +17,16 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when rung, or after `timeout`.
+    /// Returns when rung, after `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
+        await withTaskCancellationHandler {
+            await waitOrTimeout(timeout)
+        } onCancel: {
+            ring()
+        }
+    }
+
+    private func waitOrTimeout(_ timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

@@ -46,9 +46,14 @@ public final class EdgeSender: Service, Sendable {
     public func run() async throws {
         let encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(compression: nil, seal: false))
         let envelope = Envelope(hostname: configuration.hostname)
-        switch configuration.relay.transport {
-        case .udp: try await runUDP(encoder, envelope)
-        case .tcp: await runTCP(envelope)
+        // On shutdown, wake the loop so it sees it at once instead of at its next timeout.
+        try await withGracefulShutdownHandler {
+            switch configuration.relay.transport {
+            case .udp: try await runUDP(encoder, envelope)
+            case .tcp: await runTCP(envelope)
+            }
+        } onGracefulShutdown: {
+            self.doorbell.ring()
         }
     }
 
