@@ -13,7 +13,7 @@ public struct EdgeApp: Sendable {
 
     public init(configuration: EdgeConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        let key = try configuration.key.read()
+        let key = try configuration.readKey()
         var rules = RuleSet.builtin
         for file in configuration.ruleFiles { rules = rules.applying(try RuleLoader.load(file: file)) }
         spool = try Spool(directory: configuration.stateDirectory + "/spool", maxBytes: configuration.spool.maxBytes)

@@ -70,7 +70,7 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         let configuration = try options.load()
         do {
-            _ = try configuration.key.read()
+            _ = try configuration.readKey()
         } catch {
             FileHandle.standardError.write(Data("\(options.config): \(error)\n".utf8))
             throw ExitCode(78)

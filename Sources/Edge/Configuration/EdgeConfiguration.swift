@@ -38,7 +38,7 @@ public struct EdgeConfiguration: Sendable {
     }
 
     public var edgeID: EdgeID
-    public var key: SecretValue
+    public var key: SecretSource
     public var hostname: String
     public var relay = Relay()
     public var files: [String] = []
@@ -55,36 +55,18 @@ public struct EdgeConfiguration: Sendable {
     public var journal = Journal()
     public var timeZone: TimeZone = .current
 
-    /// Where the key comes from; its text never reaches a log line.
-    public enum SecretValue: Sendable, CustomStringConvertible {
-        case inline(String)
-        case file(String)
-        case environment(String)
-
-        public var description: String {
-            switch self {
-            case .inline: "inline key"
-            case .file(let p): "key file \(p)"
-            case .environment(let n): "environment variable \(n)"
-            }
+    /// Reads the edge key from its source.
+    public func readKey() throws -> EdgeKey {
+        let text: String
+        do {
+            text = try key.read()
+        } catch let error as WireError {
+            throw EdgeError(error.detail)
         }
-
-        public func read() throws -> EdgeKey {
-            let text: String
-            switch self {
-            case .inline(let t): text = t
-            case .file(let p):
-                guard let data = FileManager.default.contents(atPath: p) else { throw EdgeError("cannot read the key file \(p)") }
-                text = String(decoding: data, as: UTF8.self)
-            case .environment(let n):
-                guard let v = ProcessInfo.processInfo.environment[n] else { throw EdgeError("environment variable \(n) is not set") }
-                text = v
-            }
-            do {
-                return try EdgeKey(hex: text)
-            } catch {
-                throw EdgeError("the \(self) is not an edge key (64 hex digits, as `relay edge-key` prints)")
-            }
+        do {
+            return try EdgeKey(hex: text)
+        } catch {
+            throw EdgeError("the \(key) is not an edge key (64 hex digits, as `relay edge-key` prints)")
         }
     }
 
@@ -142,7 +124,7 @@ public struct EdgeConfiguration: Sendable {
             edgeID = nil
             if value("edge_id") == nil { problems.add(root, "edge_id is missing") }
         }
-        var key: SecretValue?
+        var key: SecretSource?
         let keySources = ["key", "key_file", "key_env"].filter { value($0) != nil }
         if keySources.count > 1 { problems.add(value(keySources[1]), "give only one of key, key_file, key_env") }
         if let k = string(value("key"), "key") {

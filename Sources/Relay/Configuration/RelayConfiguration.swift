@@ -73,38 +73,6 @@ public struct RelayConfiguration: Sendable {
     public static let embedded = RelayConfiguration()
 }
 
-/// Where a secret is read from. Its description never shows the secret.
-public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
-    case inline(String)
-    case file(String)
-    case environment(String)
-
-    public var description: String {
-        switch self {
-        case .inline: "inline value"
-        case .file(let path): "file \(path)"
-        case .environment(let name): "environment variable \(name)"
-        }
-    }
-
-    public func read() throws -> String {
-        switch self {
-        case .inline(let value):
-            return value
-        case .file(let path):
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw RelayError("cannot read the secret file \(path)")
-            }
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
-        case .environment(let name):
-            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-                throw RelayError("environment variable \(name) is not set")
-            }
-            return value
-        }
-    }
-}
-
 /// A relay failure to report to the operator. Never carries secret material.
 public struct RelayError: Error, CustomStringConvertible, Sendable {
     public let description: String
