@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+/// The command-line contract of PRODUCT.md, through the real binary.
+@Suite("edge command line")
+struct CommandLineTests {
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try CrashTests.edgeBinary())
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func testRulesJSONHasTheVocabularyInputAndLine() throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).log").path
+        try """
+            Nov 29 16:10:15 web-01 cron[1]: nothing here
+            2026-11-29T16:10:16.000001+00:00 web-01 sshd[42]: Accepted publickey for bob from 192.0.2.5 port 2200 ssh2: ED25519 SHA256:x
+            <86>1 2026-11-29T16:10:17.5Z web-01 usermod 43 - - lock user 'bob' password
+
+            """.write(toFile: log, atomically: true, encoding: .utf8)
+        let result = try Self.run(["test-rules", "--json", log])
+        #expect(result.status == 0)
+        let objects = result.out.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 2)
+        let login = try #require(objects.first ?? nil)
+        #expect(login["kind"] as? String == "login" && login["outcome"] as? String == "success")
+        #expect(login["user"] as? String == "bob" && login["source_ip"] as? String == "192.0.2.5" && login["source_port"] as? Int == 2200)
+        #expect(login["method"] as? String == "publickey" && login["host"] as? String == "web-01" && login["pid"] as? Int == 42)
+        #expect(login["time"] as? String == "2026-11-29T16:10:16.000001Z")
+        #expect(login["input"] as? String == log && login["line"] as? Int == 2)
+        #expect(login["rule"] as? String == "sshd.accepted" && login["raw"] as? String != nil)
+        #expect(login["target_user"] == nil, "absent fields are omitted")
+        let lock = try #require(objects.last ?? nil)
+        #expect(lock["kind"] as? String == "account.locked" && lock["target_user"] as? String == "bob" && lock["line"] as? Int == 3)
+    }
+
+    @Test func testRulesReadsStandardInputAndExtraRules() throws {
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).yaml").path
+        try """
+            rules:
+              - id: local.vpn
+                programs: [openvpn]
+                pattern: "{source_ip}:{source_port} [{user}] Peer Connection Initiated{_}"
+                kind: login
+                outcome: success
+            """.write(toFile: rules, atomically: true, encoding: .utf8)
+        let result = try Self.run(
+            ["test-rules", "--rules", rules, "-"], stdin: "Nov 29 16:10:15 gw openvpn[9]: 192.0.2.9:1194 [carol] Peer Connection Initiated with x\n")
+        #expect(result.status == 0)
+        #expect(result.out.hasPrefix("-:1: login success user=carol from=192.0.2.9 port=1194"), "\(result.out)")
+    }
+
+    @Test func checkConfigReportsMistakesWithTheirLines() throws {
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).yaml").path
+        try "edge_id: ok\nkey: nothex\nrelay: {addresses: [\"h:1\"]}\nbatch: {max_events: 0}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try Self.run(["check-config", "--config", config])
+        #expect(result.status == 78)
+        #expect(result.err.contains("\(config):2:"), "\(result.err)")
+        #expect(result.err.contains("\(config):4:"), "\(result.err)")
+    }
+
+    @Test func versionAndHelp() throws {
+        #expect(try Self.run(["--version"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        let help = try Self.run(["--help"]).out
+        for sub in ["run", "check-config", "test-rules"] { #expect(help.contains(sub)) }
+    }
+}
