@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "Wire",
                 "Detection",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,6 +76,8 @@ let package = Package(
             name: "relay-cli",
             dependencies: [
                 "Relay",
+                "Detection",
+                "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Detection
 import Foundation
 import Logging
 import Relay
@@ -11,13 +12,30 @@ struct RelayCommand: AsyncParsableCommand {
         commandName: "relay",
         abstract: "Receives edge frames and plain syslog, correlates account activity, alerts.",
         version: RelayApp.version,
-        subcommands: [Run.self, EdgeKeyCommand.self]
+        subcommands: [Run.self, CheckConfig.self, EdgeKeyCommand.self]
     )
 }
 
 struct StoreOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Where the relay keeps its store and passkey.")
-    var dataDirectory: String = "relay-data"
+    @Option(help: "The relay's YAML configuration; without one, the embedded defaults.")
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: "Where the relay keeps its store and passkey (overrides the configuration).")
+    var dataDirectory: String?
+
+    func load() throws -> RelayConfiguration {
+        var configuration = RelayConfiguration.embedded
+        if let config {
+            do {
+                configuration = try RelayConfiguration.load(file: config)
+            } catch let problems as ConfigurationProblems {
+                FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+                throw ExitCode(78)  // EX_CONFIG
+            }
+        }
+        if let dataDirectory { configuration.dataDirectory = URL(fileURLWithPath: dataDirectory) }
+        return configuration
+    }
 }
 
 struct Run: AsyncParsableCommand {
@@ -37,9 +55,7 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "relay")
-        var configuration = RelayConfiguration.embedded
-        configuration.dataDirectory = URL(fileURLWithPath: store.dataDirectory)
-        let app = try RelayApp(configuration: configuration, logger: logger)
+        let app = try RelayApp(configuration: try store.load(), logger: logger)
         if let created = app.createdPasskeyFile {
             logger.notice("created a new passkey", metadata: ["file": "\(created)"])
         }
@@ -50,6 +66,33 @@ struct Run: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check a configuration and report every mistake with its line.")
+
+    @Option(help: "The relay's YAML configuration.")
+    var config: String
+
+    func run() throws {
+        let configuration: RelayConfiguration
+        do {
+            configuration = try RelayConfiguration.load(file: config)
+        } catch let problems as ConfigurationProblems {
+            FileHandle.standardError.write(Data((problems.description + "\n").utf8))
+            throw ExitCode(78)
+        }
+        if let source = configuration.passkey {
+            do {
+                _ = try Passkey(try source.read())
+            } catch {
+                FileHandle.standardError.write(Data("\(config): the passkey from \(source) cannot be used: \(error)\n".utf8))
+                throw ExitCode(78)
+            }
+        }
+        print("\(config): ok — listening on \(configuration.listeners.map(\.description).joined(separator: ", ")), data in \(configuration.dataDirectory.path)")
     }
 }
 
@@ -67,7 +110,8 @@ struct EdgeKeyCommand: AsyncParsableCommand {
         guard let id = EdgeID(rawValue: edge) else {
             throw ValidationError("an edge id is 1-64 characters of A-Z a-z 0-9 . _ -")
         }
-        let (keys, created) = try KeyRing.load(nil, dataDirectory: URL(fileURLWithPath: store.dataDirectory))
+        let configuration = try store.load()
+        let (keys, created) = try KeyRing.load(configuration.passkey, dataDirectory: configuration.dataDirectory)
         if let created { FileHandle.standardError.write(Data("created a new passkey in \(created)\n".utf8)) }
         let key = keys.key(for: id)
         print(key.hexEncoded)

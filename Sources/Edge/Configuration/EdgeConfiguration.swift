@@ -158,7 +158,7 @@ public struct EdgeConfiguration: Sendable {
                 }
                 for node in addressNodes {
                     guard let text = string(node, "relay address") else { continue }
-                    if let parsed = Self.parseAddress(text) { configuration.relay.addresses.append(parsed) } else {
+                    if let parsed = ConfigurationProblems.parseAddress(text) { configuration.relay.addresses.append(parsed) } else {
                         problems.add(node, "relay address \(text) must be host:port or [v6-address]:port")
                     }
                 }
@@ -259,18 +259,6 @@ public struct EdgeConfiguration: Sendable {
         relay.budgetBytes ?? (relay.transport == .udp ? Envelope.udpBudgetBytes : Envelope.tcpBudgetBytes)
     }
 
-    static func parseAddress(_ text: String) -> (host: String, port: Int)? {
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            let host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
-            return (host, port)
-        }
-        let parts = text.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port), !parts[0].isEmpty else { return nil }
-        return (String(parts[0]), port)
-    }
-
     /// `/var/log/auth.log` (Debian) or `/var/log/secure` (Red Hat), whichever exists; nil
     /// means neither, and the journal is followed instead.
     static func defaultFile() -> String? {
@@ -285,20 +273,3 @@ public struct EdgeConfiguration: Sendable {
     }
 }
 
-/// Every mistake in a configuration file, each with its line.
-public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
-    public let origin: String
-    public private(set) var messages: [String] = []
-
-    init(origin: String) { self.origin = origin }
-
-    mutating func add(_ node: Node?, _ message: String) {
-        if let mark = node?.mark {
-            messages.append("\(origin):\(mark.line):\(mark.column): \(message)")
-        } else {
-            messages.append("\(origin): \(message)")
-        }
-    }
-
-    public var description: String { messages.joined(separator: "\n") }
-}

@@ -1,0 +1,106 @@
+import Detection
+import Foundation
+import Wire
+import Yams
+
+extension RelayConfiguration {
+    /// Parses a relay configuration file; throws `ConfigurationProblems` listing every
+    /// mistake with its line. docs/configuration.md describes each setting.
+    public static func parse(_ yaml: String, origin: String) throws -> RelayConfiguration {
+        var problems = ConfigurationProblems(origin: origin)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                problems.add(nil, "the file is empty")
+                throw problems
+            }
+            root = node
+        } catch let p as ConfigurationProblems {
+            throw p
+        } catch {
+            problems.add(nil, "not valid YAML: \(error)")
+            throw problems
+        }
+        guard let map = root.mapping else {
+            problems.add(root, "the top level must be a mapping of settings")
+            throw problems
+        }
+        let known: Set<String> = ["listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges"]
+        for (k, _) in map where !known.contains(k.string ?? "") {
+            problems.add(k, "unknown setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        func string(_ node: Node?, _ name: String) -> String? {
+            guard let node else { return nil }
+            guard let s = node.scalar?.string, !s.isEmpty else {
+                problems.add(node, "\(name) must be text")
+                return nil
+            }
+            return s
+        }
+        func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let node else { return nil }
+            guard let i = node.int, range.contains(i) else {
+                problems.add(node, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return i
+        }
+        var configuration = RelayConfiguration()
+        if let listen = map[Node("listen")] {
+            if let seq = listen.sequence {
+                configuration.listeners = []
+                for item in seq {
+                    guard let m = item.mapping, m.count == 1, let (k, v) = m.first, let transport = Listener.Transport(rawValue: k.string ?? "") else {
+                        problems.add(item, "each listener is {udp: \"ADDRESS:PORT\"} or {tcp: \"ADDRESS:PORT\"}")
+                        continue
+                    }
+                    guard let text = string(v, "listen.\(transport)") else { continue }
+                    if let a = ConfigurationProblems.parseAddress(text) {
+                        configuration.listeners.append(Listener(transport: transport, host: a.host, port: a.port))
+                    } else {
+                        problems.add(v, "listener address \(text) must be ADDRESS:PORT or [v6-address]:PORT")
+                    }
+                }
+                if seq.isEmpty { problems.add(listen, "listen needs at least one listener") }
+            } else {
+                problems.add(listen, "listen must be a list, e.g. - udp: \"10.0.0.1:5514\"")
+            }
+        }
+        if let d = string(map[Node("data_directory")], "data_directory") { configuration.dataDirectory = URL(fileURLWithPath: d) }
+        let keySources = ["passkey", "passkey_file", "passkey_env"].filter { map[Node($0)] != nil }
+        if keySources.count > 1 { problems.add(map[Node(keySources[1])], "give only one of passkey, passkey_file, passkey_env") }
+        if let p = string(map[Node("passkey")], "passkey") {
+            configuration.passkey = .inline(p)
+            if p.utf8.count < Passkey.minimumBytes { problems.add(map[Node("passkey")], "passkey must be at least \(Passkey.minimumBytes) bytes") }
+        } else if let f = string(map[Node("passkey_file")], "passkey_file") {
+            configuration.passkey = .file(f)
+        } else if let e = string(map[Node("passkey_env")], "passkey_env") {
+            configuration.passkey = .environment(e)
+        }
+        if let limits = map[Node("limits")]?.mapping {
+            if let n = int(limits[Node("max_message_bytes")], "limits.max_message_bytes", 480...(1 << 20)) { configuration.limits.maxMessageBytes = n }
+            if let n = int(limits[Node("max_connections")], "limits.max_connections", 1...1_000_000) { configuration.limits.maxConnections = n }
+            if let n = int(limits[Node("idle_timeout_seconds")], "limits.idle_timeout_seconds", 1...86_400) { configuration.limits.idleTimeoutSeconds = n }
+            if let n = int(limits[Node("queue_depth")], "limits.queue_depth", 1...10_000_000) { configuration.limits.queueDepth = n }
+        }
+        if let f = map[Node("freshness")]?.mapping {
+            if let n = int(f[Node("max_age_seconds")], "freshness.max_age_seconds", 1...(366 * 86_400)) { configuration.freshness.maxAge = .seconds(n) }
+            if let n = int(f[Node("max_future_seconds")], "freshness.max_future_seconds", 1...(366 * 86_400)) { configuration.freshness.maxFuture = .seconds(n) }
+        }
+        if let e = map[Node("edges")]?.mapping {
+            if let n = int(e[Node("silence_seconds")], "edges.silence_seconds", 5...86_400) { configuration.edgePolicy.silenceMilliseconds = Int64(n) * 1000 }
+            if let n = int(e[Node("loss_after_seconds")], "edges.loss_after_seconds", 1...3600) { configuration.edgePolicy.lossAfterMilliseconds = Int64(n) * 1000 }
+        }
+        if !problems.messages.isEmpty { throw problems }
+        return configuration
+    }
+
+    public static func load(file path: String) throws -> RelayConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var p = ConfigurationProblems(origin: path)
+            p.add(nil, "cannot read the file")
+            throw p
+        }
+        return try parse(String(decoding: data, as: UTF8.self), origin: path)
+    }
+}
