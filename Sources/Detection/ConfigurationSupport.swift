@@ -17,6 +17,52 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
 
     public var description: String { messages.joined(separator: "\n") }
 
+    /// Parses `yaml` down to its top-level mapping and reports settings not in `known`.
+    /// Throws `self` when there is no mapping to read.
+    public mutating func topLevel(_ yaml: String, known: Set<String>) throws -> (root: Node, map: Node.Mapping) {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                add(nil, "the file is empty")
+                throw self
+            }
+            root = node
+        } catch let p as ConfigurationProblems {
+            throw p
+        } catch {
+            add(nil, "not valid YAML: \(error)")
+            throw self
+        }
+        guard let map = root.mapping else {
+            add(root, "the top level must be a mapping of settings")
+            throw self
+        }
+        for (k, _) in map where !known.contains(k.string ?? "") {
+            add(k, "unknown setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        return (root, map)
+    }
+
+    /// A non-empty text value, or nil (reported when present but not text).
+    public mutating func string(_ node: Node?, _ name: String) -> String? {
+        guard let node else { return nil }
+        guard let s = node.scalar?.string, !s.isEmpty else {
+            add(node, "\(name) must be text")
+            return nil
+        }
+        return s
+    }
+
+    /// A whole number within `range`, or nil (reported when present but not one).
+    public mutating func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let node else { return nil }
+        guard let i = node.int, range.contains(i) else {
+            add(node, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return i
+    }
+
     /// `host:port` or `[v6-address]:port`.
     public static func parseAddress(_ text: String) -> (host: String, port: Int)? {
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {

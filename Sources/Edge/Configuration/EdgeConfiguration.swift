@@ -74,47 +74,14 @@ public struct EdgeConfiguration: Sendable {
     /// its line.
     public static func parse(_ yaml: String, origin: String) throws -> EdgeConfiguration {
         var problems = ConfigurationProblems(origin: origin)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                problems.add(nil, "the file is empty")
-                throw problems
-            }
-            root = node
-        } catch let p as ConfigurationProblems {
-            throw p
-        } catch {
-            problems.add(nil, "not valid YAML: \(error)")
-            throw problems
-        }
-        guard let map = root.mapping else {
-            problems.add(root, "the top level must be a mapping of settings")
-            throw problems
-        }
         let known: Set<String> = [
             "edge_id", "key", "key_file", "key_env", "hostname", "relay", "sources", "start_at", "rules", "batch", "spool",
             "heartbeat_seconds", "state_directory", "journal", "time_zone",
         ]
-        for (k, _) in map where !known.contains(k.string ?? "") {
-            problems.add(k, "unknown setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
-        }
+        let (root, map) = try problems.topLevel(yaml, known: known)
         func value(_ name: String) -> Node? { map[Node(name)] }
-        func string(_ node: Node?, _ name: String) -> String? {
-            guard let node else { return nil }
-            guard let s = node.scalar?.string, !s.isEmpty else {
-                problems.add(node, "\(name) must be text")
-                return nil
-            }
-            return s
-        }
-        func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
-            guard let node else { return nil }
-            guard let i = node.int, range.contains(i) else {
-                problems.add(node, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-                return nil
-            }
-            return i
-        }
+        func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
+        func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? { problems.int(node, name, range) }
 
         let edgeID: EdgeID?
         if let text = string(value("edge_id"), "edge_id") {
