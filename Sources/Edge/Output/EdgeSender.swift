@@ -68,43 +68,38 @@ public final class EdgeSender: Service, Sendable {
     private func runUDP(_ encoder: FrameEncoder, _ envelope: Envelope) async throws {
         let target = configuration.relay.addresses[0]
         let remote = try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
+        // A plain channel, not an async writer: a frame leaves the spool only once its
+        // datagrams were handed to the kernel (the write's future), so a kill -9 between
+        // "queued" and "sent" cannot lose it.
         let channel = try await DatagramBootstrap(group: group)
-            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0) { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch)
-                }
-            }
-        try await channel.executeThenClose { _, outbound in
-            while !Task.isCancelledOrShuttingDown {
-                for name in spool.names() {
-                    guard let entry = spool.entry(name) else {
-                        spool.remove(name)
-                        continue
-                    }
-                    let frame = entry.frame(edgeID: configuration.edgeID, sendTimeMilliseconds: nowMilliseconds())
-                    try await sendUDP(frame, outbound, remote, encoder, envelope)
+            .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
+        defer { channel.close(promise: nil) }
+        while !Task.isCancelledOrShuttingDown {
+            for name in spool.names() {
+                guard let entry = spool.entry(name) else {
                     spool.remove(name)
-                    counters.add(.framesSent)
+                    continue
                 }
-                // Heartbeats after the spooled frames: a heartbeat of a new epoch must not
-                // reach the relay before frames of earlier epochs.
-                for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
-                    try await sendUDP(frame, outbound, remote, encoder, envelope)
-                    counters.add(.heartbeatsSent)
-                }
-                await doorbell.wait(timeout: .seconds(5))
+                let frame = entry.frame(edgeID: configuration.edgeID, sendTimeMilliseconds: nowMilliseconds())
+                try await sendUDP(frame, channel, remote, encoder, envelope)
+                spool.remove(name)
+                counters.add(.framesSent)
             }
+            // Heartbeats after the spooled frames: a heartbeat of a new epoch must not
+            // reach the relay before frames of earlier epochs.
+            for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
+                try await sendUDP(frame, channel, remote, encoder, envelope)
+                counters.add(.heartbeatsSent)
+            }
+            await doorbell.wait(timeout: .seconds(5))
         }
     }
 
-    private func sendUDP(
-        _ frame: Frame, _ outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, _ remote: SocketAddress,
-        _ encoder: FrameEncoder, _ envelope: Envelope
-    ) async throws {
+    private func sendUDP(_ frame: Frame, _ channel: any Channel, _ remote: SocketAddress, _ encoder: FrameEncoder, _ envelope: Envelope) async throws {
         let texts = try messages(frame, encoder, envelope)
         for _ in 0..<configuration.relay.redundancy {
             for text in texts {
-                try await outbound.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(string: text)))
+                try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(string: text))).get()
                 counters.add(.datagramsSent)
             }
         }
