@@ -22,7 +22,7 @@ struct DoorbellTests {
         bell.ring()
         let clock = ContinuousClock()
         let early = await clock.measure { await bell.wait(timeout: .seconds(10)) }
-        #expect(early < .seconds(1))
+        #expect(early < .seconds(5), "the ring was remembered: far less than the 10 s timeout")
         let late = await clock.measure { await bell.wait(timeout: .milliseconds(100)) }
         #expect(late >= .milliseconds(90), "a ring counts once")
         let woken = await clock.measure {
@@ -31,6 +31,6 @@ struct DoorbellTests {
             bell.ring()
             await waiting
         }
-        #expect(woken < .seconds(2))
+        #expect(woken < .seconds(5))
     }
 }
