@@ -11,9 +11,6 @@ public final class EdgeCounters: Sendable {
         case heartbeatsSent = "heartbeats_sent"
         case connects
         case disconnects
-        case overlongLines = "overlong_lines"
-        case rotations
-        case spoolDropped = "spool_dropped"
     }
 
     private let values = Mutex<[Name: UInt64]>([:])
@@ -22,10 +19,6 @@ public final class EdgeCounters: Sendable {
 
     public func add(_ name: Name, _ amount: Int = 1) {
         values.withLock { $0[name, default: 0] += UInt64(amount) }
-    }
-
-    public func set(_ name: Name, _ value: Int) {
-        values.withLock { $0[name] = UInt64(value) }
     }
 
     public subscript(name: Name) -> UInt64 { values.withLock { $0[name] ?? 0 } }

@@ -41,6 +41,6 @@ public struct EdgeState: Codable, Sendable, Equatable {
     /// The epoch for a new start: later than every earlier one, and at least the time.
     public static func nextEpoch(after previous: UInt32, now: Date = Date()) -> UInt32 {
         let seconds = UInt32(clamping: Int64(now.timeIntervalSince1970))
-        return max(seconds, previous &+ 1 == 0 ? previous : previous + 1)
+        return max(seconds, previous == .max ? previous : previous + 1)
     }
 }

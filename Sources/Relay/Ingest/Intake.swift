@@ -28,6 +28,8 @@ public final class Intake: Sendable {
     public let items: AsyncStream<IntakeItem>
     private let logger: Logger
     private let registryPath: String
+    /// What was last written to `registryPath`: a tick that changed nothing writes nothing.
+    private let lastSaved = Mutex<Data?>(nil)
 
     public init(
         configuration: RelayConfiguration, keys: KeyRing, detector: Detector = Detector(), counters: Counters = Counters(), logger: Logger
@@ -116,8 +118,13 @@ public final class Intake: Sendable {
 
     private func save(_ snapshot: EdgeRegistry) {
         do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try encoder.encode(snapshot)
+            guard lastSaved.withLock({ $0 != data }) else { return }
             try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: registryPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            try JSONEncoder().encode(snapshot).write(to: URL(fileURLWithPath: registryPath), options: .atomic)
+            try data.write(to: URL(fileURLWithPath: registryPath), options: .atomic)
+            lastSaved.withLock { $0 = data }
         } catch {
             logger.error("cannot save the edge registry", metadata: ["error": "\(error)"])
         }

@@ -120,8 +120,6 @@ public struct EdgeSequenceState: Sendable, Hashable, Codable {
 
     public init() {}
 
-    public var previousEpoch: UInt32? { previous.last?.epoch }
-
     public func check(epoch frameEpoch: UInt32, sequence: UInt64) -> Verdict {
         guard let epoch else { return .fresh }
         if frameEpoch > epoch { return .fresh }

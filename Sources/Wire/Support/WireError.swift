@@ -40,9 +40,6 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     public static func == (lhs: WireError, rhs: WireError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
-    /// True when `other` has the same reason, whatever the detail.
-    public func isSameReason(as other: WireError) -> Bool { code == other.code }
-
     public static func truncated(_ d: String) -> WireError { .init(.truncated, d) }
     public static func unsupportedVersion(_ v: UInt8) -> WireError { .init(.unsupportedVersion, "version \(v)") }
     public static func unknownKind(_ k: UInt8) -> WireError { .init(.unknownKind, "kind \(k)") }

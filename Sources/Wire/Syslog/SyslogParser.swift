@@ -103,10 +103,6 @@ public struct SyslogParser: Sendable {
 
     /// RFC 3164 as real senders write it: `[<PRI>][TIMESTAMP SP [HOSTNAME SP]][TAG[PID]: ]MSG`,
     /// TIMESTAMP being `Mmm dd hh:mm:ss` or RFC 3339.
-    public func parseRFC3164(_ bytes: ArraySlice<UInt8>) -> SyslogMessage {
-        Array(bytes).withUnsafeBufferPointer { scanRFC3164($0, 0..<$0.count).message(in: $0) }
-    }
-
     private func scanRFC3164(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SyslogHeader {
         var c = Cursor(buffer, range)
         var header = SyslogHeader(format: .rfc3164)
