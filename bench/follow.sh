@@ -9,7 +9,7 @@ lines="${1:-200000}"
 mkdir -p bench/out
 input="bench/out/auth-$lines.log"
 [ -f "$input" ] || python3 bench/gen-authlog.py "$lines" "$input"
-swift build -c release --product edge 2>&1 | tail -n 1
+source bench/edge-binary.sh
 swift build -c release --product relay 2>&1 | tail -n 1
 
 work=$(mktemp -d)
@@ -35,7 +35,7 @@ heartbeat_seconds: 30
 journal: off
 YAML
 : > "$work/auth.log"
-/usr/bin/time -v -o "$work/time.txt" .build/release/edge run --config "$work/edge.yaml" --log-level error &
+/usr/bin/time -v -o "$work/time.txt" "$edge_bin" run --config "$work/edge.yaml" --log-level error &
 time_pid=$!
 sleep 1
 edge_pid=$(pgrep -P "$time_pid")

@@ -9,10 +9,10 @@ mkdir -p bench/out
 log="bench/out/auth-$lines.log"
 [ -f "$log" ] || python3 bench/gen-authlog.py "$lines" "$log"
 command -v fail2ban-regex >/dev/null || { echo "fail2ban-regex missing: apt-get install fail2ban"; exit 2; }
-swift build -c release --product edge 2>&1 | tail -n 1
+source bench/edge-binary.sh
 
 now() { date +%s.%N; }
-t0=$(now); events=$(.build/release/edge test-rules "$log" | wc -l); t1=$(now)
+t0=$(now); events=$("$edge_bin" test-rules "$log" | wc -l); t1=$(now)
 t2=$(now); f2b=$(fail2ban-regex "$log" sshd 2>/dev/null | grep -E '^Lines:' || true); t3=$(now)
 python3 - "$lines" "$t0" "$t1" "$t2" "$t3" "$events" "$f2b" <<'PY'
 import sys
