@@ -10,9 +10,13 @@ public struct RelayApp: Sendable {
 
     public let configuration: RelayConfiguration
     public let intake: Intake
+    public let store: Store
+    public let pipeline: Pipeline
     public let keys: KeyRing
     public let udpListeners: [UDPListener]
     public let tcpListeners: [TCPListener]
+    /// `/metrics`, `/healthz` and the status page, unless switched off.
+    public let statusServer: StatusServer?
     /// The passkey file this start created, if it did (first run on the embedded default).
     public let createdPasskeyFile: String?
     let logger: Logger
@@ -23,19 +27,30 @@ public struct RelayApp: Sendable {
         let (keys, created) = try KeyRing.load(configuration.passkey, dataDirectory: configuration.dataDirectory)
         self.keys = keys
         createdPasskeyFile = created
-        let intake = try Intake(configuration: configuration, keys: keys, logger: logger)
+        let store = try Store(directory: configuration.dataDirectory)
+        self.store = store
+        let intake = try Intake(configuration: configuration, keys: keys, store: store, logger: logger)
         self.intake = intake
+        let journal = try IncidentJournal(path: configuration.dataDirectory.appendingPathComponent("incidents.jsonl").path)
+        pipeline = try Pipeline(
+            intake: intake, store: store, journal: journal, rules: configuration.correlationRules, allowlist: configuration.allowlist,
+            settings: configuration.pipeline, logger: logger)
         udpListeners = configuration.listeners.filter { $0.transport == .udp }.map {
             UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
         tcpListeners = configuration.listeners.filter { $0.transport == .tcp }.map {
             TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
+        let source = StatusSource(intake: intake, pipeline: pipeline, listeners: configuration.listeners.map(\.description))
+        statusServer = configuration.http.map { StatusServer(address: $0, app: source, group: group, logger: logger) }
     }
 
-    /// The listeners and housekeeping; the caller adds a consumer of `intake.items`.
+    /// The listeners, the pipeline (store, correlation, journal) and housekeeping. Observers
+    /// of the pipeline (the console, tests) register before these run.
     public var services: [any Service] {
-        udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service } + [Housekeeping(intake: intake, every: .seconds(configuration.tickSeconds))]
+        udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service }
+            + [pipeline, Housekeeping(intake: intake, every: .seconds(configuration.tickSeconds))]
+            + (statusServer.map { [$0 as any Service] } ?? [])
     }
 }
 

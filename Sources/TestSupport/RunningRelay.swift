@@ -14,17 +14,18 @@ public final class RunningRelay: Sendable {
     public let app: RelayApp
     public let udpPort: Int
     public let tcpPort: Int
+    /// The status server's port (metrics, health, status page), when it runs.
+    public let httpPort: Int?
     let collected = Collected()
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
-    private let collector: Task<Void, Never>
 
     public static let passkey = "relay tests passkey, 32 bytes long"
 
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
-        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600
+        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         var configuration = RelayConfiguration(
@@ -32,6 +33,8 @@ public final class RunningRelay: Sendable {
             dataDirectory: directory, passkey: .inline(passkey), limits: limits)
         configuration.edgePolicy = policy
         configuration.tickSeconds = tickSeconds
+        configuration.http = .init(host: host, port: 0)
+        configure(&configuration)
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
         let app = try RelayApp(configuration: configuration, logger: logger)
@@ -40,26 +43,34 @@ public final class RunningRelay: Sendable {
 
     private init(app: RelayApp, logger: Logger) async {
         self.app = app
+        let collected = self.collected
+        app.pipeline.observe(items: { item in collected.items.withLock { $0.append(item) } })
+        app.pipeline.observe(incidents: { change in collected.incidents.withLock { $0.append(change) } })
         group = ServiceGroup(services: app.services, logger: logger)
         let group = self.group
         task = Task { try await group.run() }
-        let items = app.intake.items
-        let collected = self.collected
-        collector = Task {
-            for await item in items { collected.items.withLock { $0.append(item) } }
-        }
         udpPort = await app.udpListeners[0].bound.value().port!
         tcpPort = await app.tcpListeners[0].bound.value().port!
+        if let server = app.statusServer { httpPort = await server.bound.value().port } else { httpPort = nil }
     }
 
     public func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
         app.intake.finish()
-        _ = await collector.value
     }
 
     public var items: [IntakeItem] { collected.items.withLock { $0 } }
+
+    /// Every incident change, in order.
+    public var incidentChanges: [IncidentChange] { collected.incidents.withLock { $0 } }
+
+    /// Incidents as they stand now (the latest change of each), by id.
+    public var incidents: [Incident] {
+        var latest: [Int64: Incident] = [:]
+        for change in incidentChanges { latest[change.incident.id] = change.incident }
+        return latest.values.sorted { $0.id < $1.id }
+    }
 
     public var frames: [FrameReceiver.Delivery] {
         items.compactMap { if case .frame(let d, _) = $0 { d } else { nil } }
@@ -105,6 +116,7 @@ public final class RunningRelay: Sendable {
 
 final class Collected: Sendable {
     let items = Mutex<[IntakeItem]>([])
+    let incidents = Mutex<[IncidentChange]>([])
 }
 
 /// Sends bytes the way a real sender would, over loopback.
@@ -139,6 +151,24 @@ public enum Send {
                 i += piece
             }
         }
+    }
+
+    /// One HTTP/1.1 GET on loopback: the status code and the body.
+    public static func httpGet(port: Int, path: String, method: String = "GET") async throws -> (status: Int, headers: String, body: String) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+            }
+        var received: [UInt8] = []
+        try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+            for try await var chunk in inbound { received += chunk.readBytes(length: chunk.readableBytes) ?? [] }
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return (0, text, "") }
+        let head = String(text[..<split.lowerBound])
+        let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, head, String(text[split.upperBound...]))
     }
 
     public static func octetCounted(_ messages: [String]) -> [UInt8] {

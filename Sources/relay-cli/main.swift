@@ -12,7 +12,7 @@ struct RelayCommand: AsyncParsableCommand {
         commandName: "relay",
         abstract: "Receives edge frames and plain syslog, correlates account activity, alerts.",
         version: RelayApp.version,
-        subcommands: [Run.self, CheckConfig.self, EdgeKeyCommand.self]
+        subcommands: [Run.self, CheckConfig.self, EdgeKeyCommand.self, Status.self, Alerts.self]
     )
 }
 
@@ -59,10 +59,10 @@ struct Run: AsyncParsableCommand {
         if let created = app.createdPasskeyFile {
             logger.notice("created a new passkey", metadata: ["file": "\(created)"])
         }
-        let printer = ConsolePrinter(items: app.intake.items)
+        ConsolePrinter.attach(to: app.pipeline, events: app.configuration.consoleEvents)
         let group = ServiceGroup(
             configuration: .init(
-                services: app.services.map { .init(service: $0) } + [.init(service: printer)],
+                services: app.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -121,6 +121,64 @@ struct EdgeKeyCommand: AsyncParsableCommand {
             edge_id: \(id)
             key: \(key.hexEncoded)
             """)
+    }
+}
+
+struct Alerts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show recent incidents from the store, newest first.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Flag(help: "One JSON object per line: kind, severity, count, source_ip, user, host, first_seen, last_seen, delivered, ...")
+    var json = false
+
+    @Option(help: "How many incidents to show.")
+    var limit = 50
+
+    func run() throws {
+        let configuration = try store.load()
+        let incidents = try Store(directory: configuration.dataDirectory, readOnly: true).recentIncidents(limit: limit)
+        if json {
+            for i in incidents { print(i.jsonObject()) }
+            return
+        }
+        if incidents.isEmpty { print("no incidents in \(configuration.dataDirectory.path)") }
+        for i in incidents {
+            let last = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
+            let state = i.status == .open ? "open" : "closed"
+            print("#\(i.id) \(last) \(i.severity.rawValue.uppercased()) \(i.kind) x\(i.count) [\(state)\(i.delivered ? ", delivered" : "")] \(i.title)")
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each edge (last heard, frames, losses, restarts, silence) and the store's counts.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let configuration = try store.load()
+        let db = try Store(directory: configuration.dataDirectory, readOnly: true)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        print("store: \(db.path)")
+        let counts = try db.counts()
+        print("events: \(counts.events)  incidents: \(counts.incidents) (\(counts.openIncidents) open)")
+        print("outbox: no delivery channels in this version; incidents are on the console, in the store and in incidents.jsonl")
+        let registry = try db.state("edges").flatMap { try? JSONDecoder().decode(EdgeRegistry.self, from: $0) }
+        let records = registry?.records ?? [:]
+        if records.isEmpty {
+            print("edges: none heard yet")
+            return
+        }
+        print("edges: \(records.count)")
+        print("  " + ["EDGE", "STATE", "LAST FRAME", "LAST HEARTBEAT", "EPOCH", "FRAMES", "LOST", "RESTARTS"].joined(separator: "\t"))
+        for (id, r) in records.sorted(by: { $0.key < $1.key }) {
+            func ago(_ ms: Int64?) -> String { ms.map { "\(max(0, now - $0) / 1000) s ago" } ?? "never" }
+            print("  " + [id, r.silent ? "SILENT" : "ok", ago(r.lastFrameMilliseconds), ago(r.lastHeartbeatMilliseconds), String(r.epoch),
+                          String(r.frames), String(r.framesLost), String(r.restarts)].joined(separator: "\t"))
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import Relay
 import Testing
+import Wire
 
 @Suite("Relay configuration")
 struct ConfigurationTests {
@@ -22,6 +23,81 @@ struct ConfigurationTests {
         #expect(c.freshness.maxAge == .seconds(120) && c.freshness.maxFuture == .seconds(30))
         #expect(c.edgePolicy.silenceMilliseconds == 45_000 && c.edgePolicy.lossAfterMilliseconds == 10_000)
         if case .inline(let p)? = c.passkey { #expect(p == "a passkey of enough length") } else { Issue.record("passkey") }
+    }
+
+    @Test func correlationAllowlistStoreAndHTTP() throws {
+        let c = try RelayConfiguration.parse("""
+            correlation:
+              rules:
+                - id: brute-force
+                  threshold: 10
+                  window_seconds: 300
+                - id: login-success
+                  enabled: false
+                - id: root-login
+                  match: {kind: login, outcome: success, user: [root, Administrator]}
+                  group_by: [host]
+                  severity: critical
+                  title: "root logged in to {host} from {source_ip}"
+            allow:
+              - source_ip: [10.0.5.0/24, "2001:db8::/32"]
+                kind: login
+                reason: jump hosts
+              - host: db1
+                weekdays: [sat, sun]
+                from: "01:00"
+                to: "05:30"
+            store: {event_retention_days: 7, incident_retention_days: 30}
+            console: events
+            http: "127.0.0.1:19514"
+            """, origin: "relay.yaml")
+        let brute = try #require(c.correlationRules.first { $0.id == "brute-force" })
+        #expect(brute.shape == .threshold(count: 10) && brute.windowSeconds == 300)
+        #expect(brute.quietSeconds == 120, "an override keeps what it does not give")
+        #expect(c.correlationRules.first { $0.id == "login-success" }?.enabled == false)
+        let root = try #require(c.correlationRules.last)
+        #expect(root.id == "root-login" && root.severity == .critical && root.shape == .single && root.groupBy == [.host])
+        #expect(root.match.matches(Event(kind: .login, outcome: .success, user: "administrator")))
+        #expect(!root.match.matches(Event(kind: .login, outcome: .success, user: "alice")))
+        #expect(c.allowlist.count == 2)
+        #expect(c.allowlist[0].sources.map(\.description) == ["10.0.5.0/24", "2001:db8::/32"] && c.allowlist[0].kinds == ["login"])
+        #expect(c.allowlist[1].weekdays == [6, 7] && c.allowlist[1].fromMinute == 60 && c.allowlist[1].toMinute == 330)
+        #expect(c.pipeline.eventRetentionDays == 7 && c.pipeline.incidentRetentionDays == 30)
+        #expect(c.consoleEvents)
+        #expect(c.http == .init(host: "127.0.0.1", port: 19514))
+        #expect(try RelayConfiguration.parse("http: off", origin: "x").http == nil)
+        #expect(RelayConfiguration.embedded.http == .init(host: "127.0.0.1", port: 9514))
+    }
+
+    @Test func correlationMistakesWithTheirLines() {
+        do {
+            _ = try RelayConfiguration.parse("""
+                correlation:
+                  rules:
+                    - id: new-rule
+                      match: {kind: logn, colour: red}
+                    - id: brute-force
+                      type: pattern
+                      group_by: [source]
+                allow:
+                  - source_ip: 10.0.0.300/8
+                    weekdays: [funday]
+                    from: "25:00"
+                """, origin: "relay.yaml")
+            Issue.record("accepted")
+        } catch let p as ConfigurationProblems {
+            let d = p.description
+            #expect(d.contains("relay.yaml:3:") && d.contains("new rule new-rule needs severity"), "\(d)")
+            #expect(d.contains("kind logn is not in the vocabulary"))
+            #expect(d.contains("unknown match condition colour"))
+            #expect(d.contains("relay.yaml:6:") && d.contains("type must be single, threshold or sequence"))
+            #expect(d.contains("group_by: source is not a field"))
+            #expect(d.contains("relay.yaml:9:") && d.contains("10.0.0.300/8 is not an address"))
+            #expect(d.contains("funday is not a weekday"))
+            #expect(d.contains("from must be a time of day"))
+        } catch {
+            Issue.record("\(error)")
+        }
     }
 
     @Test func everyMistakeWithItsLine() {
@@ -56,7 +132,7 @@ struct ConfigurationTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let port = Int.random(in: 30000...40000)
         let config = dir.appendingPathComponent("relay.yaml").path
-        try "listen:\n  - udp: \"127.0.0.1:\(port)\"\ndata_directory: \(dir.path)/data\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "listen:\n  - udp: \"127.0.0.1:\(port)\"\nhttp: \"127.0.0.1:\(port + 1)\"\ndata_directory: \(dir.path)/data\n".write(toFile: config, atomically: true, encoding: .utf8)
         let check = Process()
         check.executableURL = URL(fileURLWithPath: binary)
         check.arguments = ["check-config", "--config", config]
@@ -75,7 +151,8 @@ struct ConfigurationTests {
         let printed = Printed()
         out.fileHandleForReading.readabilityHandler = { handle in printed.append(handle.availableData) }
         let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline, !printed.text.contains("login failure") {
+        // Five failed passwords from one source are a brute force: the console shows the incident.
+        while ContinuousClock.now < deadline, !printed.text.contains("INCIDENT") {
             let logger = Process()
             logger.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
             logger.arguments = ["--server", "127.0.0.1", "--port", String(port), "--udp", "-t", "sshd",
@@ -87,10 +164,32 @@ struct ConfigurationTests {
         relay.terminate()
         relay.waitUntilExit()
         let seen = printed.text
-        #expect(seen.contains("login failure"), "relay printed: \(seen)")
+        #expect(seen.contains("INCIDENT #1 HIGH brute_force"), "relay printed: \(seen)")
         #expect(relay.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: dir.path + "/data/passkey"))
-        #expect(FileManager.default.fileExists(atPath: dir.path + "/data/edges.json"), "the registry is saved on shutdown")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/data/relay.sqlite"))
+        let journal = (try? String(contentsOfFile: dir.path + "/data/incidents.jsonl", encoding: .utf8)) ?? ""
+        #expect(journal.contains("\"kind\": \"brute_force\""), "journal: \(journal)")
+
+        // relay alerts --json reads the store the relay left.
+        let alerts = Process()
+        alerts.executableURL = URL(fileURLWithPath: binary)
+        alerts.arguments = ["alerts", "--json", "--config", config]
+        let alertsOut = Pipe()
+        alerts.standardOutput = alertsOut
+        try alerts.run()
+        let data = alertsOut.fileHandleForReading.readDataToEndOfFile()
+        alerts.waitUntilExit()
+        #expect(alerts.terminationStatus == 0)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        let first = try #require(lines.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(first["kind"] as? String == "brute_force")
+        #expect(first["severity"] as? String == "high")
+        #expect(first["source_ip"] as? String == "203.0.113.9")
+        #expect(first["host"] as? String != nil)
+        #expect((first["count"] as? Int ?? 0) >= 5)
+        #expect(first["delivered"] as? Bool == false)
+        #expect(first["first_seen"] is String && first["last_seen"] is String)
     }
 }
 

@@ -51,6 +51,25 @@ public struct RelayConfiguration: Sendable {
     public var edgePolicy = EdgeRegistry.Policy()
     /// How often the relay expires fragments, checks edges and saves its registry.
     public var tickSeconds = 5
+    /// Correlation rules, in the order they are tried (the built-in set unless changed).
+    public var correlationRules = CorrelationRule.builtin
+    /// Expected activity that must not become incidents.
+    public var allowlist: [Allowance] = []
+    /// Store retention and batching.
+    public var pipeline = Pipeline.Settings()
+    /// What the console shows: incidents only, or every event as well.
+    public var consoleEvents = false
+    /// Where `/metrics`, `/healthz` and the status page are served; nil: nowhere.
+    public var http: HTTPAddress? = HTTPAddress(host: "127.0.0.1", port: 9514)
+
+    public struct HTTPAddress: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
 
     public init(
         listeners: [Listener] = RelayConfiguration.defaultListeners,

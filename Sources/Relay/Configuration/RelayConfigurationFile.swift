@@ -8,7 +8,10 @@ extension RelayConfiguration {
     /// mistake with its line. docs/configuration.md describes each setting.
     public static func parse(_ yaml: String, origin: String) throws -> RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
-        let known: Set<String> = ["listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges"]
+        let known: Set<String> = [
+            "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
+            "store", "console", "http",
+        ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
         func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? { problems.int(node, name, range) }
@@ -57,6 +60,61 @@ extension RelayConfiguration {
         if let e = map[Node("edges")]?.mapping {
             if let n = int(e[Node("silence_seconds")], "edges.silence_seconds", 5...86_400) { configuration.edgePolicy.silenceMilliseconds = Int64(n) * 1000 }
             if let n = int(e[Node("loss_after_seconds")], "edges.loss_after_seconds", 1...3600) { configuration.edgePolicy.lossAfterMilliseconds = Int64(n) * 1000 }
+        }
+        if let c = map[Node("correlation")] {
+            if let m = c.mapping {
+                for (k, _) in m where !["rules", "rules_file"].contains(k.string ?? "") {
+                    problems.add(k, "unknown setting correlation.\(k.string ?? "?") (known: rules, rules_file)")
+                }
+                if let f = string(m[Node("rules_file")], "correlation.rules_file") {
+                    if let data = FileManager.default.contents(atPath: f) {
+                        // Mistakes in the rules file are reported with its own name and lines.
+                        var fileProblems = ConfigurationProblems(origin: f)
+                        do {
+                            if let root = try Yams.compose(yaml: String(decoding: data, as: UTF8.self)) {
+                                let list = root.mapping?[Node("rules")] ?? root
+                                parseRules(list, into: &configuration.correlationRules, problems: &fileProblems)
+                            }
+                        } catch {
+                            fileProblems.add(nil, "not valid YAML: \(error)")
+                        }
+                        for message in fileProblems.messages { problems.add(nil, message) }
+                    } else {
+                        problems.add(m[Node("rules_file")], "cannot read the rules file \(f)")
+                    }
+                }
+                if let r = m[Node("rules")] { parseRules(r, into: &configuration.correlationRules, problems: &problems) }
+            } else {
+                problems.add(c, "correlation must be a mapping with rules and/or rules_file")
+            }
+        }
+        if let a = map[Node("allow")] { configuration.allowlist = parseAllowlist(a, &problems) }
+        if let st = map[Node("store")] {
+            if let m = st.mapping {
+                for (k, _) in m where !["event_retention_days", "incident_retention_days"].contains(k.string ?? "") {
+                    problems.add(k, "unknown setting store.\(k.string ?? "?") (known: event_retention_days, incident_retention_days)")
+                }
+                if let n = int(m[Node("event_retention_days")], "store.event_retention_days", 1...3650) { configuration.pipeline.eventRetentionDays = n }
+                if let n = int(m[Node("incident_retention_days")], "store.incident_retention_days", 1...3650) { configuration.pipeline.incidentRetentionDays = n }
+            } else {
+                problems.add(st, "store must be a mapping")
+            }
+        }
+        if let c = string(map[Node("console")], "console") {
+            switch c {
+            case "incidents": configuration.consoleEvents = false
+            case "events": configuration.consoleEvents = true
+            default: problems.add(map[Node("console")], "console must be incidents or events")
+            }
+        }
+        if let h = map[Node("http")] {
+            if h.scalar?.string == "off" {
+                configuration.http = nil
+            } else if let text = string(h, "http"), let a = ConfigurationProblems.parseAddress(text) {
+                configuration.http = .init(host: a.host, port: a.port)
+            } else {
+                problems.add(h, "http must be ADDRESS:PORT (metrics, health and status page) or off")
+            }
         }
         if !problems.messages.isEmpty { throw problems }
         return configuration

@@ -27,21 +27,22 @@ public final class Intake: Sendable {
     private let continuation: AsyncStream<IntakeItem>.Continuation
     public let items: AsyncStream<IntakeItem>
     private let logger: Logger
-    private let registryPath: String
-    /// What was last written to `registryPath`: a tick that changed nothing writes nothing.
+    private let store: Store
+    /// The store's state entry holding the registry with its replay windows.
+    static let registryState = "edges"
+    /// What was last saved: a tick that changed nothing writes nothing.
     private let lastSaved = Mutex<Data?>(nil)
 
     public init(
-        configuration: RelayConfiguration, keys: KeyRing, detector: Detector = Detector(), counters: Counters = Counters(), logger: Logger
+        configuration: RelayConfiguration, keys: KeyRing, store: Store, detector: Detector = Detector(), counters: Counters = Counters(),
+        logger: Logger
     ) throws {
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
         self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         policy = configuration.edgePolicy
-        registryPath = configuration.dataDirectory.appendingPathComponent("edges.json").path
-        if let data = FileManager.default.contents(atPath: registryPath),
-            let saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data)
-        {
+        self.store = store
+        if let data = try store.state(Self.registryState), let saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
             // Replay windows survive a restart: frames accepted before it stay refused.
             for (id, state) in saved.sequences {
                 if let edge = EdgeID(rawValue: id) { receiver.sequences[edge] = state }
@@ -122,8 +123,7 @@ public final class Intake: Sendable {
             encoder.outputFormatting = [.sortedKeys]
             let data = try encoder.encode(snapshot)
             guard lastSaved.withLock({ $0 != data }) else { return }
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: registryPath).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: registryPath), options: .atomic)
+            try store.setState(Self.registryState, data)
             lastSaved.withLock { $0 = data }
         } catch {
             logger.error("cannot save the edge registry", metadata: ["error": "\(error)"])
@@ -140,6 +140,11 @@ public final class Intake: Sendable {
 
     public func reassemblyStatistics() -> Reassembler.Statistics {
         receiver.withLock { $0.reassemblyStatistics }
+    }
+
+    /// Incomplete frames held, their bytes, and the reassembler's counts.
+    public func reassemblyState() -> (frames: Int, bytes: Int, statistics: Reassembler.Statistics) {
+        receiver.withLock { ($0.pendingFrames, $0.pendingBytes, $0.reassemblyStatistics) }
     }
 
     private func emit(_ item: IntakeItem) {

@@ -1,22 +1,39 @@
 import Foundation
-import ServiceLifecycle
 import Wire
 
-/// Prints what the intake delivers, one line each, for an operator watching the console.
-public struct ConsolePrinter: Service {
-    let items: AsyncStream<IntakeItem>
-    let write: @Sendable (String) -> Void
-
-    public init(items: AsyncStream<IntakeItem>, write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) {
-        self.items = items
-        self.write = write
+/// Prints incidents as they open and close, one line each, for an operator watching the
+/// console; with `events`, every event and heartbeat too.
+public enum ConsolePrinter {
+    public static func attach(
+        to pipeline: Pipeline, events: Bool,
+        write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+    ) {
+        pipeline.observe(incidents: { change in
+            if let line = line(for: change) { write(line) }
+        })
+        if events {
+            pipeline.observe(items: { item in
+                for line in lines(for: item) { write(line) }
+            })
+        }
     }
 
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            for await item in items {
-                for line in Self.lines(for: item) { write(line) }
-            }
+    static func line(for change: IncidentChange) -> String? {
+        let i = change.incident
+        let time = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
+        switch change {
+        case .opened:
+            var parts = ["INCIDENT #\(i.id)", i.severity.rawValue.uppercased(), i.kind, time, i.title]
+            if i.count > 1 { parts.append("(\(i.count) events)") }
+            return parts.joined(separator: " ")
+        case .closed:
+            return "closed #\(i.id) \(i.kind) after \(i.count) event(s), last at \(time)"
+        case .updated:
+            // A growing incident is reported at powers of ten, not at every event.
+            var n = i.count
+            while n >= 10, n % 10 == 0 { n /= 10 }
+            guard i.count >= 10, n == 1 else { return nil }
+            return "incident #\(i.id) \(i.kind) now \(i.count) events: \(i.title)"
         }
     }
 

@@ -55,6 +55,7 @@ public final class FrameReceiver {
 
     public var reassemblyStatistics: Reassembler.Statistics { reassembler.statistics }
     public var pendingFrames: Int { reassembler.pendingFrames }
+    public var pendingBytes: Int { reassembler.totalBytes }
 
     /// Drops incomplete frames past their timeout.
     @discardableResult

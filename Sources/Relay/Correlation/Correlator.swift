@@ -1,0 +1,180 @@
+import Foundation
+import Wire
+
+/// Turns events into incidents with correlation rules. A value type driven by one consumer:
+/// it is told of each event with the time it arrived, and of the time passing, and says
+/// which incidents opened, grew or closed.
+///
+/// Times: windows are measured on event time when the event carries a plausible one
+/// (within a day of its arrival), so a brute force replayed from an edge's spool after an
+/// outage is judged as it happened; `quiet` is measured on arrival time, so a host whose
+/// clock is wrong cannot close and reopen incidents on every tick.
+///
+/// Memory: the half-built groups (threshold counts, sequence beginnings) are bounded by
+/// `maxPendingGroups`; past it the stalest are dropped and counted.
+public struct Correlator: Sendable {
+    public struct Statistics: Sendable, Hashable {
+        public var allowed = 0
+        public var pendingDropped = 0
+    }
+
+    public let rules: [CorrelationRule]
+    public let allowlist: [Allowance]
+    let calendar: Calendar
+    public private(set) var open: [String: Incident] = [:]
+    public private(set) var statistics = Statistics()
+    private var nextID: Int64
+    /// Threshold rules: recent matching events per group (time, raw line), newest last.
+    private var pending: [String: Pending] = [:]
+    /// Sequence rules: recent `first` events per group.
+    private var beginnings: [String: Pending] = [:]
+    public var maxPendingGroups = 100_000
+
+    struct Pending: Sendable {
+        var times: [Int64] = []
+        var evidence: [String] = []
+        var lastArrival: Int64 = 0
+    }
+
+    /// `open` are incidents still open in the store (a restart keeps counting them);
+    /// `nextID` the first id to give.
+    public init(rules: [CorrelationRule] = CorrelationRule.builtin, allowlist: [Allowance] = [], timeZone: TimeZone = .current,
+                open: [Incident] = [], nextID: Int64 = 1) {
+        self.rules = rules.filter(\.enabled)
+        self.allowlist = allowlist
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        self.calendar = calendar
+        for incident in open where incident.status == .open { self.open[incident.key] = incident }
+        self.nextID = max(nextID, (open.map(\.id).max() ?? 0) + 1)
+    }
+
+    /// One event, arrived at `arrival` (microseconds since 1970); `edge` names the edge
+    /// it came from, if any.
+    public mutating func process(_ event: Event, edge: String? = nil, arrival: Int64) -> [IncidentChange] {
+        let time = Self.plausibleTime(event, arrival: arrival)
+        var changes: [IncidentChange] = []
+        var claimed = false
+        var allowedOnce = false
+        for rule in rules {
+            if case .sequence(let first, let needed) = rule.shape, first.matches(event) {
+                statistics.pendingDropped += Self.remember(event, key: key(rule, event), time: time, arrival: arrival, keep: needed, window: rule.windowSeconds, in: &beginnings, maxGroups: maxPendingGroups)
+            }
+            guard !claimed, rule.match.matches(event) else { continue }
+            if allowlist.contains(where: { $0.matches(event, rule: rule.id, time: time, calendar: calendar) }) {
+                allowedOnce = true
+                continue
+            }
+            let key = key(rule, event)
+            if var incident = open[key] {
+                incident.add(event, time: time, arrival: arrival, edge: edge)
+                open[key] = incident
+                changes.append(.updated(incident))
+                claimed = true
+                continue
+            }
+            switch rule.shape {
+            case .single:
+                changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: nil)))
+                claimed = true
+            case .threshold(let count):
+                statistics.pendingDropped += Self.remember(event, key: key, time: time, arrival: arrival, keep: count, window: rule.windowSeconds, in: &pending, maxGroups: maxPendingGroups)
+                if let p = pending[key], p.times.count >= count {
+                    pending[key] = nil
+                    changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: p)))
+                    claimed = true
+                }
+            case .sequence(_, let needed):
+                let window = Int64(rule.windowSeconds) * 1_000_000
+                if let b = beginnings[key] {
+                    let recent = b.times.filter { $0 <= time && time - $0 <= window }
+                    if recent.count >= needed {
+                        beginnings[key] = nil
+                        changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: b)))
+                        claimed = true
+                    }
+                }
+            }
+        }
+        if allowedOnce && !claimed { statistics.allowed += 1 }
+        return changes
+    }
+
+    /// Time passed: closes incidents quiet for long enough, forgets stale half-built groups.
+    public mutating func tick(now: Int64) -> [IncidentChange] {
+        var changes: [IncidentChange] = []
+        let quietByRule = Dictionary(rules.map { ($0.id, Int64($0.quietSeconds) * 1_000_000) }, uniquingKeysWith: { a, _ in a })
+        for (key, incident) in open where now - incident.lastArrival >= quietByRule[incident.rule, default: 600_000_000] {
+            var closed = incident
+            closed.status = .closed
+            open[key] = nil
+            changes.append(.closed(closed))
+        }
+        let longest = Int64(rules.map(\.windowSeconds).max() ?? 600) * 1_000_000
+        pending = pending.filter { now - $0.value.lastArrival < longest }
+        beginnings = beginnings.filter { now - $0.value.lastArrival < longest }
+        return changes.sorted { $0.incident.id < $1.incident.id }
+    }
+
+    private mutating func openIncident(
+        _ rule: CorrelationRule, key: String, event: Event, time: Int64, arrival: Int64, edge: String?, before: Pending?
+    ) -> Incident {
+        var incident = Incident(
+            id: nextID, key: key, rule: rule.id, kind: rule.incident, severity: max(rule.severity, event.severity ?? .info),
+            title: Incident.headline(rule.title, event: event, count: 1), count: 0, host: event.host, edge: edge,
+            user: event.user, targetUser: event.targetUser, group: event.group, sourceIP: event.sourceIP,
+            firstSeen: time, lastSeen: time, lastArrival: arrival, status: .open, evidence: [], hosts: [])
+        nextID += 1
+        if let before {
+            // A threshold's earlier events are part of the count; a sequence's beginnings
+            // are evidence only (the incident counts its `then` events).
+            if case .threshold = rule.shape {
+                incident.count = before.times.count - 1
+                incident.firstSeen = min(time, before.times.min() ?? time)
+                incident.evidence = Array(before.evidence.dropLast().filter { !$0.isEmpty }.prefix(Incident.evidenceLimit - 1))
+            } else {
+                incident.evidence = Array(before.evidence.filter { !$0.isEmpty }.suffix(Incident.evidenceLimit / 2))
+            }
+        }
+        incident.add(event, time: time, arrival: arrival, edge: edge)
+        incident.title = Incident.headline(rule.title, event: event, count: incident.count)
+        open[key] = incident
+        return incident
+    }
+
+    /// Returns how many stale groups were dropped to make room.
+    private static func remember(
+        _ event: Event, key: String, time: Int64, arrival: Int64, keep: Int, window: Int, in table: inout [String: Pending], maxGroups: Int
+    ) -> Int {
+        var dropped = 0
+        if table[key] == nil, table.count >= maxGroups {
+            // Drop the stalest tenth: a flood of distinct groups cannot grow this without bound.
+            let stale = table.sorted { $0.value.lastArrival < $1.value.lastArrival }.prefix(max(1, maxGroups / 10))
+            for (k, _) in stale { table[k] = nil }
+            dropped = stale.count
+        }
+        var p = table[key] ?? Pending()
+        let limit = Int64(window) * 1_000_000
+        // Insert in time order (spooled events may arrive late), keep only the window.
+        let index = p.times.lastIndex(where: { $0 <= time }).map { $0 + 1 } ?? 0
+        p.times.insert(time, at: index)
+        p.evidence.insert(event.raw ?? "", at: index)
+        let newest = p.times.last ?? time
+        while let first = p.times.first, newest - first > limit || p.times.count > keep {
+            p.times.removeFirst()
+            p.evidence.removeFirst()
+        }
+        p.lastArrival = max(p.lastArrival, arrival)
+        table[key] = p
+        return dropped
+    }
+
+    private func key(_ rule: CorrelationRule, _ event: Event) -> String {
+        ([rule.id] + rule.groupBy.map { $0.value(in: event) ?? "" }).joined(separator: "|")
+    }
+
+    static func plausibleTime(_ event: Event, arrival: Int64) -> Int64 {
+        guard let t = event.timeMicroseconds, abs(t - arrival) <= 86_400_000_000 else { return arrival }
+        return t
+    }
+}

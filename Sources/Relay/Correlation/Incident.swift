@@ -1,0 +1,100 @@
+import Wire
+
+/// Something an operator should hear about: one or more events that a correlation rule
+/// grouped together. An open incident keeps counting its group's events; it is alerted
+/// once when it opens (and its count and last time are kept up to date in the store).
+public struct Incident: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable {
+        case open, closed
+    }
+
+    /// The store's id; assigned when the incident opens.
+    public var id: Int64
+    /// The correlation rule and the group's values: at most one open incident per key.
+    public var key: String
+    public var rule: String
+    public var kind: String
+    public var severity: Event.Severity
+    public var title: String
+    /// Events counted: attempts for a brute force, events for the others.
+    public var count: Int
+    public var host: String?
+    public var edge: String?
+    public var user: String?
+    public var targetUser: String?
+    public var group: String?
+    public var sourceIP: String?
+    /// Times of the first and latest event, microseconds since 1970 (event time when the
+    /// event carries a plausible one, else the time it arrived).
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+    /// When the latest event arrived at the relay, microseconds (what `quiet` counts from).
+    public var lastArrival: Int64
+    public var status: Status
+    /// Up to `evidenceLimit` original lines: the first ones, then the latest.
+    public var evidence: [String]
+    /// Hosts involved (a brute force from one source may hit several), at most 16.
+    public var hosts: [String]
+    /// Set by the delivery stage; false until a channel confirmed it.
+    public var delivered: Bool = false
+
+    public static let evidenceLimit = 10
+
+    mutating func add(_ event: Event, time: Int64, arrival: Int64, edge: String?) {
+        count += 1
+        firstSeen = min(firstSeen, time)
+        lastSeen = max(lastSeen, time)
+        lastArrival = max(lastArrival, arrival)
+        if let s = event.severity, s > severity, s >= .high { severity = s }
+        if let h = event.host, !hosts.contains(h), hosts.count < 16 { hosts.append(h) }
+        user = user ?? event.user
+        targetUser = targetUser ?? event.targetUser
+        group = group ?? event.group
+        sourceIP = sourceIP ?? event.sourceIP
+        self.edge = self.edge ?? edge
+        if let raw = event.raw {
+            // Keep the first half of the evidence as it came, then a window of the latest.
+            if evidence.count < Self.evidenceLimit {
+                evidence.append(raw)
+            } else {
+                evidence.remove(at: Self.evidenceLimit / 2)
+                evidence.append(raw)
+            }
+        }
+    }
+
+    /// `title` with `{field}` and `{count}` filled in; absent fields read `?`.
+    static func headline(_ template: String, event: Event, count: Int) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            if name == "count" {
+                out += String(count)
+            } else if let field = EventField(rawValue: name) {
+                out += field.value(in: event).map { String($0.prefix(128)) } ?? "?"
+            } else {
+                out += rest[open...close]
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}
+
+/// What happened to an incident, for the console, the journal, the store and delivery.
+public enum IncidentChange: Sendable, Hashable {
+    /// A new incident: alert it.
+    case opened(Incident)
+    /// More events for an open incident (count, last time, evidence).
+    case updated(Incident)
+    /// Quiet for long enough: the next event of its group opens a new incident.
+    case closed(Incident)
+
+    public var incident: Incident {
+        switch self {
+        case .opened(let i), .updated(let i), .closed(let i): i
+        }
+    }
+}

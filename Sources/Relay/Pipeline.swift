@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// The one consumer of the intake: stores every event, correlates them into incidents,
+/// writes the incident journal and tells observers (the console, delivery, tests).
+///
+/// Events and incident changes are written to the store in batches, one transaction at
+/// most every `flushInterval` or every `flushEvents` events, so the store keeps up with
+/// the intake; correlation happens at once, in memory.
+public final class Pipeline: Service, Sendable {
+    public struct Settings: Sendable {
+        /// Events kept in the store, in days.
+        public var eventRetentionDays = 30
+        /// Closed incidents kept in the store, in days.
+        public var incidentRetentionDays = 180
+        public var flushInterval: Duration = .milliseconds(250)
+        public var flushEvents = 4096
+        /// Pending events kept in memory while the store cannot be written (disk full);
+        /// past it the oldest are dropped and counted. Incidents are never dropped.
+        public var maxUnwrittenEvents = 1_000_000
+        public init() {}
+    }
+
+    public typealias ItemObserver = @Sendable (IntakeItem) -> Void
+    public typealias IncidentObserver = @Sendable (IncidentChange) -> Void
+
+    let intake: Intake
+    public let store: Store
+    let journal: IncidentJournal?
+    let settings: Settings
+    let logger: Logger
+    private let state: Mutex<State>
+    /// Serialises store writes (the consumer and the timer both flush).
+    private let writing = Mutex<Void>(())
+    private let storeOK = Atomic<Bool>(true)
+    private let itemObservers = Mutex<[ItemObserver]>([])
+    private let incidentObservers = Mutex<[IncidentObserver]>([])
+
+    struct State: Sendable {
+        var correlator: Correlator
+        var events: [Store.StoredEvent] = []
+        var incidents: [Int64: Incident] = [:]
+        var lastPrune: Int64 = 0
+    }
+
+    public init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
+                settings: Settings = Settings(), logger: Logger) throws {
+        self.intake = intake
+        self.store = store
+        self.journal = journal
+        self.settings = settings
+        self.logger = logger
+        // Incidents still open when the relay stopped keep counting after the restart.
+        let open = try store.openIncidents()
+        let correlator = Correlator(rules: rules, allowlist: allowlist, open: open, nextID: try store.maxIncidentID() + 1)
+        state = Mutex(State(correlator: correlator))
+    }
+
+    /// Called for every intake item (before it is stored). Register before `run`.
+    public func observe(items observer: @escaping ItemObserver) { itemObservers.withLock { $0.append(observer) } }
+    /// Called for every incident change, in order. Register before `run`.
+    public func observe(incidents observer: @escaping IncidentObserver) { incidentObservers.withLock { $0.append(observer) } }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                // Closes quiet incidents and writes what is pending, even when nothing arrives.
+                while !Task.isCancelled {
+                    guard (try? await Task.sleep(for: self.settings.flushInterval)) != nil else { break }
+                    self.tick()
+                }
+            }
+            await cancelWhenGracefulShutdown {
+                for await item in self.intake.items {
+                    self.handle(item)
+                }
+            }
+            group.cancelAll()
+        }
+        tick()
+        journal?.close()
+    }
+
+    /// Processes one item: the intake's stream calls this; tests may too.
+    public func handle(_ item: IntakeItem, arrival: Int64 = Pipeline.now()) {
+        for observer in itemObservers.withLock({ $0 }) { observer(item) }
+        let (changes, full) = state.withLock { s -> ([IncidentChange], Bool) in
+            var changes: [IncidentChange] = []
+            func take(_ events: [Event], edge: String?, sender: String?) {
+                for e in events {
+                    s.events.append(Store.StoredEvent(event: e, arrival: arrival, edge: edge, sender: sender))
+                    changes += s.correlator.process(e, edge: edge, arrival: arrival)
+                }
+            }
+            switch item {
+            case .frame(let delivery, let sender):
+                if case .events(let events) = delivery.body { take(events, edge: delivery.frame.edgeID.rawValue, sender: sender) }
+            case .syslog(_, let events, let sender):
+                take(events, edge: nil, sender: sender)
+            case .relay(let event):
+                take([event], edge: event.host, sender: nil)
+            }
+            for c in changes { s.incidents[c.incident.id] = c.incident }
+            return (changes, s.events.count >= settings.flushEvents)
+        }
+        publish(changes)
+        if full { flush() }
+    }
+
+    /// Closes quiet incidents, writes pending events and incidents, prunes once an hour.
+    public func tick(now: Int64 = Pipeline.now()) {
+        let changes = state.withLock { s in
+            let changes = s.correlator.tick(now: now)
+            for c in changes { s.incidents[c.incident.id] = c.incident }
+            return changes
+        }
+        publish(changes)
+        flush()
+        let due = state.withLock { s -> Bool in
+            guard now - s.lastPrune >= 3_600_000_000 else { return false }
+            s.lastPrune = now
+            return true
+        }
+        if due { prune(now: now) }
+    }
+
+    /// Writes what is pending to the store now.
+    public func flush() {
+        writing.withLock { _ in
+            let (events, incidents) = state.withLock { s in
+                defer {
+                    s.events.removeAll(keepingCapacity: true)
+                    s.incidents.removeAll(keepingCapacity: true)
+                }
+                return (s.events, s.incidents.values.sorted { $0.id < $1.id })
+            }
+            guard !events.isEmpty || !incidents.isEmpty else { return }
+            do {
+                try store.write(events: events, incidents: incidents)
+                storeOK.store(true, ordering: .relaxed)
+                intake.counters.add("relay_stored_events_total", events.count)
+            } catch {
+                storeOK.store(false, ordering: .relaxed)
+                intake.counters.add("relay_store_errors_total")
+                logger.error("cannot write to the store; will retry", metadata: ["error": "\(error)", "store": "\(store.path)"])
+                state.withLock { s in
+                    // Put them back in front of what came since; incidents newer win.
+                    s.events = events + s.events
+                    if s.events.count > settings.maxUnwrittenEvents {
+                        let excess = s.events.count - settings.maxUnwrittenEvents
+                        s.events.removeFirst(excess)
+                        intake.counters.add("relay_dropped_total{reason=\"store_unwritable\"}", excess)
+                    }
+                    for i in incidents where s.incidents[i.id] == nil { s.incidents[i.id] = i }
+                }
+            }
+        }
+    }
+
+    func prune(now: Int64) {
+        let day: Int64 = 86_400_000_000
+        do {
+            let (events, incidents) = try store.prune(
+                eventsBefore: now - Int64(settings.eventRetentionDays) * day, incidentsBefore: now - Int64(settings.incidentRetentionDays) * day)
+            if events + incidents > 0 {
+                logger.info("retention: removed old records", metadata: ["events": "\(events)", "incidents": "\(incidents)"])
+            }
+        } catch {
+            logger.error("cannot prune the store", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publish(_ changes: [IncidentChange]) {
+        guard !changes.isEmpty else { return }
+        let observers = incidentObservers.withLock { $0 }
+        for change in changes {
+            switch change {
+            case .opened(let i): intake.counters.add("relay_incidents_opened_total{severity=\"\(i.severity.rawValue)\"}")
+            case .closed: intake.counters.add("relay_incidents_closed_total")
+            case .updated: intake.counters.add("relay_incident_events_total")
+            }
+            journal?.record(change)
+            for observer in observers { observer(change) }
+        }
+    }
+
+    /// False after a failed write to the store, until a write succeeds.
+    public var storeHealthy: Bool { storeOK.load(ordering: .relaxed) }
+
+    public var openIncidents: [Incident] { state.withLock { Array($0.correlator.open.values).sorted { $0.id < $1.id } } }
+
+    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+}
