@@ -121,9 +121,10 @@ final class Collected: Sendable {
 
 /// Sends bytes the way a real sender would, over loopback.
 public enum Send {
-    public static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1") async throws {
+    /// Sends datagrams from `from` (any 127.x.y.z works on Linux loopback) to `host:port`.
+    public static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1", from: String? = nil) async throws {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: host == "::1" ? "::1" : "127.0.0.1", port: 0) { ch in
+            .bind(host: from ?? (host == "::1" ? "::1" : "127.0.0.1"), port: 0) { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: ch)
                 }

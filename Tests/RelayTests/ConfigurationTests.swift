@@ -15,8 +15,10 @@ struct ConfigurationTests {
             passkey: "a passkey of enough length"
             limits: {max_message_bytes: 8192, max_connections: 10, idle_timeout_seconds: 60}
             freshness: {max_age_seconds: 120, max_future_seconds: 30}
-            edges: {silence_seconds: 45, loss_after_seconds: 10}
+            edges: {silence_seconds: 45, loss_after_seconds: 10, sources: {web-01: [10.0.1.5, "2001:db8::/64"], db-01: 10.0.2.9}}
             """, origin: "relay.yaml")
+        #expect(c.edgeSources["web-01"]?.map(\.description) == ["10.0.1.5", "2001:db8::/64"])
+        #expect(c.edgeSources["db-01"]?.first?.contains("10.0.2.9") == true)
         #expect(c.listeners.map(\.description) == ["udp://127.0.0.1:6514", "tcp://[::1]:6515"])
         #expect(c.dataDirectory.path == "/tmp/relay-x")
         #expect(c.limits.maxMessageBytes == 8192 && c.limits.maxConnections == 10 && c.limits.idleTimeoutSeconds == 60)

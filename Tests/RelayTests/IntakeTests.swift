@@ -143,3 +143,59 @@ enum ClientBootstrapHelper {
 }
 
 import NIOPosix
+
+/// edge.forgery and per-edge source addresses.
+@Suite("Forgery", .serialized)
+struct ForgeryTests {
+    @Test func aFloodOfForgedFramesIsOneIncidentAndGenuineFramesStillArrive() async throws {
+        let relay = try await RunningRelay.start()
+        var genuine: [[UInt8]] = []
+        var forged: [[UInt8]] = []
+        for n in 0..<200 {
+            forged += try EdgeFixture.messages(events: [EdgeFixture.event(n)], sequence: UInt64(n + 1), passkey: "an attacker's guess at the passkey")
+            if n % 20 == 0 { genuine += try EdgeFixture.messages(events: [EdgeFixture.event(n)], sequence: UInt64(n + 1)) }
+        }
+        var interleaved: [[UInt8]] = []
+        for (i, f) in forged.enumerated() {
+            interleaved.append(f)
+            if i % 20 == 0 { interleaved.append(genuine[i / 20]) }
+        }
+        try await Send.udp(interleaved, port: relay.udpPort)
+        await relay.wait { relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 200 && relay.frames.count == 10 }
+        #expect(relay.frames.count == 10, "every genuine frame delivered")
+        #expect(relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 200)
+        let raised = relay.relayEvents.filter { $0.kind == .edgeForgery }
+        #expect(raised.count == 1, "the first refusal raises at once; the rest wait for the summary")
+        #expect(raised.first?.host == "web-01" && raised.first?.sourceIP == "127.0.0.1")
+        // A minute later: one summary of the other 199.
+        relay.app.intake.tick(nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) + 61_000)
+        await relay.wait { relay.relayEvents.filter { $0.kind == .edgeForgery }.count == 2 }
+        let summary = relay.relayEvents.filter { $0.kind == .edgeForgery }.last
+        #expect(summary?.raw?.contains("199 frame(s) claiming edge web-01 refused (bad_mac: 199)") == true, "\(summary?.raw ?? "")")
+        await relay.stop()
+        let incidents = relay.incidents.filter { $0.kind == "edge.forgery" }
+        #expect(incidents.count == 1, "a flood is one incident")
+        #expect(incidents.first?.count == 2 && incidents.first?.severity == .high)
+    }
+
+    @Test func anEdgeMaySendOnlyFromItsAddressesAndARefusedCopyUsesNoSequence() async throws {
+        let relay = try await RunningRelay.start { c in
+            c.edgeSources = ["web-01": [IPRange("127.0.0.2")!]]
+        }
+        let frame = try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1)
+        try await Send.udp(frame, port: relay.udpPort, from: "127.0.0.1")
+        await relay.wait { relay.counter("relay_rejected_total{reason=\"source_not_allowed\"}") == 1 }
+        #expect(relay.frames.isEmpty)
+        #expect(relay.relayEvents.contains { $0.kind == .edgeForgery && $0.raw?.contains("source_not_allowed") == true })
+        // The same frame from the edge's own address is accepted, not taken for a replay.
+        try await Send.udp(frame, port: relay.udpPort, from: "127.0.0.2")
+        await relay.wait { relay.frames.count == 1 }
+        #expect(relay.frames.count == 1)
+        #expect(relay.counter("relay_duplicates_total") == 0)
+        // Other edges are not restricted.
+        try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(2)], sequence: 1, edge: EdgeID(rawValue: "db-01")!), port: relay.udpPort)
+        await relay.wait { relay.frames.count == 2 }
+        await relay.stop()
+        #expect(relay.frames.count == 2)
+    }
+}

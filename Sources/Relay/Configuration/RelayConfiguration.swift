@@ -49,6 +49,8 @@ public struct RelayConfiguration: Sendable {
     public var freshness: Freshness
     /// When edges count as silent and gaps as losses.
     public var edgePolicy = EdgeRegistry.Policy()
+    /// Addresses each listed edge may send from (by edge id); others may send from anywhere.
+    public var edgeSources: [String: [IPRange]] = [:]
     /// How often the relay expires fragments, checks edges and saves its registry.
     public var tickSeconds = 5
     /// Correlation rules, in the order they are tried (the built-in set unless changed).

@@ -58,6 +58,26 @@ extension RelayConfiguration {
             if let n = int(f[Node("max_future_seconds")], "freshness.max_future_seconds", 1...(366 * 86_400)) { configuration.freshness.maxFuture = .seconds(n) }
         }
         if let e = map[Node("edges")]?.mapping {
+            for (k, _) in e where !["silence_seconds", "loss_after_seconds", "sources"].contains(k.string ?? "") {
+                problems.add(k, "unknown setting edges.\(k.string ?? "?") (known: loss_after_seconds, silence_seconds, sources)")
+            }
+            if let sources = e[Node("sources")] {
+                if let m = sources.mapping {
+                    for (k, v) in m {
+                        guard let id = k.string.flatMap(EdgeID.init(rawValue:)) else {
+                            problems.add(k, "edges.sources: \(k.string ?? "?") is not an edge id (1-64 of A-Z a-z 0-9 . _ -)")
+                            continue
+                        }
+                        var ranges: [IPRange] = []
+                        for text in texts(v, "edges.sources.\(id)", &problems) ?? [] {
+                            if let r = IPRange(text) { ranges.append(r) } else { problems.add(v, "\(text) is not an address or network") }
+                        }
+                        configuration.edgeSources[id.rawValue] = ranges
+                    }
+                } else {
+                    problems.add(sources, "edges.sources maps edge ids to addresses, e.g. web-01: [10.0.1.5]")
+                }
+            }
             if let n = int(e[Node("silence_seconds")], "edges.silence_seconds", 5...86_400) { configuration.edgePolicy.silenceMilliseconds = Int64(n) * 1000 }
             if let n = int(e[Node("loss_after_seconds")], "edges.loss_after_seconds", 1...3600) { configuration.edgePolicy.lossAfterMilliseconds = Int64(n) * 1000 }
         }

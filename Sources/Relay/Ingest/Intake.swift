@@ -22,6 +22,9 @@ public final class Intake: Sendable {
     private let detector: Detector
     private let receiver: Mutex<FrameReceiver>
     private let registry = Mutex(EdgeRegistry())
+    private let forgeries = Mutex(ForgeryTracker())
+    /// Addresses each listed edge may send from; edges not listed may send from anywhere.
+    private let edgeSources: [String: [IPRange]]
     public let policy: EdgeRegistry.Policy
     public let counters: Counters
     private let continuation: AsyncStream<IntakeItem>.Continuation
@@ -41,6 +44,7 @@ public final class Intake: Sendable {
         self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         policy = configuration.edgePolicy
+        edgeSources = configuration.edgeSources
         self.store = store
         if let data = try store.state(Self.registryState), let saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
             // Replay windows survive a restart: frames accepted before it stay refused.
@@ -72,7 +76,13 @@ public final class Intake: Sendable {
             return
         }
         let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
-        let result = receiver.withLock { $0.receive(message: message, nowMilliseconds: nowMilliseconds, now: .now) }
+        let sources = edgeSources
+        let result = receiver.withLock {
+            $0.receive(message: message, nowMilliseconds: nowMilliseconds, now: .now) { edge in
+                guard let allowed = sources[edge.rawValue] else { return true }
+                return allowed.contains { $0.contains(sender) }
+            }
+        }
         switch result {
         case nil:
             counters.add("relay_syslog_plain_total")
@@ -91,6 +101,15 @@ public final class Intake: Sendable {
             counters.add("relay_duplicates_total")
         case .rejected(let error)?:
             reject(error, sender: sender)
+            if error.isForgery {
+                // Attributed to the edge the message claims to come from (not verified: it is
+                // what an operator needs to know which edge someone impersonates).
+                let claimed = message.element(Envelope.sdID)?["id"] ?? message.hostname ?? ""
+                let edge = EdgeID(rawValue: claimed)?.rawValue ?? "unknown"
+                if let event = forgeries.withLock({ $0.record(claimedEdge: edge, reason: error.reason, sender: sender, nowMilliseconds: nowMilliseconds) }) {
+                    raise(event)
+                }
+            }
         }
     }
 
@@ -105,6 +124,7 @@ public final class Intake: Sendable {
             return (registry.tick(nowMilliseconds: now, policy: policy), registry)
         }
         for event in raised { raise(event) }
+        for event in forgeries.withLock({ $0.tick(nowMilliseconds: now) }) { raise(event) }
         save(snapshot)
     }
 

@@ -120,8 +120,11 @@ public struct EdgeRegistry: Codable, Sendable {
         return events
     }
 
-    static func event(_ kind: Event.Kind, _ edge: String, _ now: Int64, severity: Event.Severity, outcome: Event.Outcome? = nil, _ text: String) -> Event {
-        Event(kind: kind, outcome: outcome, timeMicroseconds: now * 1000, host: edge, program: "relay",
+    static func event(
+        _ kind: Event.Kind, _ edge: String, _ now: Int64, severity: Event.Severity, outcome: Event.Outcome? = nil, _ text: String,
+        sourceIP: String? = nil
+    ) -> Event {
+        Event(kind: kind, outcome: outcome, timeMicroseconds: now * 1000, host: edge, program: "relay", sourceIP: sourceIP,
               rule: "relay." + kind.rawValue.replacingOccurrences(of: ".", with: "_"), severity: severity, raw: text)
     }
 }

@@ -64,7 +64,12 @@ public final class FrameReceiver {
     }
 
     /// A syslog message: nil when it carries no packet (plain syslog, for the rules).
-    public func receive(message: SyslogMessage, nowMilliseconds: Int64, now: ContinuousClock.Instant) -> Result? {
+    /// `allowed` says whether an authenticated packet's edge may send from where this one
+    /// came; it is asked before the packet touches reassembly or the replay window, so a
+    /// genuine frame copied by someone elsewhere cannot use up its sequence number.
+    public func receive(
+        message: SyslogMessage, nowMilliseconds: Int64, now: ContinuousClock.Instant, allowed: (EdgeID) -> Bool = { _ in true }
+    ) -> Result? {
         let bytes: [UInt8]
         do {
             guard let found = try Envelope.packetBytes(in: message) else { return nil }
@@ -76,6 +81,7 @@ public final class FrameReceiver {
         }
         return receive(packet: bytes[...], nowMilliseconds: nowMilliseconds, now: now) { packet in
             try Envelope.checkStructuredData(of: message, against: packet)
+            guard allowed(packet.edgeID) else { throw WireError.sourceNotAllowed("edge \(packet.edgeID) may not send from this address") }
         }
     }
 

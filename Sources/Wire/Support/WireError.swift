@@ -22,6 +22,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case badKey = "bad_key"
         case replayed
         case stale
+        case sourceNotAllowed = "source_not_allowed"
     }
 
     private let code: Code
@@ -35,6 +36,17 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Stable short identifier, suitable as a metric label.
     public var reason: String { code.rawValue }
+
+    /// A refusal that means someone tried to speak as an edge: a packet whose tag does not
+    /// verify, a replay below the window, a frame far out of time, one that disagrees with
+    /// its envelope, or one from an address the edge may not use. (Duplicates are not:
+    /// UDP redundancy sends each datagram several times.)
+    public var isForgery: Bool {
+        switch code {
+        case .badMAC, .replayed, .stale, .envelopeMismatch, .sealing, .sourceNotAllowed: true
+        default: false
+        }
+    }
     public var description: String { "\(code.rawValue): \(detail)" }
 
     public static func == (lhs: WireError, rhs: WireError) -> Bool { lhs.code == rhs.code }
@@ -58,6 +70,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     public static func badKey(_ d: String) -> WireError { .init(.badKey, d) }
     public static func replayed(_ d: String) -> WireError { .init(.replayed, d) }
     public static func stale(_ d: String) -> WireError { .init(.stale, d) }
+    public static func sourceNotAllowed(_ d: String) -> WireError { .init(.sourceNotAllowed, d) }
 
     // Bare values for matching in tests and switch-like comparisons.
     public static let truncated = WireError(.truncated, "")
@@ -70,6 +83,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let envelopeMismatch = WireError(.envelopeMismatch, "")
     public static let replayed = WireError(.replayed, "")
     public static let stale = WireError(.stale, "")
+    public static let sourceNotAllowed = WireError(.sourceNotAllowed, "")
     public static let badEncoding = WireError(.badEncoding, "")
     public static let compression = WireError(.compression, "")
     public static let sealing = WireError(.sealing, "")

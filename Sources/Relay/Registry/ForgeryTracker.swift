@@ -1,0 +1,58 @@
+import Wire
+
+/// Raises `edge.forgery` for frames refused as forged, replayed, out of time or from an
+/// address their edge may not use, rate-limited per claimed edge: the first refusal raises
+/// at once, later ones are folded into one summary per `periodMilliseconds`. A flood of
+/// forged packets is a handful of events (and one incident), not one per packet.
+///
+/// Bounded: at most `maxEdges` claimed ids are tracked; refusals claiming others are
+/// counted under `*` (an attacker can claim any id).
+struct ForgeryTracker: Sendable {
+    struct Entry: Sendable {
+        var lastRaised: Int64
+        var unreported = 0
+        var reasons: [String: Int] = [:]
+        var senders: [String] = []
+    }
+
+    var periodMilliseconds: Int64 = 60_000
+    var maxEdges = 1024
+    private(set) var entries: [String: Entry] = [:]
+
+    mutating func record(claimedEdge: String, reason: String, sender: String, nowMilliseconds now: Int64) -> Event? {
+        let key = entries[claimedEdge] != nil || entries.count < maxEdges ? claimedEdge : "*"
+        if var entry = entries[key], now - entry.lastRaised < periodMilliseconds {
+            entry.unreported += 1
+            entry.reasons[reason, default: 0] += 1
+            if !entry.senders.contains(sender), entry.senders.count < 8 { entry.senders.append(sender) }
+            entries[key] = entry
+            return nil
+        }
+        entries[key] = Entry(lastRaised: now)
+        return Self.event(key, count: 1, reasons: [reason: 1], senders: [sender], now: now)
+    }
+
+    /// Summaries of refusals not yet reported whose period is over; forgets quiet edges.
+    mutating func tick(nowMilliseconds now: Int64) -> [Event] {
+        var events: [Event] = []
+        for key in entries.keys.sorted() {
+            guard var entry = entries[key], now - entry.lastRaised >= periodMilliseconds else { continue }
+            if entry.unreported > 0 {
+                events.append(Self.event(key, count: entry.unreported, reasons: entry.reasons, senders: entry.senders, now: now))
+                entry = Entry(lastRaised: now)
+                entries[key] = entry
+            } else if now - entry.lastRaised >= 10 * periodMilliseconds {
+                entries[key] = nil
+            }
+        }
+        return events
+    }
+
+    static func event(_ edge: String, count: Int, reasons: [String: Int], senders: [String], now: Int64) -> Event {
+        let why = reasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        let from = senders.joined(separator: ", ")
+        return EdgeRegistry.event(
+            .edgeForgery, edge, now, severity: .high,
+            "\(count) frame(s) claiming edge \(edge) refused (\(why)) from \(from)", sourceIP: senders.first)
+    }
+}
