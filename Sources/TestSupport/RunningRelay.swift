@@ -216,3 +216,56 @@ public enum EdgeFixture {
             raw: "Nov 29 16:10:15 web-01 sshd[\(1000 + n)]: Failed password for admin\(n) from 203.0.113.9 port \(40000 + n) ssh2 \(String(repeating: "x", count: n % 200))")
     }
 }
+
+/// A real rsyslogd, as a forwarder between senders and the relay: started in the
+/// foreground with its own configuration, input on loopback, killed on `stop`.
+public final class Rsyslog: Sendable {
+    public let inputPort: Int
+    let process: Process
+    public let directory: URL
+
+    /// `forward` is the omfwd action's parameters, e.g.
+    /// `protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`.
+    public init(forwardTo port: Int, _ forward: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        inputPort = Int.random(in: 41000...49000)
+        let config = """
+            global(workDirectory="\(directory.path)" maxMessageSize="64k")
+            module(load="imudp")
+            input(type="imudp" address="127.0.0.1" port="\(inputPort)")
+            *.* action(type="omfwd" target="127.0.0.1" port="\(port)" \(forward)
+                       action.resumeRetryCount="-1" queue.type="LinkedList" queue.size="100000")
+
+            """
+        let file = directory.appendingPathComponent("rsyslog.conf")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/rsyslogd")
+        process.arguments = ["-n", "-f", file.path, "-i", directory.appendingPathComponent("rsyslogd.pid").path]
+        let log = directory.appendingPathComponent("rsyslogd.out")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: log.path)
+        process.standardError = FileHandle(forWritingAtPath: log.path)
+        try process.run()
+    }
+
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/rsyslogd") }
+
+    public func stop() {
+        if process.isRunning {
+            // SIGKILL: with the relay gone, rsyslogd would wait for its queue to drain.
+            kill(process.processIdentifier, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(process.processIdentifier, &status, 0)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// What rsyslogd printed (its errors), for test failure messages.
+    public var output: String {
+        (try? String(contentsOf: directory.appendingPathComponent("rsyslogd.out"), encoding: .utf8)) ?? ""
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}

@@ -11,10 +11,12 @@ struct StatusServerTests {
     @Test func metricsHealthAndStatusPage() async throws {
         let relay = try await RunningRelay.start()
         let port = try #require(relay.httpPort)
-        // One genuine frame with five failed attempts (an incident), one forged frame.
+        // One genuine frame with five failed attempts (a brute force), one forged frame (an
+        // edge.forgery incident).
         try await Send.udp(try EdgeFixture.messages(events: (0..<5).map(EdgeFixture.event), sequence: 1), port: relay.udpPort)
         try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(9)], sequence: 2, passkey: "somebody else's passkey here"), port: relay.udpPort)
-        await relay.wait { relay.incidents.count == 1 && relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 1 }
+        await relay.wait { relay.incidents.count == 2 && relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 1 }
+        #expect(Set(relay.incidents.map(\.kind)) == ["brute_force", "edge.forgery"])
         relay.app.pipeline.flush()
 
         let metrics = try await Send.httpGet(port: port, path: "/metrics")
@@ -23,16 +25,16 @@ struct StatusServerTests {
         #expect(metrics.body.contains("relay_messages_total{transport=\"udp\"} 2"), "\(metrics.body)")
         #expect(metrics.body.contains("relay_rejected_total{reason=\"bad_mac\"} 1"))
         #expect(metrics.body.contains("relay_edge_events_total 5"))
-        #expect(metrics.body.contains("relay_incidents_opened_total{severity=\"high\"} 1"))
-        #expect(metrics.body.contains("relay_stored_events_total 5"))
+        #expect(metrics.body.contains("relay_incidents_opened_total{severity=\"high\"} 2"))
+        #expect(metrics.body.contains("relay_stored_events_total 6"), "five logins and the relay's edge.forgery")
         #expect(metrics.body.contains("relay_edges 1"))
-        #expect(metrics.body.contains("relay_incidents_open 1"))
+        #expect(metrics.body.contains("relay_incidents_open 2"))
         #expect(metrics.body.contains("# TYPE relay_rejected_total counter"))
 
         let health = try await Send.httpGet(port: port, path: "/healthz")
         #expect(health.status == 200)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any])
-        #expect(json["status"] as? String == "ok" && json["edges"] as? Int == 1 && json["open_incidents"] as? Int == 1)
+        #expect(json["status"] as? String == "ok" && json["edges"] as? Int == 1 && json["open_incidents"] as? Int == 2)
 
         let page = try await Send.httpGet(port: port, path: "/")
         #expect(page.status == 200 && page.headers.contains("text/html"))

@@ -121,6 +121,19 @@ struct SyslogTests {
         }
     }
 
+    /// rsyslog's RSYSLOG_TraditionalForwardFormat for a message that arrived as RFC 5424:
+    /// the TAG has no colon (RFC 3164 lets any non-alphanumeric character end it).
+    @Test func rfc3164TagEndedByASpace() throws {
+        let m = try parser.parse(Array("<38>Nov 29 19:56:08 vm sshd Failed password for root from 203.0.113.9 port 22 ssh2".utf8))
+        #expect(m.hostname == "vm" && m.appName == "sshd" && m.procID == nil)
+        #expect(m.message == "Failed password for root from 203.0.113.9 port 22 ssh2")
+        let p = try parser.parse(Array("<38>Nov 29 19:56:08 vm sshd[42] Accepted publickey for ops".utf8))
+        #expect(p.appName == "sshd" && p.procID == "42" && p.message == "Accepted publickey for ops")
+        // A colon-terminated TAG is still read as before.
+        let q = try parser.parse(Array("<38>Nov 29 19:56:08 vm su: FAILED SU (to root) alice on pts/0".utf8))
+        #expect(q.appName == "su" && q.message == "FAILED SU (to root) alice on pts/0")
+    }
+
     @Test func rfc3164WithoutHostnameOrTag() throws {
         let noHost = try parser.parse(Array("<13>Nov 29 16:10:15 kernel: something".utf8))
         #expect(noHost.hostname == nil && noHost.appName == "kernel" && noHost.message == "something")

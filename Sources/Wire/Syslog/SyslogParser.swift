@@ -136,6 +136,12 @@ public struct SyslogParser: Sendable {
         if let tag = c.readTag() {
             header.appName = tag.program
             header.procID = tag.pid
+        } else if c.index != beforeTime.index, let tag = c.readBareTag() {
+            // RFC 3164 lets any non-alphanumeric character end the TAG: rsyslog's traditional
+            // forwarding format writes `HOST sshd Failed password ...` for messages that
+            // arrived as RFC 5424.
+            header.appName = tag.program
+            header.procID = tag.pid
         }
         header.message = c.index..<range.upperBound
         return header
@@ -439,6 +445,33 @@ struct Cursor {
         i += 1
         if i < endIndex, bytes[i] == 0x20 { i += 1 }
         index = i
+        return (program, pid)
+    }
+
+    /// A TAG ended by a space rather than a colon: 1-32 characters of letters, digits and
+    /// `-_./`, optionally with `[pid]`, then a space.
+    mutating func readBareTag() -> (program: Range<Int>, pid: Range<Int>?)? {
+        let start = index
+        var i = index
+        while i < endIndex, i - start < 32 {
+            let b = bytes[i]
+            let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F || b == 0x2E || b == 0x2F
+            if !ok { break }
+            i += 1
+        }
+        guard i > start, i < endIndex else { return nil }
+        let program = start..<i
+        var pid: Range<Int>?
+        if bytes[i] == UInt8(ascii: "[") {
+            let pidStart = i + 1
+            var j = pidStart
+            while j < endIndex, bytes[j] >= 0x30, bytes[j] <= 0x39, j - pidStart < 20 { j += 1 }
+            guard j > pidStart, j < endIndex, bytes[j] == UInt8(ascii: "]") else { return nil }
+            pid = pidStart..<j
+            i = j + 1
+        }
+        guard i < endIndex, bytes[i] == 0x20 else { return nil }
+        index = i + 1
         return (program, pid)
     }
 }
