@@ -38,8 +38,10 @@ public struct RelayApp: Sendable {
         udpListeners = configuration.listeners.filter { $0.transport == .udp }.map {
             UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
-        tcpListeners = configuration.listeners.filter { $0.transport == .tcp }.map {
-            TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
+        let tlsContext = try configuration.tls.map(TLSSetup.serverContext)
+        tcpListeners = configuration.listeners.filter { $0.transport != .udp }.map {
+            TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits,
+                        tls: $0.transport == .tls ? tlsContext : nil, logger: logger)
         }
         let source = StatusSource(intake: intake, pipeline: pipeline, listeners: configuration.listeners.map(\.description))
         statusServer = configuration.http.map { StatusServer(address: $0, app: source, group: group, logger: logger) }

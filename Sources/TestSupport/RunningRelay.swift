@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import Relay
 import ServiceLifecycle
 import Synchronization
@@ -170,6 +172,46 @@ public enum Send {
         let head = String(text[..<split.lowerBound])
         let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return (status, head, String(text[split.upperBound...]))
+    }
+
+    /// Opens one TLS connection (trusting `trust`, a PEM file), writes `bytes`, closes.
+    public static func tls(_ bytes: [UInt8], port: Int, trust: String, serverName: String = "localhost") async throws {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(trust))
+        let context = try NIOSSLContext(configuration: configuration)
+        let handshake = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: serverName))
+                    try ch.pipeline.syncOperations.addHandler(HandshakeWaiter(promise: handshake))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+                }
+            }
+        try await channel.executeThenClose { _, outbound in
+            // Closing before the handshake is done would lose what was written.
+            try await handshake.futureResult.get()
+            try await outbound.write(ByteBuffer(bytes: bytes))
+        }
+    }
+
+    final class HandshakeWaiter: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias InboundOut = ByteBuffer
+        let promise: EventLoopPromise<Void>
+        init(promise: EventLoopPromise<Void>) { self.promise = promise }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case TLSUserEvent.handshakeCompleted = event { promise.succeed(()) }
+            context.fireUserInboundEventTriggered(event)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            promise.fail(error)
+            context.fireErrorCaught(error)
+        }
+        func channelInactive(context: ChannelHandlerContext) {
+            promise.fail(ChannelError.ioOnClosedChannel)
+            context.fireChannelInactive()
+        }
     }
 
     public static func octetCounted(_ messages: [String]) -> [UInt8] {

@@ -92,6 +92,12 @@ struct CheckConfig: ParsableCommand {
                 throw ExitCode(78)
             }
         }
+        do {
+            try configuration.checkTLS()
+        } catch {
+            FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
+            throw ExitCode(78)
+        }
         print("\(config): ok — listening on \(configuration.listeners.map(\.description).joined(separator: ", ")), data in \(configuration.dataDirectory.path)")
     }
 }

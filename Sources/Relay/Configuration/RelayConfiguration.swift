@@ -7,7 +7,8 @@ import Wire
 public struct RelayConfiguration: Sendable {
     public struct Listener: Sendable, Hashable, CustomStringConvertible {
         public enum Transport: String, Sendable, Hashable {
-            case udp, tcp
+            /// `tls` is syslog over TLS (RFC 5425): TCP with octet counting inside TLS.
+            case udp, tcp, tls
         }
 
         public var transport: Transport
@@ -61,6 +62,24 @@ public struct RelayConfiguration: Sendable {
     public var pipeline = Pipeline.Settings()
     /// What the console shows: incidents only, or every event as well.
     public var consoleEvents = false
+    /// Certificate and key for `tls` listeners.
+    public var tls: TLSFiles?
+
+    public struct TLSFiles: Sendable, Hashable {
+        /// PEM: the relay's certificate, then any intermediates.
+        public var certificateFile: String
+        /// PEM: its private key.
+        public var keyFile: String
+        /// PEM: when set, clients must present a certificate signed by one of these (mutual TLS).
+        public var clientCAFile: String?
+
+        public init(certificateFile: String, keyFile: String, clientCAFile: String? = nil) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.clientCAFile = clientCAFile
+        }
+    }
+
     /// Where `/metrics`, `/healthz` and the status page are served; nil: nowhere.
     public var http: HTTPAddress? = HTTPAddress(host: "127.0.0.1", port: 9514)
 

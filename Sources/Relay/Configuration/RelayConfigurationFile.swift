@@ -10,7 +10,7 @@ extension RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http",
+            "store", "console", "http", "tls",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -21,7 +21,7 @@ extension RelayConfiguration {
                 configuration.listeners = []
                 for item in seq {
                     guard let m = item.mapping, m.count == 1, let (k, v) = m.first, let transport = Listener.Transport(rawValue: k.string ?? "") else {
-                        problems.add(item, "each listener is {udp: \"ADDRESS:PORT\"} or {tcp: \"ADDRESS:PORT\"}")
+                        problems.add(item, "each listener is {udp: \"ADDRESS:PORT\"}, {tcp: \"ADDRESS:PORT\"} or {tls: \"ADDRESS:PORT\"}")
                         continue
                     }
                     guard let text = string(v, "listen.\(transport)") else { continue }
@@ -80,6 +80,24 @@ extension RelayConfiguration {
             }
             if let n = int(e[Node("silence_seconds")], "edges.silence_seconds", 5...86_400) { configuration.edgePolicy.silenceMilliseconds = Int64(n) * 1000 }
             if let n = int(e[Node("loss_after_seconds")], "edges.loss_after_seconds", 1...3600) { configuration.edgePolicy.lossAfterMilliseconds = Int64(n) * 1000 }
+        }
+        if let t = map[Node("tls")] {
+            if let m = t.mapping {
+                for (k, _) in m where !["certificate_file", "key_file", "client_ca_file"].contains(k.string ?? "") {
+                    problems.add(k, "unknown setting tls.\(k.string ?? "?") (known: certificate_file, client_ca_file, key_file)")
+                }
+                let cert = string(m[Node("certificate_file")], "tls.certificate_file")
+                let key = string(m[Node("key_file")], "tls.key_file")
+                if cert == nil || key == nil { problems.add(t, "tls needs certificate_file and key_file") }
+                if let cert, let key {
+                    configuration.tls = TLSFiles(certificateFile: cert, keyFile: key, clientCAFile: string(m[Node("client_ca_file")], "tls.client_ca_file"))
+                }
+            } else {
+                problems.add(t, "tls must be a mapping with certificate_file and key_file")
+            }
+        }
+        if configuration.listeners.contains(where: { $0.transport == .tls }), configuration.tls == nil {
+            problems.add(map[Node("listen")], "a tls listener needs the tls section (certificate_file, key_file)")
         }
         if let c = map[Node("correlation")] {
             if let m = c.mapping {

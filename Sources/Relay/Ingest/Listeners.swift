@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import Wire
@@ -83,22 +85,31 @@ public struct TCPListener: Service {
     let logger: Logger
     private let open = OpenConnections()
 
-    init(listener: RelayConfiguration.Listener, intake: Intake, group: any EventLoopGroup, limits: RelayConfiguration.Limits, logger: Logger) {
+    /// Set for a `tls` listener: TLS is the first handler of every connection.
+    let tls: NIOSSLContext?
+
+    init(
+        listener: RelayConfiguration.Listener, intake: Intake, group: any EventLoopGroup, limits: RelayConfiguration.Limits,
+        tls: NIOSSLContext? = nil, logger: Logger
+    ) {
         self.listener = listener
         self.intake = intake
         self.group = group
         self.limits = limits
+        self.tls = tls
         self.logger = logger
     }
 
     public func run() async throws {
         let limits = self.limits
+        let tls = self.tls
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .bind(host: listener.host, port: listener.port) { child in
                 child.eventLoop.makeCompletedFuture {
+                    if let tls { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     let idle = TimeAmount.seconds(Int64(limits.idleTimeoutSeconds))
                     try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try child.pipeline.syncOperations.addHandler(CloseWhenIdle())
@@ -145,7 +156,7 @@ public struct TCPListener: Service {
                 for try await frame in inbound {
                     switch frame {
                     case .message(let buffer):
-                        intake.handle(buffer.readableBytesView, sender: sender, transport: .tcp)
+                        intake.handle(buffer.readableBytesView, sender: sender, transport: listener.transport)
                     case .oversized:
                         intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
                     }
@@ -154,6 +165,12 @@ public struct TCPListener: Service {
         } catch let error as WireError {
             intake.counters.add("relay_rejected_total{reason=\"\(error.reason)\"}")
             logger.debug("closed connection", metadata: ["sender": "\(sender)", "reason": "\(error.reason)"])
+        } catch let error as NIOSSLError {
+            intake.counters.add("relay_rejected_total{reason=\"tls\"}")
+            logger.debug("TLS failed", metadata: ["sender": "\(sender)", "error": "\(error)"])
+        } catch let error as BoringSSLError {
+            intake.counters.add("relay_rejected_total{reason=\"tls\"}")
+            logger.debug("TLS failed", metadata: ["sender": "\(sender)", "error": "\(error)"])
         } catch {
             logger.debug("connection ended", metadata: ["sender": "\(sender)", "error": "\(error)"])
         }

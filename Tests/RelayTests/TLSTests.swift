@@ -1,0 +1,71 @@
+import Detection
+import Foundation
+import Testing
+import TestSupport
+import Wire
+
+@testable import Relay
+
+/// Syslog over TLS (RFC 5425) with a certificate made by openssl for the test.
+@Suite("TLS", .serialized)
+struct TLSTests {
+    /// A self-signed certificate for localhost and its key, in a fresh directory.
+    static func certificate() throws -> (cert: String, key: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let cert = dir.appendingPathComponent("relay.crt").path, key = dir.appendingPathComponent("relay.key").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        return (cert, key)
+    }
+
+    @Test func edgeFramesAndPlainSyslogOverTLS() async throws {
+        let (cert, key) = try Self.certificate()
+        let relay = try await RunningRelay.start { c in
+            c.listeners.append(.init(transport: .tls, host: "127.0.0.1", port: 0))
+            c.tls = .init(certificateFile: cert, keyFile: key)
+        }
+        let port = try #require(await relay.app.tcpListeners.first { $0.listener.transport == .tls }?.bound.value().port)
+        let frames = try (1...3).flatMap { seq in
+            try EdgeFixture.messages(events: (0..<40).map(EdgeFixture.event), sequence: UInt64(seq), budget: Envelope.tcpBudgetBytes)
+        }.map { String(decoding: $0, as: UTF8.self) }
+        let plain = "<38>1 2026-11-29T16:10:15Z web9 sshd 77 - - Failed password for root from 198.51.100.4 port 2222 ssh2"
+        try await Send.tls(Send.octetCounted(frames + [plain]), port: port, trust: cert)
+        await relay.wait { relay.frames.count == 3 && relay.syslogEvents.count == 1 }
+        // Plain TCP to the TLS port is refused and counted, and the relay goes on.
+        try await Send.tcp(Array(Send.octetCounted([plain])), port: port)
+        await relay.wait { relay.counter("relay_rejected_total{reason=\"tls\"}") == 1 }
+        await relay.stop()
+        #expect(relay.frames.map(\.frame.sequence).sorted() == [1, 2, 3])
+        #expect(relay.syslogEvents.first?.sourceIP == "198.51.100.4")
+        #expect(relay.counter("relay_messages_total{transport=\"tls\"}") == frames.count + 1)
+        #expect(relay.counter("relay_rejected_total{reason=\"tls\"}") == 1)
+        #expect(relay.syslogEvents.count == 1, "nothing from the plain connection was read as syslog")
+    }
+
+    @Test func configurationNeedsTheFilesAndCheckConfigLoadsThem() throws {
+        #expect(throws: ConfigurationProblems.self) {
+            try RelayConfiguration.parse("listen:\n  - tls: \"127.0.0.1:6514\"\n", origin: "relay.yaml")
+        }
+        let (cert, key) = try Self.certificate()
+        let good = try RelayConfiguration.parse("""
+            listen:
+              - tls: "127.0.0.1:6514"
+            tls: {certificate_file: \(cert), key_file: \(key)}
+            """, origin: "relay.yaml")
+        #expect(good.listeners.first?.transport == .tls)
+        try good.checkTLS()
+        let swapped = try RelayConfiguration.parse("""
+            listen:
+              - tls: "127.0.0.1:6514"
+            tls: {certificate_file: \(key), key_file: \(cert)}
+            """, origin: "relay.yaml")
+        #expect(throws: RelayError.self) { try swapped.checkTLS() }
+    }
+}
