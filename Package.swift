@@ -107,6 +107,12 @@ let package = Package(
             dependencies: ["Wire"],
             path: "bench/Sources/wire-bench"
         ),
+        // Load generator for bench/relay.sh: edge frames from many simulated edges.
+        .executableTarget(
+            name: "relay-load",
+            dependencies: ["Wire"],
+            path: "bench/Sources/relay-load"
+        ),
         // Test harness shared by test targets: a real relay on loopback, senders.
         .target(
             name: "TestSupport",

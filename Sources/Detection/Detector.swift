@@ -28,7 +28,11 @@ public struct Detector: Sendable {
 
     /// Like `detect(buffer:parser:)`, without building an array: the event, and how many
     /// times it happened ("message repeated N times" stands for N).
-    public func detectOne(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> (Event, Int)? {
+    /// `defaultHost` names the host when the line carries no HOSTNAME (the relay passes the
+    /// sender's address).
+    public func detectOne(
+        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil
+    ) -> (Event, Int)? {
         let header = parser.scan(buffer)
         guard let app = header.appName else { return nil }
         var programStart = app.lowerBound
@@ -38,7 +42,7 @@ public struct Detector: Sendable {
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
             let event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
-                host: hostOverride ?? header.hostname.map(text), time: header.timestamp?.microseconds,
+                host: hostOverride ?? header.hostname.map(text) ?? defaultHost, time: header.timestamp?.microseconds,
                 raw: String(decoding: buffer, as: UTF8.self))
             return (event, repeats)
         }

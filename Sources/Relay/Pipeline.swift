@@ -60,7 +60,12 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Called for every intake item (before it is stored). Register before `run`.
-    public func observe(items observer: @escaping ItemObserver) { itemObservers.withLock { $0.append(observer) } }
+    /// Observing items makes the intake report every plain syslog message, not only those
+    /// with events (the console's `events` mode, tests).
+    public func observe(items observer: @escaping ItemObserver) {
+        intake.reportsEverySyslogMessage.store(true, ordering: .relaxed)
+        itemObservers.withLock { $0.append(observer) }
+    }
     /// Called for every incident change, in order. Register before `run`.
     public func observe(incidents observer: @escaping IncidentObserver) { incidentObservers.withLock { $0.append(observer) } }
 

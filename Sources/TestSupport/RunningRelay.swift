@@ -27,7 +27,8 @@ public final class RunningRelay: Sendable {
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
-        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, configure: (inout RelayConfiguration) -> Void = { _ in }
+        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, observeItems: Bool = true,
+        configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         var configuration = RelayConfiguration(
@@ -40,13 +41,15 @@ public final class RunningRelay: Sendable {
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
         let app = try RelayApp(configuration: configuration, logger: logger)
-        return await RunningRelay(app: app, logger: logger)
+        return await RunningRelay(app: app, logger: logger, observeItems: observeItems)
     }
 
-    private init(app: RelayApp, logger: Logger) async {
+    /// `observeItems` false leaves the relay as `relay run` has it: plain syslog without
+    /// events is only counted, never an item.
+    private init(app: RelayApp, logger: Logger, observeItems: Bool) async {
         self.app = app
         let collected = self.collected
-        app.pipeline.observe(items: { item in collected.items.withLock { $0.append(item) } })
+        if observeItems { app.pipeline.observe(items: { item in collected.items.withLock { $0.append(item) } }) }
         app.pipeline.observe(incidents: { change in collected.incidents.withLock { $0.append(change) } })
         group = ServiceGroup(services: app.services, logger: logger)
         let group = self.group

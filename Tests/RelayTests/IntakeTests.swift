@@ -199,3 +199,37 @@ struct ForgeryTests {
         #expect(relay.frames.count == 2)
     }
 }
+
+/// The relay as `relay run` has it: plain syslog without events is scanned and counted,
+/// only lines the rules match are parsed in full and stored.
+@Suite("Plain syslog fast path", .serialized)
+struct PlainSyslogFastPathTests {
+    @Test func unremarkableSyslogIsCountedAndMatchesBecomeIncidents() async throws {
+        let relay = try await RunningRelay.start(observeItems: false)
+        var datagrams: [[UInt8]] = []
+        for n in 0..<200 {
+            datagrams.append(Array("<30>Nov 29 16:10:15 web7 systemd[1]: Started session \(n) of something.".utf8))
+        }
+        for n in 0..<5 {
+            datagrams.append(Array("<38>Nov 29 16:10:16 web7 sshd[9\(n)]: Failed password for root from 203.0.113.50 port 400\(n) ssh2".utf8))
+        }
+        // No HOSTNAME: the sender's address names the host.
+        datagrams.append(Array("<38>sudo: alice : user NOT in sudoers ; TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh".utf8))
+        // An edge frame among them still takes the full path.
+        datagrams += try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1)
+        try await Send.udp(datagrams, port: relay.udpPort)
+        await relay.wait { relay.counter("relay_messages_total{transport=\"udp\"}") == 207 && relay.incidents.count >= 2 }
+        relay.app.pipeline.flush()
+        await relay.stop()
+        #expect(relay.counter("relay_syslog_plain_total") == 206)
+        #expect(relay.counter("relay_syslog_events_total") == 6)
+        #expect(relay.counter("relay_edge_events_total") == 1)
+        #expect(relay.items.isEmpty, "nobody observes items")
+        let brute = try #require(relay.incidents.first { $0.kind == "brute_force" })
+        #expect(brute.count == 5 && brute.host == "web7" && brute.sourceIP == "203.0.113.50")
+        let sudo = try #require(relay.incidents.first { $0.kind == "privilege" })
+        #expect(sudo.host == "127.0.0.1" && sudo.user == "alice")
+        let stored = try relay.app.store.recentEvents(limit: 100)
+        #expect(stored.count == 7, "five failures, the sudo refusal, the edge's event")
+    }
+}

@@ -19,6 +19,10 @@ public struct Correlator: Sendable {
     }
 
     public let rules: [CorrelationRule]
+    /// For each event kind, the indices of the rules that may look at it (as `match` or as
+    /// a sequence's `first`), in order; rules that name no kind are in every list.
+    private let rulesByKind: [String: [Int]]
+    private let rulesForAnyKind: [Int]
     public let allowlist: [Allowance]
     let calendar: Calendar
     public private(set) var open: [String: Incident] = [:]
@@ -40,7 +44,29 @@ public struct Correlator: Sendable {
     /// `nextID` the first id to give.
     public init(rules: [CorrelationRule] = CorrelationRule.builtin, allowlist: [Allowance] = [], timeZone: TimeZone = .current,
                 open: [Incident] = [], nextID: Int64 = 1) {
-        self.rules = rules.filter(\.enabled)
+        let rules = rules.filter(\.enabled)
+        self.rules = rules
+        func kinds(_ rule: CorrelationRule) -> Set<String>? {
+            var kinds = rule.match.kinds
+            if case .sequence(let first, _) = rule.shape {
+                if first.kinds.isEmpty { return nil }
+                kinds.formUnion(first.kinds)
+            }
+            return rule.match.kinds.isEmpty ? nil : kinds
+        }
+        var byKind: [String: [Int]] = [:]
+        var any: [Int] = []
+        let allKinds = Set(rules.compactMap(kinds).flatMap { $0 })
+        for (i, rule) in rules.enumerated() {
+            if let ks = kinds(rule) {
+                for k in ks { byKind[k, default: []].append(i) }
+            } else {
+                any.append(i)
+                for k in allKinds { byKind[k, default: []].append(i) }
+            }
+        }
+        rulesByKind = byKind.mapValues { $0.sorted() }
+        rulesForAnyKind = any
         self.allowlist = allowlist
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -56,7 +82,8 @@ public struct Correlator: Sendable {
         var changes: [IncidentChange] = []
         var claimed = false
         var allowedOnce = false
-        for rule in rules {
+        for index in rulesByKind[event.kind.rawValue] ?? rulesForAnyKind {
+            let rule = rules[index]
             if case .sequence(let first, let needed) = rule.shape, first.matches(event) {
                 statistics.pendingDropped += Self.remember(event, key: key(rule, event), time: time, arrival: arrival, keep: needed, window: rule.windowSeconds, in: &beginnings, maxGroups: maxPendingGroups)
             }

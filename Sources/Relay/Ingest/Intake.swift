@@ -4,6 +4,10 @@ import Logging
 import Synchronization
 import Wire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the intake hands on: an authenticated edge frame, or a plain syslog message with
 /// the events the rules found in it (the same rules as the edge's; `host` is the message's
 /// HOSTNAME, or the sender's address when it has none).
@@ -62,9 +66,53 @@ public final class Intake: Sendable {
     /// No more items will come (listeners have stopped).
     public func finish() { continuation.finish() }
 
+    /// Whether every plain syslog message becomes an item, or only those with events (the
+    /// default: a flood of unremarkable syslog then costs a scan and a count each).
+    public let reportsEverySyslogMessage = Atomic<Bool>(false)
+
+    private static let messageCounters: [RelayConfiguration.Listener.Transport: String] = [
+        .udp: "relay_messages_total{transport=\"udp\"}", .tcp: "relay_messages_total{transport=\"tcp\"}",
+        .tls: "relay_messages_total{transport=\"tls\"}",
+    ]
+    private static let wirePrefix = Array(Envelope.messagePrefix.utf8)
+
     /// One syslog message: a UDP datagram's payload or one TCP frame.
     public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) {
-        counters.add("relay_messages_total{transport=\"\(transport)\"}")
+        counters.add(Self.messageCounters[transport] ?? "relay_messages_total")
+        if !reportsEverySyslogMessage.load(ordering: .relaxed),
+            let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done
+        {
+            return
+        }
+        handleParsed(bytes, sender: sender)
+    }
+
+    /// The fast path for plain syslog: when the message cannot hold an edge frame, the
+    /// rules run on its bytes in place; only a message they match is parsed in full.
+    /// Returns false when the message needs the full path.
+    private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
+        if Self.contains(buffer, Self.wirePrefix) { return false }
+        guard detector.detectOne(buffer: buffer, parser: parser, defaultHost: sender) != nil else {
+            counters.add("relay_syslog_plain_total")
+            return true
+        }
+        return false
+    }
+
+    static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return false }
+        var i = 0
+        let last = buffer.count - needle.count
+        while i <= last {
+            guard let p = memchr(base + i, Int32(first), last - i + 1) else { return false }
+            let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+            if memcmp(base + at, needle, needle.count) == 0 { return true }
+            i = at + 1
+        }
+        return false
+    }
+
+    private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) {
         let message: SyslogMessage
         do {
             message = try parser.parse(bytes)

@@ -45,33 +45,57 @@ public struct UDPListener: Service {
     let logger: Logger
 
     public func run() async throws {
+        let intake = self.intake, maxBytes = limits.maxMessageBytes
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelOption(.maxMessagesPerRead, value: 64)
             .channelOption(.datagramVectorReadMessageCount, value: 32)
-            .bind(host: listener.host, port: listener.port) { channel in
+            .channelInitializer { channel in
+                // Each datagram is handled on the event loop that read it: no hop, no queue
+                // between the socket and the intake (whose own queue is bounded).
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(UDPIntakeHandler(intake: intake, maxMessageBytes: maxBytes))
                 }
             }
-        if let address = channel.channel.localAddress { bound.set(address) }
-        logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(channel.channel.localAddress.map { "\($0)" } ?? "?")"])
-        try await withGracefulShutdownHandler {
-            try await channel.executeThenClose { inbound, _ in
-                for try await datagram in inbound {
-                    let sender = datagram.remoteAddress.ipAddress ?? "unknown"
-                    if datagram.data.readableBytes > limits.maxMessageBytes {
-                        intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
-                        continue
-                    }
-                    intake.handle(datagram.data.readableBytesView, sender: sender, transport: .udp)
-                }
-            }
-        } onGracefulShutdown: {
-            channel.channel.close(promise: nil)
+            .bind(host: listener.host, port: listener.port).get()
+        if root, let size = Self.forcedReceiveBuffer {
+            // As root, raise the receive buffer past net.core.rmem_max: bursts wait in the
+            // kernel instead of being dropped there.
+            _ = try? await channel.setOption(.socketOption(.init(rawValue: SO_RCVBUFFORCE)), value: size).get()
         }
+        if let address = channel.localAddress { bound.set(address) }
+        logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+
+    static let forcedReceiveBuffer: Int? = 32 << 20
+    var root: Bool { geteuid() == 0 }
+}
+
+/// Hands each datagram to the intake.
+final class UDPIntakeHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let intake: Intake
+    let maxMessageBytes: Int
+
+    init(intake: Intake, maxMessageBytes: Int) {
+        self.intake = intake
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let datagram = unwrapInboundIn(data)
+        guard datagram.data.readableBytes <= maxMessageBytes else {
+            intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
+            return
+        }
+        intake.handle(datagram.data.readableBytesView, sender: datagram.remoteAddress.ipAddress ?? "unknown", transport: .udp)
     }
 }
 

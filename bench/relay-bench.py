@@ -1,0 +1,163 @@
+"""Driver of bench/relay.sh: runs the relay and rsyslog under loggen, and the relay under
+relay-load, and prints the figures. Every server listens on loopback only."""
+import os, re, subprocess, sys, tempfile, time, urllib.request
+
+loggen_root, step_seconds = os.path.abspath(sys.argv[1]), int(sys.argv[2])
+# Network syslog carries a PRI: with it, LF framing over TCP is unambiguous for both servers
+# (a line starting with a digit would read as an octet count).
+log = os.path.abspath("bench/out/auth-200000.pri.log")
+if not os.path.exists(log):
+    with open("bench/out/auth-200000.log") as src, open(log, "w") as dst:
+        for line in src:
+            dst.write("<38>" + line)
+relay_bin, load_bin = os.path.abspath(".build/release/relay"), os.path.abspath(".build/release/relay-load")
+env = dict(os.environ, SYSLOGNG_PREFIX=f"{loggen_root}/usr",
+           LD_LIBRARY_PATH=f"{loggen_root}/usr/lib/syslog-ng:{loggen_root}/usr/lib/x86_64-linux-gnu")
+PASSKEY = "relay benchmark passkey, 32 bytes"
+RATES = [25_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000]
+
+
+def loggen(port, rate, count, tcp):
+    args = [f"{loggen_root}/usr/bin/loggen", "--inet", "--stream" if tcp else "--dgram", "-r", str(rate), "-n", str(count),
+            "-l", "-R", log, "-d", "-Q", "127.0.0.1", str(port)]
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=step_seconds * 10 + 60)
+    m = re.search(r"count=(\d+)", out.stderr + out.stdout)
+    return int(m.group(1)) if m else count
+
+
+def metric(port, name):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def settle(read, expected, patience=3.0):
+    """Waits until `read()` reaches `expected` or stops growing for `patience` seconds."""
+    last, since = read(), time.time()
+    while last < expected and time.time() - since < patience:
+        time.sleep(0.2)
+        now = read()
+        if now != last:
+            last, since = now, time.time()
+    return last
+
+
+class Relay:
+    def __init__(self, port, http):
+        self.dir = tempfile.mkdtemp(prefix="relay-bench-")
+        cfg = os.path.join(self.dir, "relay.yaml")
+        with open(cfg, "w") as f:
+            f.write(f'listen:\n  - udp: "127.0.0.1:{port}"\n  - tcp: "127.0.0.1:{port}"\nhttp: "127.0.0.1:{http}"\n'
+                    f'data_directory: {self.dir}/data\npasskey: "{PASSKEY}"\nlimits: {{queue_depth: 1000000}}\n')
+        self.http = http
+        self.proc = subprocess.Popen([relay_bin, "run", "--config", cfg, "--log-level", "error"], stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                metric(http, "relay_uptime_seconds")
+                return
+            except Exception:
+                time.sleep(0.1)
+
+    def received(self, transport):
+        return metric(self.http, f'relay_messages_total{{transport="{transport}"}}')
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+class Rsyslog:
+    def __init__(self, port):
+        self.dir = tempfile.mkdtemp(prefix="rsyslog-bench-")
+        self.out = os.path.join(self.dir, "out.log")
+        cfg = os.path.join(self.dir, "rsyslog.conf")
+        with open(cfg, "w") as f:
+            # The same kernel receive buffer as the relay asks for (64 MiB as root).
+            f.write(f'global(workDirectory="{self.dir}")\nmodule(load="imudp")\nmodule(load="imtcp")\n'
+                    f'input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="64m")\n'
+                    f'input(type="imtcp" address="127.0.0.1" port="{port}")\n'
+                    f'*.* action(type="omfile" file="{self.out}")\n')
+        self.proc = subprocess.Popen(["rsyslogd", "-n", "-f", cfg, "-i", os.path.join(self.dir, "pid")])
+        time.sleep(1.5)
+
+    def received(self, _transport):
+        try:
+            with open(self.out, "rb") as f:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        except FileNotFoundError:
+            return 0
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def highest_rate(server, port, tcp):
+    transport = "tcp" if tcp else "udp"
+    best, rows = 0, []
+    for rate in RATES:
+        before = server.received(transport)
+        sent = loggen(port, rate, rate * step_seconds, tcp)
+        got = settle(lambda: server.received(transport) - before, sent)
+        rows.append((rate, sent, got))
+        if got < sent:
+            break
+        best = rate
+    return best, rows
+
+
+results = {}
+for tcp in (False, True):
+    transport = "TCP" if tcp else "UDP"
+    for name, make in (("relay", lambda: Relay(25614, 29614)), ("rsyslog", lambda: Rsyslog(25615))):
+        server = make()
+        port = 25614 if name == "relay" else 25615
+        try:
+            best, rows = highest_rate(server, port, tcp)
+        finally:
+            server.stop()
+        results[(transport, name)] = best
+        for rate, sent, got in rows:
+            print(f"{transport} {name:8s} {rate:>8,}/s for {step_seconds} s: sent {sent:>9,} received {got:>9,} lost {sent - got:>7,}")
+    r, s = results[(transport, "relay")], results[(transport, "rsyslog")]
+    print(f"{transport}: highest rate with zero loss: relay {r:,}/s, rsyslog {s:,}/s, ratio {r / s if s else float('inf'):.2f}")
+
+# Edge frames from one edge, over TCP: decoded events/s and stored events/s.
+relay = Relay(25616, 29616)
+try:
+    out = subprocess.run([load_bin, "--port", "25616", "--passkey", PASSKEY, "--edges", "1", "--frames", "4000", "--events", "64"],
+                         capture_output=True, text=True, check=True).stdout
+    start = float(re.search(r"start=([\d.]+)", out).group(1))
+    events = int(re.search(r"events=(\d+)", out).group(1))
+    decoded_at = stored_at = None
+    while time.time() - start < 120 and (decoded_at is None or stored_at is None):
+        if decoded_at is None and metric(29616, "relay_edge_events_total") >= events:
+            decoded_at = time.time()
+        if stored_at is None and metric(29616, "relay_stored_events_total") >= events:
+            stored_at = time.time()
+        time.sleep(0.01)
+    print(out.splitlines()[0])
+    print(f"edge frames: {events:,} events verified and decoded in {decoded_at - start:.2f} s = {events / (decoded_at - start):,.0f} events/s; "
+          f"stored (SQLite, with correlation) in {stored_at - start:.2f} s = {events / (stored_at - start):,.0f} events/s")
+finally:
+    relay.stop()
+
+# 1,000 edges: a heartbeat and 5 frames of 16 events each.
+relay = Relay(25617, 29617)
+try:
+    out = subprocess.run([load_bin, "--port", "25617", "--passkey", PASSKEY, "--edges", "1000", "--frames", "5", "--events", "16", "--heartbeats"],
+                         capture_output=True, text=True, check=True).stdout
+    events = int(re.search(r"events=(\d+)", out).group(1))
+    settle(lambda: metric(29617, "relay_stored_events_total"), events)
+    time.sleep(6)  # one housekeeping tick saves the registry
+    edges = metric(29617, "relay_edges")
+    print(f"1,000 edges: {edges} edges registered, {metric(29617, 'relay_edge_events_total'):,} events; peak RSS {relay.peak_rss_mib():.1f} MiB")
+finally:
+    relay.stop()
