@@ -21,8 +21,8 @@ def loggen(port, rate, count, tcp):
     args = [f"{loggen_root}/usr/bin/loggen", "--inet", "--stream" if tcp else "--dgram", "-r", str(rate), "-n", str(count),
             "-l", "-R", log, "-d", "-Q", "127.0.0.1", str(port)]
     out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=step_seconds * 10 + 60)
-    m = re.search(r"count=(\d+)", out.stderr + out.stdout)
-    return int(m.group(1)) if m else count
+    m = re.findall(r"average rate = ([\d.]+) msg/sec, count=(\d+)", out.stderr + out.stdout)
+    return (int(m[-1][1]), float(m[-1][0])) if m else (count, float(rate))
 
 
 def metric(port, name):
@@ -104,9 +104,9 @@ def highest_rate(server, port, tcp):
     best, rows = 0, []
     for rate in RATES:
         before = server.received(transport)
-        sent = loggen(port, rate, rate * step_seconds, tcp)
+        sent, achieved = loggen(port, rate, rate * step_seconds, tcp)
         got = settle(lambda: server.received(transport) - before, sent)
-        rows.append((rate, sent, got))
+        rows.append((rate, sent, got, achieved))
         if got < sent:
             break
         best = rate
@@ -124,8 +124,9 @@ for tcp in (False, True):
         finally:
             server.stop()
         results[(transport, name)] = best
-        for rate, sent, got in rows:
-            print(f"{transport} {name:8s} {rate:>8,}/s for {step_seconds} s: sent {sent:>9,} received {got:>9,} lost {sent - got:>7,}")
+        for rate, sent, got, achieved in rows:
+            print(f"{transport} {name:8s} {rate:>8,}/s for {step_seconds} s: sent {sent:>9,} (loggen's average {achieved:>9,.0f}/s) "
+                  f"received {got:>9,} lost {sent - got:>7,}")
     r, s = results[(transport, "relay")], results[(transport, "rsyslog")]
     print(f"{transport}: highest rate with zero loss: relay {r:,}/s, rsyslog {s:,}/s, ratio {r / s if s else float('inf'):.2f}")
 

@@ -103,7 +103,7 @@ public final class Pipeline: Service, Sendable {
             switch item {
             case .frame(let delivery, let sender):
                 if case .events(let events) = delivery.body { take(events, edge: delivery.frame.edgeID.rawValue, sender: sender) }
-            case .syslog(_, let events, let sender):
+            case .syslog(_, let events, let sender), .detected(let events, let sender):
                 take(events, edge: nil, sender: sender)
             case .relay(let event):
                 take([event], edge: event.host, sender: nil)

@@ -93,6 +93,7 @@ public final class RunningRelay: Sendable {
     public var syslogEvents: [Event] {
         items.flatMap { item -> [Event] in
             if case .syslog(_, let events, _) = item { return events }
+            if case .detected(let events, _) = item { return events }
             return []
         }
     }

@@ -7,31 +7,45 @@ import Synchronization
 /// `relay_rejected_total{reason="bad_mac"}`. Each is also a counter of a Prometheus
 /// registry, which `/metrics` exposes together with the relay's gauges.
 public final class Counters: Sendable {
-    private let values = Mutex<[String: (value: Int, counter: Prometheus.Counter)]>([:])
+    /// One counter, for hot paths that count without looking the name up each time.
+    public final class Handle: Sendable {
+        let value = Atomic<Int>(0)
+        let counter: Prometheus.Counter
+
+        init(_ counter: Prometheus.Counter) { self.counter = counter }
+
+        public func add(_ amount: Int = 1) {
+            value.wrappingAdd(amount, ordering: .relaxed)
+            counter.increment(by: Int64(amount))
+        }
+    }
+
+    private let handles = Mutex<[String: Handle]>([:])
     public let registry = PrometheusCollectorRegistry()
 
     public init() {}
 
-    public func add(_ name: String, _ amount: Int = 1) {
-        values.withLock { values in
-            if let entry = values[name] {
-                values[name] = (entry.value + amount, entry.counter)
-                entry.counter.increment(by: Int64(amount))
-            } else {
-                let (metric, labels) = Self.split(name)
-                let counter = registry.makeCounter(name: metric, labels: labels)
-                counter.increment(by: Int64(amount))
-                values[name] = (amount, counter)
-            }
+    /// The counter called `name` (made on first use).
+    public func handle(_ name: String) -> Handle {
+        handles.withLock { handles in
+            if let h = handles[name] { return h }
+            let (metric, labels) = Self.split(name)
+            let h = Handle(registry.makeCounter(name: metric, labels: labels))
+            handles[name] = h
+            return h
         }
     }
 
+    public func add(_ name: String, _ amount: Int = 1) {
+        handle(name).add(amount)
+    }
+
     public subscript(name: String) -> Int {
-        values.withLock { $0[name]?.value ?? 0 }
+        handles.withLock { $0[name]?.value.load(ordering: .relaxed) ?? 0 }
     }
 
     public func snapshot() -> [String: Int] {
-        values.withLock { $0.mapValues(\.value) }
+        handles.withLock { $0.mapValues { $0.value.load(ordering: .relaxed) } }
     }
 
     /// `name{a="x",b="y"}` → ("name", [("a", "x"), ("b", "y")]).

@@ -14,6 +14,9 @@ import Glibc
 public enum IntakeItem: Sendable {
     case frame(FrameReceiver.Delivery, sender: String)
     case syslog(SyslogMessage, events: [Event], sender: String)
+    /// Events the rules found in a plain syslog message read on the fast path (nobody
+    /// asked for every message, so the message itself was not parsed in full).
+    case detected([Event], sender: String)
     /// Raised by the relay itself: edge.restarted, edge.loss, edge.silent.
     case relay(Event)
 }
@@ -59,6 +62,12 @@ public final class Intake: Sendable {
         }
         self.receiver = Mutex(receiver)
         self.counters = counters
+        messageCounters = [
+            .udp: counters.handle("relay_messages_total{transport=\"udp\"}"), .tcp: counters.handle("relay_messages_total{transport=\"tcp\"}"),
+            .tls: counters.handle("relay_messages_total{transport=\"tls\"}"),
+        ]
+        plainCounter = counters.handle("relay_syslog_plain_total")
+        syslogEventsCounter = counters.handle("relay_syslog_events_total")
         self.logger = logger
         (items, continuation) = AsyncStream.makeStream(of: IntakeItem.self, bufferingPolicy: .bufferingOldest(configuration.limits.queueDepth))
     }
@@ -70,15 +79,14 @@ public final class Intake: Sendable {
     /// default: a flood of unremarkable syslog then costs a scan and a count each).
     public let reportsEverySyslogMessage = Atomic<Bool>(false)
 
-    private static let messageCounters: [RelayConfiguration.Listener.Transport: String] = [
-        .udp: "relay_messages_total{transport=\"udp\"}", .tcp: "relay_messages_total{transport=\"tcp\"}",
-        .tls: "relay_messages_total{transport=\"tls\"}",
-    ]
+    private let messageCounters: [RelayConfiguration.Listener.Transport: Counters.Handle]
+    private let plainCounter: Counters.Handle
+    private let syslogEventsCounter: Counters.Handle
     private static let wirePrefix = Array(Envelope.messagePrefix.utf8)
 
     /// One syslog message: a UDP datagram's payload or one TCP frame.
     public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) {
-        counters.add(Self.messageCounters[transport] ?? "relay_messages_total")
+        messageCounters[transport]?.add()
         if !reportsEverySyslogMessage.load(ordering: .relaxed),
             let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done
         {
@@ -92,11 +100,11 @@ public final class Intake: Sendable {
     /// Returns false when the message needs the full path.
     private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
         if Self.contains(buffer, Self.wirePrefix) { return false }
-        guard detector.detectOne(buffer: buffer, parser: parser, defaultHost: sender) != nil else {
-            counters.add("relay_syslog_plain_total")
-            return true
-        }
-        return false
+        plainCounter.add()
+        guard let (event, repeats) = detector.detectOne(buffer: buffer, parser: parser, defaultHost: sender) else { return true }
+        syslogEventsCounter.add(repeats)
+        emit(.detected(Array(repeating: event, count: repeats), sender: sender))
+        return true
     }
 
     static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
@@ -133,9 +141,9 @@ public final class Intake: Sendable {
         }
         switch result {
         case nil:
-            counters.add("relay_syslog_plain_total")
+            plainCounter.add()
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
-            if !events.isEmpty { counters.add("relay_syslog_events_total", events.count) }
+            if !events.isEmpty { syslogEventsCounter.add(events.count) }
             emit(.syslog(message, events: events, sender: sender))
         case .delivered(let delivery)?:
             counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")

@@ -54,6 +54,8 @@ public enum ConsolePrinter {
             return lines
         case .relay(let event):
             return ["ALERT \(event.kind) [\(event.severity?.rawValue ?? "-")] \(event.raw ?? "")"]
+        case .detected(let events, let sender):
+            return events.map { describe($0) + "  [syslog via \(sender)]" }
         case .syslog(let m, let events, let sender):
             guard events.isEmpty else { return events.map { describe($0) + "  [syslog via \(sender)]" } }
             let who = [m.hostname, m.appName].compactMap { $0 }.joined(separator: " ")
