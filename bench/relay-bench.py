@@ -14,7 +14,7 @@ relay_bin, load_bin = os.path.abspath(".build/release/relay"), os.path.abspath("
 env = dict(os.environ, SYSLOGNG_PREFIX=f"{loggen_root}/usr",
            LD_LIBRARY_PATH=f"{loggen_root}/usr/lib/syslog-ng:{loggen_root}/usr/lib/x86_64-linux-gnu")
 PASSKEY = "relay benchmark passkey, 32 bytes"
-RATES = [25_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000]
+RATES = [25_000, 50_000, 100_000, 150_000, 175_000, 200_000, 250_000, 300_000]
 
 
 def loggen(port, rate, count, tcp):
