@@ -17,6 +17,8 @@ public struct RelayApp: Sendable {
     public let tcpListeners: [TCPListener]
     /// `/metrics`, `/healthz` and the status page, unless switched off.
     public let statusServer: StatusServer?
+    /// Alerts to chat robots, when any is configured.
+    public let delivery: Delivery?
     /// The passkey file this start created, if it did (first run on the embedded default).
     public let createdPasskeyFile: String?
     let logger: Logger
@@ -43,6 +45,18 @@ public struct RelayApp: Sendable {
             TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits,
                         tls: $0.transport == .tls ? tlsContext : nil, logger: logger)
         }
+        if configuration.channels.isEmpty {
+            delivery = nil
+        } else {
+            let channels = try configuration.channels.map { try $0.resolve() }
+            let delivery = Delivery(
+                channels: channels, store: store, counters: intake.counters,
+                proxy: configuration.proxy.map { .server(host: $0.host, port: $0.port) }, logger: logger)
+            pipeline.observe(incidents: { change in
+                if case .opened(let incident) = change { delivery.enqueue(incident) }
+            })
+            self.delivery = delivery
+        }
         let source = StatusSource(intake: intake, pipeline: pipeline, listeners: configuration.listeners.map(\.description))
         statusServer = configuration.http.map { StatusServer(address: $0, app: source, group: group, logger: logger) }
     }
@@ -53,6 +67,7 @@ public struct RelayApp: Sendable {
         udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service }
             + [pipeline, Housekeeping(intake: intake, every: .seconds(configuration.tickSeconds))]
             + (statusServer.map { [$0 as any Service] } ?? [])
+            + (delivery.map { [$0 as any Service] } ?? [])
     }
 }
 

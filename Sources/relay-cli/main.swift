@@ -142,14 +142,27 @@ struct Alerts: ParsableCommand {
     @Option(help: "How many incidents to show.")
     var limit = 50
 
+    @Flag(name: .customLong("retry-dead"), help: "Put every dead letter (an alert that ran out of attempts) back in the outbox; the running relay sends it.")
+    var retryDead = false
+
     func run() throws {
         let configuration = try store.load()
-        let incidents = try Store(directory: configuration.dataDirectory, readOnly: true).recentIncidents(limit: limit)
+        if retryDead {
+            let n = try Store(directory: configuration.dataDirectory).retryDead(now: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            print("\(n) dead letter(s) queued again")
+            return
+        }
+        let db = try Store(directory: configuration.dataDirectory, readOnly: true)
+        let dead = try db.outbox(status: .dead)
+        let incidents = try db.recentIncidents(limit: limit)
         if json {
             for i in incidents { print(i.jsonObject()) }
             return
         }
         if incidents.isEmpty { print("no incidents in \(configuration.dataDirectory.path)") }
+        for d in dead {
+            print("DEAD LETTER: incident #\(d.incident) to \(d.channel) after \(d.attempts) attempts: \(d.lastError ?? "?") (relay alerts --retry-dead sends it again)")
+        }
         for i in incidents {
             let last = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
             let state = i.status == .open ? "open" : "closed"
@@ -171,7 +184,19 @@ struct Status: ParsableCommand {
         print("store: \(db.path)")
         let counts = try db.counts()
         print("events: \(counts.events)  incidents: \(counts.incidents) (\(counts.openIncidents) open)")
-        print("outbox: no delivery channels in this version; incidents are on the console, in the store and in incidents.jsonl")
+        let outbox = try db.outbox()
+        if outbox.isEmpty {
+            print("outbox: empty (no channels configured, or nothing sent yet)")
+        } else {
+            for channel in Set(outbox.map(\.channel)).sorted() {
+                let mine = outbox.filter { $0.channel == channel }
+                let pending = mine.filter { $0.status == .pending }
+                let late = pending.filter { $0.attempts > 0 }
+                print("outbox \(channel): \(mine.filter { $0.status == .delivered }.count) delivered, \(pending.count) pending"
+                    + (late.isEmpty ? "" : " (\(late.count) after failed attempts, last: \(late.last?.lastError ?? "?"))")
+                    + ", \(mine.filter { $0.status == .dead }.count) dead")
+            }
+        }
         let registry = try db.state("edges").flatMap { try? JSONDecoder().decode(EdgeRegistry.self, from: $0) }
         let records = registry?.records ?? [:]
         if records.isEmpty {

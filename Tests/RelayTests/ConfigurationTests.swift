@@ -102,6 +102,42 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func channelsAndProxy() throws {
+        let c = try RelayConfiguration.parse("""
+            channels:
+              - name: oncall
+                type: dingtalk
+                webhook_env: DINGTALK_WEBHOOK
+                secret_file: /etc/relay/dingtalk-secret
+                keyword: 告警
+                at_mobiles: ["13800000000"]
+                min_severity: high
+                language: en
+            proxy: "http://10.0.0.9:3128"
+            """, origin: "relay.yaml")
+        let ch = try #require(c.channels.first)
+        #expect(ch.name == "oncall" && ch.kind == .dingtalk && ch.webhook == .environment("DINGTALK_WEBHOOK"))
+        #expect(ch.secret == .file("/etc/relay/dingtalk-secret") && ch.keyword == "告警" && ch.atMobiles == ["13800000000"])
+        #expect(ch.minimumSeverity == .high && ch.language == .en && ch.perMinute == 20)
+        #expect(c.proxy == .init(host: "10.0.0.9", port: 3128))
+        do {
+            _ = try RelayConfiguration.parse("""
+                channels:
+                  - type: pigeon
+                    webhook: x
+                  - type: dingtalk
+                    webhook: "ftp://x"
+                    secret: a
+                    secret_env: B
+                """, origin: "relay.yaml")
+            Issue.record("accepted")
+        } catch let p as ConfigurationProblems {
+            #expect(p.description.contains("relay.yaml:2:") && p.description.contains("type must be dingtalk"), "\(p)")
+            #expect(p.description.contains("webhook must be an http(s) URL"))
+            #expect(p.description.contains("give only one of secret, secret_file, secret_env"))
+        }
+    }
+
     @Test func everyMistakeWithItsLine() {
         do {
             _ = try RelayConfiguration.parse("""

@@ -62,6 +62,11 @@ public struct RelayConfiguration: Sendable {
     public var pipeline = Pipeline.Settings()
     /// What the console shows: incidents only, or every event as well.
     public var consoleEvents = false
+    /// Chat robots alerts go to; none: incidents stay on the console, in the store and journal.
+    public var channels: [ChannelSettings] = []
+    /// An HTTP proxy for reaching the robots (gateways often reach the internet only so).
+    public var proxy: HTTPAddress?
+
     /// Certificate and key for `tls` listeners.
     public var tls: TLSFiles?
 

@@ -10,7 +10,7 @@ extension RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http", "tls",
+            "store", "console", "http", "tls", "channels", "proxy",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -98,6 +98,14 @@ extension RelayConfiguration {
         }
         if configuration.listeners.contains(where: { $0.transport == .tls }), configuration.tls == nil {
             problems.add(map[Node("listen")], "a tls listener needs the tls section (certificate_file, key_file)")
+        }
+        if let c = map[Node("channels")] { configuration.channels = parseChannels(c, &problems) }
+        if let p = string(map[Node("proxy")], "proxy") {
+            if let a = ConfigurationProblems.parseAddress(p.replacingOccurrences(of: "http://", with: "")) {
+                configuration.proxy = .init(host: a.host, port: a.port)
+            } else {
+                problems.add(map[Node("proxy")], "proxy must be http://HOST:PORT (an HTTP proxy that tunnels HTTPS with CONNECT)")
+            }
         }
         if let c = map[Node("correlation")] {
             if let m = c.mapping {

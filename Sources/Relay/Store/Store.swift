@@ -77,7 +77,137 @@ public final class Store: Sendable {
                 CREATE TABLE state (name TEXT PRIMARY KEY, value BLOB NOT NULL);
                 """)
         }
+        m.registerMigration("v2-outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY,
+                    channel TEXT NOT NULL,
+                    incident INTEGER NOT NULL,
+                    created INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    message_id TEXT,
+                    last_error TEXT,
+                    delivered_at INTEGER
+                );
+                CREATE INDEX outbox_due ON outbox(status, channel, next_attempt);
+                """)
+        }
         return m
+    }
+
+    // MARK: outbox
+
+    /// One alert waiting for (or done with) one channel.
+    public struct OutboxEntry: Sendable, Hashable {
+        public enum Status: String, Sendable { case pending, delivered, dead }
+        public var id: Int64
+        public var channel: String
+        public var incident: Int64
+        public var created: Int64
+        public var attempts: Int
+        public var nextAttempt: Int64
+        public var status: Status
+        /// The idempotency key of the message that carried it, fixed at its first attempt.
+        public var messageID: String?
+        public var lastError: String?
+    }
+
+    /// Queues `incident` for `channels`, with the incident itself, in one transaction that
+    /// is committed before any attempt to deliver it.
+    public func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
+        guard !channels.isEmpty else { return }
+        try write(events: [], incidents: [incident])
+        try pool.write { db in
+            for channel in channels {
+                try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status) VALUES (?, ?, ?, ?, 'pending')",
+                               arguments: [channel, incident.id, now, now])
+            }
+        }
+    }
+
+    /// The next message's entries for `channel`: those of an earlier attempt (same message
+    /// id) first, else up to `limit` due entries, which get `newMessageID` before this returns.
+    public func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [OutboxEntry] {
+        try pool.write { db in
+            let retry = try Row.fetchOne(db, sql: """
+                SELECT message_id FROM outbox WHERE channel = ? AND status = 'pending' AND message_id IS NOT NULL AND next_attempt <= ?
+                ORDER BY id LIMIT 1
+                """, arguments: [channel, now])
+            if let id: String = retry?["message_id"] {
+                return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE message_id = ? AND status = 'pending' ORDER BY id", arguments: [id])
+                    .map(Self.outbox)
+            }
+            var rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND message_id IS NULL AND next_attempt <= ?
+                ORDER BY id LIMIT ?
+                """, arguments: [channel, now, limit]).map(Self.outbox)
+            guard !rows.isEmpty else { return [] }
+            let id = newMessageID()
+            for i in rows.indices { rows[i].messageID = id }
+            try db.execute(sql: "UPDATE outbox SET message_id = ? WHERE id IN (\(rows.map { String($0.id) }.joined(separator: ",")))", arguments: [id])
+            return rows
+        }
+    }
+
+    /// Records an attempt's outcome for `entries`.
+    public func settle(_ entries: [OutboxEntry], delivered: Bool, error: String?, nextAttempt: Int64, now: Int64, maxAttempts: Int) throws {
+        guard !entries.isEmpty else { return }
+        let ids = entries.map { String($0.id) }.joined(separator: ",")
+        try pool.write { db in
+            if delivered {
+                try db.execute(sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id IN (\(ids))",
+                               arguments: [now])
+                try db.execute(sql: "UPDATE incident SET delivered = 1 WHERE id IN (\(entries.map { String($0.incident) }.joined(separator: ",")))")
+            } else {
+                try db.execute(sql: """
+                    UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?,
+                        status = CASE WHEN attempts + 1 >= ? THEN 'dead' ELSE 'pending' END
+                    WHERE id IN (\(ids))
+                    """, arguments: [error, nextAttempt, maxAttempts])
+            }
+        }
+    }
+
+    /// Puts entries back without counting an attempt (the robot is paused).
+    public func postpone(_ entries: [OutboxEntry], until: Int64, error: String) throws {
+        guard !entries.isEmpty else { return }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET next_attempt = ?, last_error = ? WHERE id IN (\(entries.map { String($0.id) }.joined(separator: ",")))",
+                           arguments: [until, error])
+        }
+    }
+
+    /// Dead letters go back to the queue (`relay alerts --retry-dead`).
+    @discardableResult
+    public func retryDead(now: Int64) throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET status = 'pending', attempts = 0, message_id = NULL, next_attempt = ? WHERE status = 'dead'", arguments: [now])
+            return db.changesCount
+        }
+    }
+
+    public func outbox(status: OutboxEntry.Status? = nil) throws -> [OutboxEntry] {
+        try pool.read { db in
+            if let status {
+                return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id", arguments: [status.rawValue]).map(Self.outbox)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id").map(Self.outbox)
+        }
+    }
+
+    public func incidents(ids: [Int64]) throws -> [Incident] {
+        guard !ids.isEmpty else { return [] }
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM incident WHERE id IN (\(ids.map(String.init).joined(separator: ","))) ORDER BY id").map(Self.incident)
+        }
+    }
+
+    static func outbox(_ row: Row) -> OutboxEntry {
+        OutboxEntry(id: row["id"], channel: row["channel"], incident: row["incident"], created: row["created"], attempts: row["attempts"],
+                    nextAttempt: row["next_attempt"], status: OutboxEntry.Status(rawValue: row["status"]) ?? .pending,
+                    messageID: row["message_id"], lastError: row["last_error"])
     }
 
     /// Writes events and incident changes in one transaction.

@@ -1,0 +1,97 @@
+import Detection
+import Wire
+import Yams
+
+/// A robot as configured: its secrets are sources, read when the relay starts.
+public struct ChannelSettings: Sendable, Hashable {
+    public var name: String
+    public var kind: AlertChannel.Kind
+    public var webhook: SecretSource
+    public var secret: SecretSource?
+    public var keyword: String?
+    public var atMobiles: [String] = []
+    public var atUserIDs: [String] = []
+    public var minimumSeverity: Event.Severity = .medium
+    public var language: AlertMessage.Language = .zh
+    public var perMinute = 20
+    public var blockSeconds = 600
+    public var maxAttempts = 12
+
+    public init(name: String, kind: AlertChannel.Kind, webhook: SecretSource) {
+        self.name = name
+        self.kind = kind
+        self.webhook = webhook
+    }
+
+    /// The channel with its secrets read.
+    public func resolve() throws -> AlertChannel {
+        var c = AlertChannel(name: name, kind: kind, webhook: try webhook.read().trimmingCharacters(in: .whitespacesAndNewlines))
+        c.secret = try secret?.read().trimmingCharacters(in: .whitespacesAndNewlines)
+        c.keyword = keyword
+        c.atMobiles = atMobiles
+        c.atUserIDs = atUserIDs
+        c.minimumSeverity = minimumSeverity
+        c.language = language
+        c.perMinute = perMinute
+        c.blockSeconds = blockSeconds
+        c.maxAttempts = maxAttempts
+        return c
+    }
+}
+
+extension RelayConfiguration {
+    static func parseChannels(_ node: Node, _ problems: inout ConfigurationProblems) -> [ChannelSettings] {
+        guard let list = node.sequence else {
+            problems.add(node, "channels must be a list of robots, each with type and webhook")
+            return []
+        }
+        let known: Set<String> = [
+            "name", "type", "webhook", "webhook_file", "webhook_env", "secret", "secret_file", "secret_env", "keyword", "at_mobiles",
+            "at_user_ids", "min_severity", "language", "per_minute", "block_seconds", "max_attempts",
+        ]
+        var result: [ChannelSettings] = []
+        for item in list {
+            guard let m = item.mapping else {
+                problems.add(item, "a channel is a mapping with type and webhook")
+                continue
+            }
+            for (k, _) in m where !known.contains(k.string ?? "") {
+                problems.add(k, "unknown channel setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
+            }
+            guard let type = problems.string(m[Node("type")], "type"), let kind = AlertChannel.Kind(rawValue: type) else {
+                problems.add(m[Node("type")] ?? item, "type must be dingtalk (feishu, wecom and webhook are not built yet)")
+                continue
+            }
+            func source(_ base: String) -> SecretSource? {
+                let given = [base, base + "_file", base + "_env"].filter { m[Node($0)] != nil }
+                if given.count > 1 { problems.add(m[Node(given[1])], "give only one of \(base), \(base)_file, \(base)_env") }
+                if let v = problems.string(m[Node(base)], base) { return .inline(v) }
+                if let v = problems.string(m[Node(base + "_file")], base + "_file") { return .file(v) }
+                if let v = problems.string(m[Node(base + "_env")], base + "_env") { return .environment(v) }
+                return nil
+            }
+            guard let webhook = source("webhook") else {
+                problems.add(item, "a channel needs webhook, webhook_file or webhook_env")
+                continue
+            }
+            if case .inline(let url) = webhook, !url.hasPrefix("https://"), !url.hasPrefix("http://") {
+                problems.add(m[Node("webhook")], "webhook must be an http(s) URL")
+            }
+            var c = ChannelSettings(name: problems.string(m[Node("name")], "name") ?? type, kind: kind, webhook: webhook)
+            c.secret = source("secret")
+            c.keyword = problems.string(m[Node("keyword")], "keyword")
+            if let n = m[Node("at_mobiles")] { c.atMobiles = texts(n, "at_mobiles", &problems) ?? [] }
+            if let n = m[Node("at_user_ids")] { c.atUserIDs = texts(n, "at_user_ids", &problems) ?? [] }
+            if let n = m[Node("min_severity")] { c.minimumSeverity = severity(n, &problems) ?? c.minimumSeverity }
+            if let l = problems.string(m[Node("language")], "language") {
+                if let language = AlertMessage.Language(rawValue: l) { c.language = language } else { problems.add(m[Node("language")], "language must be zh or en") }
+            }
+            if let n = problems.int(m[Node("per_minute")], "per_minute", 2...1000) { c.perMinute = n }
+            if let n = problems.int(m[Node("block_seconds")], "block_seconds", 1...86_400) { c.blockSeconds = n }
+            if let n = problems.int(m[Node("max_attempts")], "max_attempts", 1...1000) { c.maxAttempts = n }
+            if result.contains(where: { $0.name == c.name }) { problems.add(item, "channel name \(c.name) is used twice: give each a name") }
+            result.append(c)
+        }
+        return result
+    }
+}

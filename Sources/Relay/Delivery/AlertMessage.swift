@@ -1,0 +1,94 @@
+import Foundation
+import Wire
+
+/// An alert as people read it: a headline and a markdown body saying what happened, where,
+/// who, from where, when, how many times and how severe, with the evidence (the original
+/// lines) last. Chinese by default, English on request.
+public struct AlertMessage: Sendable, Equatable {
+    public enum Language: String, Sendable, Hashable { case zh, en }
+
+    public var title: String
+    public var text: String
+
+    static let severityNames: [Language: [Event.Severity: String]] = [
+        .zh: [.info: "信息", .low: "低", .medium: "中", .high: "高", .critical: "严重"],
+        .en: [.info: "info", .low: "low", .medium: "medium", .high: "HIGH", .critical: "CRITICAL"],
+    ]
+
+    /// One incident. `keyword` (a robot's required keyword) is put in the title and text.
+    /// The text is cut to `maxBytes` by dropping evidence lines, never the headline.
+    public static func incident(_ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
+        let severity = severityNames[language]![i.severity]!
+        let prefix = keyword.map { "[\($0)] " } ?? ""
+        let title = language == .zh ? "\(prefix)【\(severity)】\(i.title)" : "\(prefix)[\(severity)] \(i.title)"
+        var facts: [(String, String?)]
+        let when = format(i.firstSeen, timeZone) + (i.lastSeen != i.firstSeen ? " – " + format(i.lastSeen, timeZone) : "")
+        if language == .zh {
+            facts = [("事件", i.kind), ("级别", severity), ("主机", hostList(i)), ("探针", i.edge), ("账号", i.user), ("目标账号", i.targetUser),
+                     ("组", i.group), ("来源 IP", i.sourceIP), ("时间", when), ("次数", String(i.count)), ("编号", "#\(i.id)")]
+        } else {
+            facts = [("What", i.kind), ("Severity", severity), ("Host", hostList(i)), ("Edge", i.edge), ("User", i.user), ("Target", i.targetUser),
+                     ("Group", i.group), ("Source IP", i.sourceIP), ("When", when), ("Count", String(i.count)), ("Incident", "#\(i.id)")]
+        }
+        var text = "### \(escape(title))\n\n" + facts.compactMap { k, v in v.map { "- **\(k)**: \(escape($0))" } }.joined(separator: "\n")
+        let heading = language == .zh ? "\n\n**原始日志**\n\n" : "\n\n**Evidence**\n\n"
+        var evidence = i.evidence.map { "> " + escape(String($0.prefix(600))) }
+        // Shorten the evidence, never the headline and facts.
+        while !evidence.isEmpty, (text + heading + evidence.joined(separator: "\n>\n")).utf8.count > maxBytes {
+            evidence.removeLast()
+        }
+        if !evidence.isEmpty { text += heading + evidence.joined(separator: "\n>\n") }
+        return AlertMessage(title: title, text: text)
+    }
+
+    /// Several incidents in one message, when a robot's budget is spent (20 a minute):
+    /// one line each, most severe first; nothing is left out but evidence.
+    public static func digest(_ incidents: [Incident], language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
+        let prefix = keyword.map { "[\($0)] " } ?? ""
+        let top = incidents.map(\.severity).max() ?? .info
+        let severity = severityNames[language]![top]!
+        let title = language == .zh ? "\(prefix)【\(severity)】\(incidents.count) 个安全事件汇总" : "\(prefix)[\(severity)] digest of \(incidents.count) incidents"
+        var lines: [String] = []
+        for i in incidents.sorted(by: { ($0.severity, $1.id) > ($1.severity, $0.id) }) {
+            let s = severityNames[language]![i.severity]!
+            lines.append("- #\(i.id) [\(s)] \(escape(i.title)) ×\(i.count), \(format(i.lastSeen, timeZone))")
+        }
+        var text = "### \(escape(title))\n\n"
+        var included = 0
+        for line in lines where (text + line).utf8.count + 200 < maxBytes {
+            text += line + "\n"
+            included += 1
+        }
+        if included < lines.count {
+            // Cannot happen with the digest sizes the outbox makes; said plainly if it does.
+            text += language == .zh ? "\n另有 \(lines.count - included) 个事件见 relay alerts\n" : "\n\(lines.count - included) more: see relay alerts\n"
+        }
+        return AlertMessage(title: title, text: text)
+    }
+
+    static func hostList(_ i: Incident) -> String? {
+        i.hosts.count > 1 ? i.hosts.joined(separator: ", ") : i.host
+    }
+
+    static func format(_ microseconds: Int64, _ zone: TimeZone) -> String {
+        let seconds = Int(microseconds / 1_000_000) + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(microseconds) / 1e6))
+        let civil = SyslogTimestamp.iso8601UTC(microseconds: Int64(seconds) * 1_000_000, fractionDigits: 0)
+        // 2026-11-29T16:10:15Z → 2026-11-29 16:10:15
+        return civil.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: "")
+    }
+
+    /// Log text is attacker-controlled: markdown that would change the message's shape
+    /// (links, images, headings, mentions) is neutralised.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\", "`", "*", "_", "[", "]", "(", ")", "#", "!", "<", ">", "|": out += "\\\(c)"
+            case "@": out += "@\u{200B}"  // no mention from log text
+            case "\n", "\r": out += " "
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

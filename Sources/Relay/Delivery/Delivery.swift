@@ -1,0 +1,214 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// A chat robot to deliver alerts to.
+public struct AlertChannel: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case dingtalk }
+
+    /// A name for logs, the outbox and `relay status` (default: the kind).
+    public var name: String
+    public var kind: Kind
+    /// The robot's webhook URL, with its access token (a secret: never logged).
+    public var webhook: String
+    /// The signing secret (`SEC…`), when the robot has 加签 on.
+    public var secret: String?
+    /// A keyword the robot requires; put in every message's title and text.
+    public var keyword: String?
+    public var atMobiles: [String] = []
+    public var atUserIDs: [String] = []
+    /// Incidents below this severity are not sent here.
+    public var minimumSeverity: Event.Severity = .medium
+    public var language: AlertMessage.Language = .zh
+    /// Messages a minute the robot takes (DingTalk: 20); the relay keeps one below.
+    public var perMinute = 20
+    /// How long the robot stays blocked after answering with its rate error.
+    public var blockSeconds = 600
+    public var maxAttempts = 12
+    public var timeoutSeconds = 10
+
+    public init(name: String, kind: Kind, webhook: String) {
+        self.name = name
+        self.kind = kind
+        self.webhook = webhook
+    }
+}
+
+/// Delivers incidents to chat robots, losing none: each is written to the outbox in the
+/// store before any attempt, retried with backoff and jitter, and marked delivered only on
+/// the robot's success answer; after `maxAttempts` it is a dead letter. Each robot gets at
+/// most `perMinute - 1` messages in any 60 s; when more incidents are due than that allows,
+/// they are folded into digest messages. A robot that answers with its rate error is paused
+/// for `blockSeconds` with its queue kept.
+public final class Delivery: Service, Sendable {
+    let channels: [AlertChannel]
+    let store: Store
+    let client: HTTPClient
+    let logger: Logger
+    let counters: Counters
+    let timeZone: TimeZone
+    private let state = Mutex<[String: ChannelState]>([:])
+    /// Set when an alert is queued, so the loop looks at once rather than at its next round.
+    private let woken = Atomic<Bool>(false)
+
+    /// Per robot: the attempts of the last minute, and a token bucket that paces them.
+    ///
+    /// The bucket holds `perMinute / 5` tokens (4 for DingTalk) and refills so that a full
+    /// bucket plus a minute's refill stay under the limit (15 a minute): a burst gets a few
+    /// messages at once, then a digest of everything that accumulated every 4 s, never an
+    /// hour's backlog behind a spent minute. The sliding window is checked as well.
+    struct ChannelState {
+        var sent: [Int64] = []  // attempt times (µs) within the last minute
+        var pausedUntil: Int64 = 0
+        var tokens: Double
+        var refilled: Int64
+
+        init(capacity: Double, now: Int64) {
+            tokens = capacity
+            refilled = now
+        }
+    }
+
+    static func capacity(_ c: AlertChannel) -> Double { Double(max(1, c.perMinute / 5)) }
+    /// Tokens per microsecond.
+    static func refillRate(_ c: AlertChannel) -> Double { Double(max(1, c.perMinute - 1 - Int(capacity(c)))) / 60_000_000 }
+
+    public init(channels: [AlertChannel], store: Store, counters: Counters, proxy: HTTPClient.Configuration.Proxy? = nil,
+                timeZone: TimeZone = .current, logger: Logger) {
+        self.channels = channels
+        self.store = store
+        self.counters = counters
+        self.logger = logger
+        self.timeZone = timeZone
+        var configuration = HTTPClient.Configuration()
+        configuration.proxy = proxy
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(channels.map(\.timeoutSeconds).max() ?? 10)))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Queues an incident that just opened for every channel that takes its severity.
+    public func enqueue(_ incident: Incident) {
+        let names = channels.filter { incident.severity >= $0.minimumSeverity }.map(\.name)
+        guard !names.isEmpty else { return }
+        do {
+            try store.enqueue(incident, channels: names, now: Pipeline.now())
+            counters.add("relay_alerts_queued_total", names.count)
+            woken.store(true, ordering: .relaxed)
+        } catch {
+            // Not lost: the incident is still in the store; the operator sees this error.
+            counters.add("relay_outbox_errors_total")
+            logger.error("cannot queue an alert", metadata: ["incident": "\(incident.id)", "error": "\(error)"])
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var last = ContinuousClock.now
+            while !Task.isCancelled {
+                // At once for a new alert; every 500 ms for retries and paused robots.
+                if self.woken.exchange(false, ordering: .relaxed) || ContinuousClock.now - last >= .milliseconds(500) {
+                    last = ContinuousClock.now
+                    await self.deliverDue()
+                }
+                guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { break }
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    /// One pass: for each robot not paused and with budget left, one message of what is due.
+    func deliverDue() async {
+        for channel in channels {
+            while await deliverOne(channel) {}
+        }
+    }
+
+    /// Sends one message to `channel` if anything is due and the budget allows; returns
+    /// whether it sent one.
+    func deliverOne(_ channel: AlertChannel) async -> Bool {
+        let now = Pipeline.now()
+        let capacity = Self.capacity(channel)
+        let tokens = state.withLock { states -> Double in
+            var s = states[channel.name] ?? ChannelState(capacity: capacity, now: now)
+            s.sent.removeAll { now - $0 >= 60_000_000 }
+            s.tokens = min(capacity, s.tokens + Double(now - s.refilled) * Self.refillRate(channel))
+            s.refilled = now
+            states[channel.name] = s
+            guard now >= s.pausedUntil, s.sent.count < channel.perMinute - 1 else { return 0 }
+            return s.tokens
+        }
+        guard tokens >= 1 else { return false }
+        let batch: [Store.OutboxEntry]
+        let incidents: [Incident]
+        do {
+            // With the bucket down to its last token, everything due goes into one digest.
+            batch = try store.nextBatch(channel: channel.name, now: now, limit: tokens >= 2 ? 1 : 200) { UUID().uuidString.lowercased() }
+            guard !batch.isEmpty else { return false }
+            incidents = try store.incidents(ids: batch.map(\.incident))
+        } catch {
+            logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
+            return false
+        }
+        let message = incidents.count == 1
+            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone)
+            : AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone)
+        state.withLock { states in
+            states[channel.name]?.sent.append(now)
+            states[channel.name]?.tokens -= 1
+        }
+        let verdict = await send(message, messageID: batch[0].messageID ?? "", to: channel)
+        let attempts = (batch.map(\.attempts).max() ?? 0) + 1
+        do {
+            switch verdict {
+            case .delivered:
+                try store.settle(batch, delivered: true, error: nil, nextAttempt: now, now: Pipeline.now(), maxAttempts: channel.maxAttempts)
+                counters.add("relay_alerts_delivered_total{channel=\"\(channel.name)\"}", batch.count)
+                counters.add("relay_messages_sent_total{channel=\"\(channel.name)\"}")
+            case .throttled(let why):
+                let until = Pipeline.now() + Int64(channel.blockSeconds) * 1_000_000
+                state.withLock { $0[channel.name]?.pausedUntil = until }
+                try store.postpone(batch, until: until, error: why)
+                counters.add("relay_robot_blocked_total{channel=\"\(channel.name)\"}")
+                logger.warning("robot throttled: paused, queue kept", metadata: ["channel": "\(channel.name)", "answer": "\(why)", "seconds": "\(channel.blockSeconds)"])
+            case .retry(let why), .refused(let why):
+                // Backoff 2^n s (at most 10 min) with ±25% jitter.
+                let base = min(600.0, pow(2.0, Double(attempts)))
+                let delay = Int64(base * Double.random(in: 0.75...1.25) * 1_000_000)
+                try store.settle(batch, delivered: false, error: why, nextAttempt: Pipeline.now() + delay, now: Pipeline.now(), maxAttempts: channel.maxAttempts)
+                counters.add("relay_alert_failures_total{channel=\"\(channel.name)\"}")
+                if attempts >= channel.maxAttempts {
+                    counters.add("relay_alerts_dead_total{channel=\"\(channel.name)\"}", batch.count)
+                }
+                logger.warning("alert not delivered; will retry", metadata: ["channel": "\(channel.name)", "answer": "\(why)", "attempt": "\(attempts)"])
+            }
+        } catch {
+            logger.error("cannot record a delivery outcome", metadata: ["error": "\(error)"])
+        }
+        if case .delivered = verdict { return true }
+        return false
+    }
+
+    func send(_ message: AlertMessage, messageID: String, to channel: AlertChannel) async -> DingTalk.Verdict {
+        let body = DingTalk.markdownBody(title: message.title, text: message.text, atMobiles: channel.atMobiles, atUserIDs: channel.atUserIDs,
+                                         messageID: messageID)
+        guard body.count <= DingTalk.maxBodyBytes else { return .refused("message of \(body.count) bytes is over the robot's limit") }
+        let url = DingTalk.signedURL(webhook: channel.webhook, secret: channel.secret, timestampMilliseconds: Pipeline.now() / 1000)
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(channel.timeoutSeconds)))
+            let answer = try await response.body.collect(upTo: 64 * 1024)
+            return DingTalk.verdict(status: Int(response.status.code), body: Array(answer.readableBytesView))
+        } catch {
+            // The error text may quote the URL with its token: keep it out of logs.
+            return .retry("network: \(type(of: error))")
+        }
+    }
+}

@@ -1,0 +1,207 @@
+// A fake DingTalk custom robot on loopback that enforces the rules of
+// ../shared/specs/chat-and-llm-apis.md §A.8: a request the real robot would refuse is refused
+// here, with the real errcode in an HTTP 200 body.
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+public final class FakeDingTalk: Sendable {
+    public enum Mode: Sendable, Equatable {
+        case normal
+        /// HTTP 500 to everything.
+        case down
+        /// errcode -1 (system busy) to everything.
+        case busy
+        /// Read the request, never answer.
+        case hang
+    }
+
+    public struct Received: Sendable {
+        public var time: ContinuousClock.Instant
+        public var wallMilliseconds: Int64
+        public var body: [String: any Sendable]
+        public var text: String
+        public var messageID: String?
+    }
+
+    public let token: String
+    public let secret: String?
+    public let keywords: [String]
+    public let blockSeconds: Int
+    private let state = Mutex<State>(State())
+    private let channel: any Channel
+    public let port: Int
+
+    struct State {
+        var mode: Mode = .normal
+        var accepted: [Received] = []
+        var acceptedTimes: [ContinuousClock.Instant] = []
+        var blockedUntil: ContinuousClock.Instant?
+        var seenIDs: Set<String> = []
+        var refusals: [Int: Int] = [:]
+        var requests = 0
+    }
+
+    public init(token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"], blockSeconds: Int = 600) async throws {
+        self.token = token
+        self.secret = secret
+        self.keywords = keywords
+        self.blockSeconds = blockSeconds
+        let holder = Box()
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { child in
+                child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(Handler(fake: holder)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress!.port!
+        holder.fake.withLock { $0 = self }
+    }
+
+    public var webhook: String { "http://127.0.0.1:\(port)/robot/send?access_token=\(token)" }
+
+    public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    public var accepted: [Received] { state.withLock { $0.accepted } }
+    public var requests: Int { state.withLock { $0.requests } }
+    /// How many requests were refused with each errcode.
+    public var refusals: [Int: Int] { state.withLock { $0.refusals } }
+
+    /// The most messages accepted within any 60 s.
+    public var highestPerMinute: Int {
+        let times = state.withLock { $0.acceptedTimes }
+        var best = 0
+        for (i, t) in times.enumerated() {
+            best = max(best, times[i...].prefix { $0 - t < .seconds(60) }.count)
+        }
+        return best
+    }
+
+    public func stop() async { try? await channel.close() }
+
+    final class Box: Sendable {
+        let fake = Mutex<FakeDingTalk?>(nil)
+    }
+
+    /// (HTTP status, JSON answer), or nil to never answer.
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], from address: String?) -> (Int, String)? {
+        let mode = state.withLock { s -> Mode in
+            s.requests += 1
+            return s.mode
+        }
+        switch mode {
+        case .hang: return nil
+        case .down: return (500, "{\"error\": \"down\"}")
+        case .busy: return refuse(-1, "系统繁忙")
+        case .normal: break
+        }
+        guard method == .POST else { return refuse(43002, "需要POST请求") }
+        let query = Self.query(uri)
+        guard let tokenGiven = query["access_token"], !tokenGiven.isEmpty else { return refuse(40035, "缺少参数 access_token") }
+        guard tokenGiven == token else { return refuse(300005, "token is not exist") }
+        guard headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/json") == true else {
+            return refuse(43004, "无效的HTTP HEADER Content-Type")
+        }
+        if let secret {
+            guard let ts = query["timestamp"], let sign = query["sign"] else { return refuse(310000, "sign not match") }
+            guard ts.count == 13, let t = Int64(ts) else { return refuse(310000, "invalid timestamp") }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            guard abs(now - t) <= 3_600_000 else { return refuse(310000, "invalid timestamp") }
+            let mac = HMAC<SHA256>.authenticationCode(for: Data("\(ts)\n\(secret)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            guard sign == Data(mac).base64EncodedString() else { return refuse(310000, "sign not match") }
+        }
+        guard body.count <= 20_000 else { return refuse(460101, "message too long, exceed 20000 bytes") }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return refuse(400105, "body is not JSON") }
+        let msgtype = json["msgtype"] as? String
+        var text = ""
+        switch msgtype {
+        case "text":
+            guard let t = (json["text"] as? [String: Any])?["content"] as? String else { return refuse(400105, "text.content missing") }
+            text = t
+        case "markdown":
+            guard let md = json["markdown"] as? [String: Any], let title = md["title"] as? String, let t = md["text"] as? String else {
+                return refuse(400105, "markdown.title and markdown.text required")
+            }
+            text = title + "\n" + t
+        case "link", "actionCard", "feedCard":
+            text = String(decoding: body, as: UTF8.self)
+        default:
+            return refuse(400105, "不支持的消息类型")
+        }
+        if !keywords.isEmpty, !keywords.contains(where: { text.contains($0) }) { return refuse(310000, "keywords not in content") }
+        if let at = json["at"] as? [String: Any], let mobiles = at["atMobiles"] as? [String] {
+            for m in mobiles where !text.contains("@\(m)") { return refuse(400105, "atMobiles \(m) not in the text") }
+        }
+        let id = json["msgUuid"] as? String
+        let now = ContinuousClock.now
+        return state.withLock { s -> (Int, String) in
+            if let until = s.blockedUntil, now < until { return refuseLocked(&s, 130101, "send too fast, exceed 20 times per minute") }
+            let lastMinute = s.acceptedTimes.filter { now - $0 < .seconds(60) }.count
+            if lastMinute >= 20 {
+                s.blockedUntil = now + .seconds(blockSeconds)
+                return refuseLocked(&s, 130101, "send too fast, exceed 20 times per minute")
+            }
+            s.acceptedTimes.append(now)
+            // The same msgUuid again: accepted, not shown twice.
+            if let id, !s.seenIDs.insert(id).inserted { return (200, "{\"errcode\":0,\"errmsg\":\"ok\"}") }
+            s.accepted.append(Received(time: now, wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+                                       body: ["msgtype": msgtype ?? ""], text: text, messageID: id))
+            return (200, "{\"errcode\":0,\"errmsg\":\"ok\"}")
+        }
+    }
+
+    private func refuse(_ code: Int, _ message: String) -> (Int, String) {
+        state.withLock { refuseLocked(&$0, code, message) }
+    }
+
+    private func refuseLocked(_ s: inout State, _ code: Int, _ message: String) -> (Int, String) {
+        s.refusals[code, default: 0] += 1
+        return (200, "{\"errcode\":\(code),\"errmsg\":\(String(decoding: try! JSONSerialization.data(withJSONObject: [message]), as: UTF8.self).dropFirst().dropLast())}")
+    }
+
+    /// Query parameters form-decoded as a server does: `+` is a space, `%XX` a byte.
+    static func query(_ uri: String) -> [String: String] {
+        guard let q = uri.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
+        var out: [String: String] = [:]
+        for pair in q.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            func decode(_ s: Substring) -> String {
+                (String(s).replacingOccurrences(of: "+", with: " ")).removingPercentEncoding ?? String(s)
+            }
+            out[decode(kv[0])] = kv.count > 1 ? decode(kv[1]) : ""
+        }
+        return out
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let fake: Box
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(fake: Box) { self.fake = fake }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(var b):
+                if body.count < 1 << 20 { body += b.readBytes(length: b.readableBytes) ?? [] }
+            case .end:
+                guard let h = head, let fake = fake.fake.withLock({ $0 }) else { return }
+                guard let (status, json) = fake.answer(method: h.method, uri: h.uri, headers: h.headers, body: body,
+                                                       from: context.remoteAddress?.ipAddress) else { return }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: String(json.utf8.count))
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
