@@ -2,39 +2,30 @@ import Detection
 import Wire
 import Yams
 
-/// A robot as configured: its secrets are sources, read when the relay starts.
+/// A robot as configured: the channel's settings, with its secrets as sources that are
+/// read when the relay starts (never kept in the configuration).
+@dynamicMemberLookup
 public struct ChannelSettings: Sendable, Hashable {
-    public var name: String
-    public var kind: AlertChannel.Kind
+    /// Everything but the webhook and the secret.
+    public var channel: AlertChannel
     public var webhook: SecretSource
     public var secret: SecretSource?
-    public var keyword: String?
-    public var atMobiles: [String] = []
-    public var atUserIDs: [String] = []
-    public var minimumSeverity: Event.Severity = .medium
-    public var language: AlertMessage.Language = .zh
-    public var perMinute = 20
-    public var blockSeconds = 600
-    public var maxAttempts = 12
 
     public init(name: String, kind: AlertChannel.Kind, webhook: SecretSource) {
-        self.name = name
-        self.kind = kind
+        channel = AlertChannel(name: name, kind: kind, webhook: "")
         self.webhook = webhook
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<AlertChannel, T>) -> T {
+        get { channel[keyPath: path] }
+        set { channel[keyPath: path] = newValue }
     }
 
     /// The channel with its secrets read.
     public func resolve() throws -> AlertChannel {
-        var c = AlertChannel(name: name, kind: kind, webhook: try webhook.read().trimmingCharacters(in: .whitespacesAndNewlines))
+        var c = channel
+        c.webhook = try webhook.read().trimmingCharacters(in: .whitespacesAndNewlines)
         c.secret = try secret?.read().trimmingCharacters(in: .whitespacesAndNewlines)
-        c.keyword = keyword
-        c.atMobiles = atMobiles
-        c.atUserIDs = atUserIDs
-        c.minimumSeverity = minimumSeverity
-        c.language = language
-        c.perMinute = perMinute
-        c.blockSeconds = blockSeconds
-        c.maxAttempts = maxAttempts
         return c
     }
 }
@@ -78,7 +69,7 @@ extension RelayConfiguration {
                 problems.add(m[Node("webhook")], "webhook must be an http(s) URL")
             }
             var c = ChannelSettings(name: problems.string(m[Node("name")], "name") ?? type, kind: kind, webhook: webhook)
-            c.secret = source("secret")
+            c.secret = source("secret") as SecretSource?
             c.keyword = problems.string(m[Node("keyword")], "keyword")
             if let n = m[Node("at_mobiles")] { c.atMobiles = texts(n, "at_mobiles", &problems) ?? [] }
             if let n = m[Node("at_user_ids")] { c.atUserIDs = texts(n, "at_user_ids", &problems) ?? [] }
