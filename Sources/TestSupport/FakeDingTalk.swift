@@ -17,6 +17,9 @@ public final class FakeDingTalk: Sendable {
         case busy
         /// Read the request, never answer.
         case hang
+        /// Take the message (it reaches the group), then never answer: the sender cannot
+        /// know, and must retry with the same msgUuid.
+        case acceptThenHang
     }
 
     public struct Received: Sendable {
@@ -95,7 +98,7 @@ public final class FakeDingTalk: Sendable {
         case .hang: return nil
         case .down: return (500, "{\"error\": \"down\"}")
         case .busy: return refuse(-1, "系统繁忙")
-        case .normal: break
+        case .normal, .acceptThenHang: break
         }
         guard method == .POST else { return refuse(43002, "需要POST请求") }
         let query = Self.query(uri)
@@ -136,7 +139,7 @@ public final class FakeDingTalk: Sendable {
         }
         let id = json["msgUuid"] as? String
         let now = ContinuousClock.now
-        return state.withLock { s -> (Int, String) in
+        let answer = state.withLock { s -> (Int, String) in
             if let until = s.blockedUntil, now < until { return refuseLocked(&s, 130101, "send too fast, exceed 20 times per minute") }
             let lastMinute = s.acceptedTimes.filter { now - $0 < .seconds(60) }.count
             if lastMinute >= 20 {
@@ -150,6 +153,7 @@ public final class FakeDingTalk: Sendable {
                                        body: ["msgtype": msgtype ?? ""], text: text, messageID: id))
             return (200, "{\"errcode\":0,\"errmsg\":\"ok\"}")
         }
+        return mode == .acceptThenHang ? nil : answer
     }
 
     private func refuse(_ code: Int, _ message: String) -> (Int, String) {

@@ -108,6 +108,17 @@ public final class RunningRelay: Sendable {
 
     public func counter(_ name: String) -> Int { app.intake.counters[name] }
 
+    /// Waits, at most `timeout`, until `condition` holds (no relay needed).
+    @discardableResult
+    public static func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
     /// Waits, at most `timeout`, until `condition` holds.
     @discardableResult
     public func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {

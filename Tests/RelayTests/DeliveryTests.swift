@@ -131,3 +131,68 @@ struct DeliveryTests {
         for i in relay.incidents { #expect(all.contains("#\(i.id)"), "incident \(i.id) in no message") }
     }
 }
+
+/// The real relay binary killed with SIGKILL while an alert is in flight, then restarted.
+@Suite("Delivery across kill -9", .serialized)
+struct DeliveryCrashTests {
+    @Test func anAlertInFlightWhenTheRelayIsKilledIsDeliveredOnceAfterTheRestart() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = root.appendingPathComponent(".build/debug/relay").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the relay first")
+        let fake = try await FakeDingTalk()
+        // The robot takes the message but the answer never comes: the relay cannot know.
+        fake.set(.acceptThenHang)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let port = Int.random(in: 30000...40000)
+        let config = dir.appendingPathComponent("relay.yaml").path
+        try """
+            listen:
+              - udp: "127.0.0.1:\(port)"
+            http: off
+            data_directory: \(dir.path)/data
+            channels:
+              - type: dingtalk
+                webhook: "\(fake.webhook)"
+                secret: "\(fake.secret!)"
+                keyword: 告警
+                min_severity: high
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", "--config", config, "--log-level", "error"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        var relay = try start()
+        defer { if relay.isRunning { kill(relay.processIdentifier, SIGKILL) } }
+        let deadline = ContinuousClock.now + .seconds(15)
+        var n = 0
+        while ContinuousClock.now < deadline, fake.accepted.isEmpty {
+            try Send.logger(["--server", "127.0.0.1", "--port", String(port), "--udp", "-t", "sshd",
+                             "Failed password for root from 203.0.113.66 port \(40000 + n) ssh2"])
+            n += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(fake.accepted.count == 1, "the robot has the message; its answer hangs")
+        kill(relay.processIdentifier, SIGKILL)
+        relay.waitUntilExit()
+        fake.set(.normal)
+        relay = try start()
+        // The outbox still holds the alert: it goes again with the same msgUuid, which the
+        // robot recognises, so the group sees it once.
+        await RunningRelay.waitUntil(timeout: .seconds(20)) { fake.requests >= 2 && fake.refusals.isEmpty }
+        try await Task.sleep(for: .seconds(1))
+        kill(relay.processIdentifier, SIGTERM)
+        relay.waitUntilExit()
+        await fake.stop()
+        #expect(fake.accepted.count == 1, "shown once")
+        #expect(fake.requests >= 2, "sent again after the restart")
+        let store = try Store(directory: dir.appendingPathComponent("data"), readOnly: true)
+        #expect(try store.outbox(status: .delivered).count == 1)
+        #expect(try store.outbox(status: .pending).isEmpty)
+    }
+}
