@@ -8,7 +8,13 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+public typealias FakeRobot = FakeDingTalk
+
+/// Also plays the Feishu custom bot (§C.6), the WeCom group robot (§C'.4) and a plain JSON
+/// webhook, each with its own URL shape, signing, limits and error codes.
 public final class FakeDingTalk: Sendable {
+    public enum Flavor: String, Sendable { case dingtalk, feishu, wecom, webhook }
+
     public enum Mode: Sendable, Equatable {
         case normal
         /// HTTP 500 to everything.
@@ -30,6 +36,7 @@ public final class FakeDingTalk: Sendable {
         public var messageID: String?
     }
 
+    public let flavor: Flavor
     public let token: String
     public let secret: String?
     public let keywords: [String]
@@ -48,7 +55,11 @@ public final class FakeDingTalk: Sendable {
         var requests = 0
     }
 
-    public init(token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"], blockSeconds: Int = 600) async throws {
+    public init(
+        _ flavor: Flavor = .dingtalk, token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"],
+        blockSeconds: Int = 600
+    ) async throws {
+        self.flavor = flavor
         self.token = token
         self.secret = secret
         self.keywords = keywords
@@ -64,7 +75,14 @@ public final class FakeDingTalk: Sendable {
         holder.fake.withLock { $0 = self }
     }
 
-    public var webhook: String { "http://127.0.0.1:\(port)/robot/send?access_token=\(token)" }
+    public var webhook: String {
+        switch flavor {
+        case .dingtalk: "http://127.0.0.1:\(port)/robot/send?access_token=\(token)"
+        case .feishu: "http://127.0.0.1:\(port)/open-apis/bot/v2/hook/\(token)"
+        case .wecom: "http://127.0.0.1:\(port)/cgi-bin/webhook/send?key=\(token)"
+        case .webhook: "http://127.0.0.1:\(port)/hooks/alerts"
+        }
+    }
 
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     public var accepted: [Received] { state.withLock { $0.accepted } }
@@ -99,6 +117,15 @@ public final class FakeDingTalk: Sendable {
         case .down: return (500, "{\"error\": \"down\"}")
         case .busy: return refuse(-1, "系统繁忙")
         case .normal, .acceptThenHang: break
+        }
+        switch flavor {
+        case .dingtalk: break
+        case .feishu: return feishu(uri: uri, body: body, mode: mode)
+        case .wecom: return wecom(uri: uri, body: body, mode: mode)
+        case .webhook:
+            guard method == .POST, (try? JSONSerialization.jsonObject(with: Data(body))) != nil else { return (400, "{}") }
+            return record(text: String(decoding: body, as: UTF8.self), id: nil, msgtype: "webhook", perMinute: 10_000, perSecond: nil, mode: mode,
+                          throttled: (429, "{}"), success: (200, "{}"))
         }
         guard method == .POST else { return refuse(43002, "需要POST请求") }
         let query = Self.query(uri)
@@ -156,6 +183,79 @@ public final class FakeDingTalk: Sendable {
         return mode == .acceptThenHang ? nil : answer
     }
 
+    /// Counts an accepted message against the robot's limits and records it.
+    private func record(
+        text: String, id: String?, msgtype: String, perMinute: Int, perSecond: Int?, mode: Mode, throttled: (Int, String), success: (Int, String)
+    ) -> (Int, String)? {
+        let now = ContinuousClock.now
+        let answer = state.withLock { s -> (Int, String) in
+            let lastMinute = s.acceptedTimes.filter { now - $0 < .seconds(60) }.count
+            let lastSecond = s.acceptedTimes.filter { now - $0 < .seconds(1) }.count
+            if lastMinute >= perMinute || (perSecond.map { lastSecond >= $0 } ?? false) {
+                s.refusals[-2, default: 0] += 1
+                return throttled
+            }
+            s.acceptedTimes.append(now)
+            s.accepted.append(Received(time: now, wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), body: ["msgtype": msgtype],
+                                       text: text, messageID: id))
+            return success
+        }
+        return mode == .acceptThenHang ? nil : answer
+    }
+
+    private func feishu(uri: String, body: [UInt8], mode: Mode) -> (Int, String)? {
+        func fail(_ code: Int, _ msg: String) -> (Int, String) {
+            state.withLock { $0.refusals[code, default: 0] += 1 }
+            return (200, "{\"code\":\(code),\"msg\":\"\(msg)\",\"data\":{}}")
+        }
+        guard uri.hasSuffix("/open-apis/bot/v2/hook/\(token)") else { return fail(19001, "param invalid: incoming webhook access token invalid") }
+        guard body.count <= 20_000, let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return fail(9499, "Bad Request") }
+        guard let type = json["msg_type"] as? String else { return fail(9499, "Bad Request") }
+        if type == "interactive" { guard json["card"] != nil else { return fail(9499, "Bad Request") } } else {
+            guard json["content"] is [String: Any] else { return fail(9499, "Bad Request") }
+        }
+        if let secret {
+            guard let ts = json["timestamp"] as? String, let sign = json["sign"] as? String, ts.count == 10, let t = Int64(ts) else {
+                return fail(19021, "sign match fail or timestamp is not within one hour from current time")
+            }
+            let key = SymmetricKey(data: Data("\(ts)\n\(secret)".utf8))
+            let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(), using: key)).base64EncodedString()
+            guard abs(Int64(Date().timeIntervalSince1970) - t) <= 3600, sign == expected else {
+                return fail(19021, "sign match fail or timestamp is not within one hour from current time")
+            }
+        }
+        let text = String(decoding: body, as: UTF8.self).removingJSONEscapes
+        if !keywords.isEmpty, !keywords.contains(where: { text.contains($0) }) { return fail(19024, "Key Words Not Found") }
+        return record(text: text, id: nil, msgtype: type, perMinute: 100, perSecond: 5, mode: mode,
+                      throttled: (200, "{\"code\":11232,\"msg\":\"frequency limited\"}"), success: (200, "{\"code\":0,\"data\":{},\"msg\":\"success\"}"))
+    }
+
+    private func wecom(uri: String, body: [UInt8], mode: Mode) -> (Int, String)? {
+        func fail(_ code: Int, _ msg: String) -> (Int, String) {
+            state.withLock { $0.refusals[code, default: 0] += 1 }
+            return (200, "{\"errcode\":\(code),\"errmsg\":\"\(msg), hint: [fake]\"}")
+        }
+        guard FakeDingTalk.query(uri)["key"] == token else { return fail(93000, "invalid webhook url") }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let type = json["msgtype"] as? String else {
+            return fail(40008, "invalid message type")
+        }
+        let content: String
+        switch type {
+        case "markdown":
+            guard let c = (json["markdown"] as? [String: Any])?["content"] as? String, !c.isEmpty else { return fail(44004, "empty content") }
+            guard c.utf8.count <= 4096 else { return fail(40058, "markdown.content exceed max length 4096. invalid Request Parameter") }
+            content = c
+        case "text":
+            guard let c = (json["text"] as? [String: Any])?["content"] as? String, !c.isEmpty else { return fail(44004, "empty content") }
+            guard c.utf8.count <= 2048 else { return fail(40058, "text.content exceed max length 2048. invalid Request Parameter") }
+            content = c
+        default:
+            return fail(40008, "invalid message type")
+        }
+        return record(text: content, id: nil, msgtype: type, perMinute: 20, perSecond: nil, mode: mode,
+                      throttled: (200, "{\"errcode\":45009,\"errmsg\":\"api freq out of limit\"}"), success: (200, "{\"errcode\":0,\"errmsg\":\"ok\"}"))
+    }
+
     private func refuse(_ code: Int, _ message: String) -> (Int, String) {
         state.withLock { refuseLocked(&$0, code, message) }
     }
@@ -207,5 +307,18 @@ public final class FakeDingTalk: Sendable {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             }
         }
+    }
+}
+
+extension String {
+    /// The strings of a JSON text, escapes undone, one per line: what a keyword is searched in.
+    var removingJSONEscapes: String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(self.utf8)) else { return self }
+        var out: [String] = []
+        func walk(_ v: Any) {
+            if let s = v as? String { out.append(s) } else if let a = v as? [Any] { a.forEach(walk) } else if let d = v as? [String: Any] { d.values.forEach(walk) }
+        }
+        walk(object)
+        return out.joined(separator: "\n")
     }
 }

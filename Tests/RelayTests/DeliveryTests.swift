@@ -196,3 +196,64 @@ struct DeliveryCrashTests {
         #expect(try store.outbox(status: .pending).isEmpty)
     }
 }
+
+/// Feishu, WeCom and a plain webhook, and several channels at once routed by severity.
+@Suite("Other robots", .serialized)
+struct OtherRobotTests {
+    @Test func feishuSignatureVectors() {
+        // ../shared/specs/chat-and-llm-apis.md §0, including the wrong (DingTalk-style) result.
+        #expect(Feishu.sign(secret: "xxx", timestampSeconds: 1_661_860_880) == "QnWVTSBe6FmQDE0bG6X0mURbI+DnvVyu1h+j5dHOjrU=")
+        #expect(Feishu.sign(secret: "demo", timestampSeconds: 100) == "jquNHnVOwmDRfw+vqTIrY5dooJAgi5EcRtLsQE4wfXg=")
+        #expect(Feishu.sign(secret: "demo", timestampSeconds: 100) != "Al3fIG80paFjFaF1GYFq01nD+HwK+W12x7pPHOz3pJo=")
+        #expect(Feishu.verdict(status: 200, body: Array(#"{"Extra":null,"StatusCode":0,"StatusMessage":"success"}"#.utf8)) == .delivered)
+        #expect(Feishu.verdict(status: 200, body: Array(#"{"code":11232,"msg":"frequency limited"}"#.utf8)) == .throttled("11232 frequency limited"))
+        #expect(WeCom.verdict(status: 200, body: Array(#"{"errcode":45009,"errmsg":"api freq out of limit"}"#.utf8)) == .throttled("45009 api freq out of limit"))
+        #expect(WeCom.verdict(status: 200, body: Array(#"{"errcode":93000,"errmsg":"invalid webhook url"}"#.utf8)) == .refused("93000 invalid webhook url"))
+    }
+
+    @Test func severityRoutesToSeveralChannelsAtOnce() async throws {
+        let dingtalk = try await FakeRobot(.dingtalk)
+        let feishu = try await FakeRobot(.feishu, secret: "feishu-secret", keywords: ["告警"])
+        let wecom = try await FakeRobot(.wecom, secret: nil, keywords: [])
+        let webhook = try await FakeRobot(.webhook, secret: nil, keywords: [])
+        let relay = try await RunningRelay.start(observeItems: false) { c in
+            var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(dingtalk.webhook))
+            d.secret = .inline(dingtalk.secret!)
+            d.keyword = "告警"
+            d.minimumSeverity = .critical
+            var f = ChannelSettings(name: "feishu", kind: .feishu, webhook: .inline(feishu.webhook))
+            f.secret = .inline("feishu-secret")
+            f.keyword = "告警"
+            f.minimumSeverity = .high
+            f.language = .en
+            var w = ChannelSettings(name: "wecom", kind: .wecom, webhook: .inline(wecom.webhook))
+            w.minimumSeverity = .medium
+            w.atUserIDs = ["zhangsan"]
+            var h = ChannelSettings(name: "siem", kind: .webhook, webhook: .inline(webhook.webhook))
+            h.minimumSeverity = .info
+            c.channels = [d, f, w, h]
+        }
+        // A brute force (high) and an account created then made admin (critical).
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.90", sequence: 1)
+        let created = Event(kind: .accountCreated, outcome: .success, timeMicroseconds: 1_795_939_815_000_000, host: "web-01", program: "useradd",
+                            targetUser: "mallory", rule: "useradd.user", severity: .medium, raw: "new user: name=mallory")
+        let admin = Event(kind: .groupMemberAdded, outcome: .success, timeMicroseconds: 1_795_939_816_000_000, host: "web-01", program: "gpasswd",
+                          user: "root", targetUser: "mallory", group: "sudo", rule: "gpasswd.member_added", severity: .high,
+                          raw: "user mallory added by root to group sudo")
+        try await Send.udp(try EdgeFixture.messages(events: [created, admin], sequence: 2), port: relay.udpPort)
+        await relay.wait(timeout: .seconds(10)) {
+            dingtalk.accepted.count == 1 && feishu.accepted.count == 2 && wecom.accepted.count == 3 && webhook.accepted.count == 3
+        }
+        await relay.stop()
+        for fake in [dingtalk, feishu, wecom, webhook] { await fake.stop() }
+        #expect(dingtalk.accepted.map(\.text).allSatisfy { $0.contains("mallory") }, "critical only")
+        #expect(feishu.accepted.count == 2, "high and critical")
+        #expect(feishu.accepted.contains { $0.text.contains("CRITICAL") }, "in English")
+        #expect(wecom.accepted.count == 3, "medium and up: the brute force, the created account, the admin")
+        #expect(wecom.accepted.allSatisfy { $0.text.contains("<@zhangsan>") })
+        #expect(webhook.accepted.count == 3)
+        let json = try #require(webhook.accepted.first.flatMap { try JSONSerialization.jsonObject(with: Data($0.text.utf8)) as? [String: Any] })
+        #expect((json["incidents"] as? [[String: Any]])?.first?["kind"] as? String != nil)
+        #expect([dingtalk, feishu, wecom, webhook].allSatisfy { $0.refusals.isEmpty })
+    }
+}

@@ -50,7 +50,7 @@ extension RelayConfiguration {
                 problems.add(k, "unknown channel setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
             }
             guard let type = problems.string(m[Node("type")], "type"), let kind = AlertChannel.Kind(rawValue: type) else {
-                problems.add(m[Node("type")] ?? item, "type must be dingtalk (feishu, wecom and webhook are not built yet)")
+                problems.add(m[Node("type")] ?? item, "type must be dingtalk, feishu, wecom or webhook")
                 continue
             }
             func source(_ base: String) -> SecretSource? {
@@ -77,7 +77,12 @@ extension RelayConfiguration {
             if let l = problems.string(m[Node("language")], "language") {
                 if let language = AlertMessage.Language(rawValue: l) { c.language = language } else { problems.add(m[Node("language")], "language must be zh or en") }
             }
+            if kind == .feishu { c.perMinute = 100 }
+            if kind == .webhook { c.perMinute = 600 }
             if let n = problems.int(m[Node("per_minute")], "per_minute", 2...1000) { c.perMinute = n }
+            if kind == .wecom, m[Node("secret")] != nil || m[Node("secret_file")] != nil || m[Node("secret_env")] != nil {
+                problems.add(item, "a WeCom robot has no signing secret: its key is in the webhook URL")
+            }
             if let n = problems.int(m[Node("block_seconds")], "block_seconds", 1...86_400) { c.blockSeconds = n }
             if let n = problems.int(m[Node("max_attempts")], "max_attempts", 1...1000) { c.maxAttempts = n }
             if result.contains(where: { $0.name == c.name }) { problems.add(item, "channel name \(c.name) is used twice: give each a name") }

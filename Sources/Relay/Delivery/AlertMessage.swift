@@ -8,7 +8,10 @@ public struct AlertMessage: Sendable, Equatable {
     public enum Language: String, Sendable, Hashable { case zh, en }
 
     public var title: String
+    /// Markdown (DingTalk, WeCom, webhooks).
     public var text: String
+    /// The same as plain lines (Feishu's rich text), without markdown.
+    public var plainLines: [String] = []
 
     static let severityNames: [Language: [Event.Severity: String]] = [
         .zh: [.info: "信息", .low: "低", .medium: "中", .high: "高", .critical: "严重"],
@@ -38,7 +41,9 @@ public struct AlertMessage: Sendable, Equatable {
             evidence.removeLast()
         }
         if !evidence.isEmpty { text += heading + evidence.joined(separator: "\n>\n") }
-        return AlertMessage(title: title, text: text)
+        var plain = facts.compactMap { k, v in v.map { "\(k): \($0)" } }
+        plain += i.evidence.prefix(evidence.count).map { String($0.prefix(600)) }
+        return AlertMessage(title: title, text: text, plainLines: plain)
     }
 
     /// Several incidents in one message, when a robot's budget is spent (20 a minute):
@@ -63,7 +68,10 @@ public struct AlertMessage: Sendable, Equatable {
             // Cannot happen with the digest sizes the outbox makes; said plainly if it does.
             text += language == .zh ? "\n另有 \(lines.count - included) 个事件见 relay alerts\n" : "\n\(lines.count - included) more: see relay alerts\n"
         }
-        return AlertMessage(title: title, text: text)
+        let plain = incidents.sorted(by: { ($0.severity, $1.id) > ($1.severity, $0.id) }).prefix(included).map { i in
+            "#\(i.id) [\(severityNames[language]![i.severity]!)] \(i.title) ×\(i.count), \(format(i.lastSeen, timeZone))"
+        }
+        return AlertMessage(title: title, text: text, plainLines: Array(plain))
     }
 
     static func hostList(_ i: Incident) -> String? {

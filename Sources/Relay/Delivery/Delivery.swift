@@ -9,7 +9,7 @@ import Wire
 
 /// A chat robot to deliver alerts to.
 public struct AlertChannel: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case dingtalk }
+    public enum Kind: String, Sendable, Hashable { case dingtalk, feishu, wecom, webhook }
 
     /// A name for logs, the outbox and `relay status` (default: the kind).
     public var name: String
@@ -25,7 +25,8 @@ public struct AlertChannel: Sendable, Hashable {
     /// Incidents below this severity are not sent here.
     public var minimumSeverity: Event.Severity = .medium
     public var language: AlertMessage.Language = .zh
-    /// Messages a minute the robot takes (DingTalk: 20); the relay keeps one below.
+    /// Messages a minute the robot takes (DingTalk and WeCom: 20; Feishu: 100, and 5 a
+    /// second, which the pacing's burst of 4 respects); the relay keeps one below.
     public var perMinute = 20
     /// How long the robot stays blocked after answering with its rate error.
     public var blockSeconds = 600
@@ -37,6 +38,9 @@ public struct AlertChannel: Sendable, Hashable {
         self.kind = kind
         self.webhook = webhook
     }
+
+    /// The most bytes of markdown one message may carry on this robot.
+    var maxTextBytes: Int { kind == .wecom ? WeCom.maxContentBytes - 300 : 18_000 }
 }
 
 /// Delivers incidents to chat robots, losing none: each is written to the outbox in the
@@ -74,7 +78,7 @@ public final class Delivery: Service, Sendable {
         }
     }
 
-    static func capacity(_ c: AlertChannel) -> Double { Double(max(1, c.perMinute / 5)) }
+    static func capacity(_ c: AlertChannel) -> Double { Double(min(4, max(1, c.perMinute / 5))) }
     /// Tokens per microsecond.
     static func refillRate(_ c: AlertChannel) -> Double { Double(max(1, c.perMinute - 1 - Int(capacity(c)))) / 60_000_000 }
 
@@ -155,13 +159,13 @@ public final class Delivery: Service, Sendable {
             return false
         }
         let message = incidents.count == 1
-            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone)
-            : AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone)
+            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
+            : AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
         state.withLock { states in
             states[channel.name]?.sent.append(now)
             states[channel.name]?.tokens -= 1
         }
-        let verdict = await send(message, messageID: batch[0].messageID ?? "", to: channel)
+        let verdict = await send(message, incidents: incidents, messageID: batch[0].messageID ?? "", to: channel)
         let attempts = (batch.map(\.attempts).max() ?? 0) + 1
         do {
             switch verdict {
@@ -193,19 +197,45 @@ public final class Delivery: Service, Sendable {
         return false
     }
 
-    func send(_ message: AlertMessage, messageID: String, to channel: AlertChannel) async -> DingTalk.Verdict {
-        let body = DingTalk.markdownBody(title: message.title, text: message.text, atMobiles: channel.atMobiles, atUserIDs: channel.atUserIDs,
+    func send(_ message: AlertMessage, incidents: [Incident], messageID: String, to channel: AlertChannel) async -> DeliveryVerdict {
+        let now = Pipeline.now() / 1000
+        let url: String
+        let body: [UInt8]
+        let limit: Int
+        switch channel.kind {
+        case .dingtalk:
+            url = DingTalk.signedURL(webhook: channel.webhook, secret: channel.secret, timestampMilliseconds: now)
+            body = DingTalk.markdownBody(title: message.title, text: message.text, atMobiles: channel.atMobiles, atUserIDs: channel.atUserIDs,
                                          messageID: messageID)
-        guard body.count <= DingTalk.maxBodyBytes else { return .refused("message of \(body.count) bytes is over the robot's limit") }
-        let url = DingTalk.signedURL(webhook: channel.webhook, secret: channel.secret, timestampMilliseconds: Pipeline.now() / 1000)
+            limit = DingTalk.maxBodyBytes
+        case .feishu:
+            url = channel.webhook
+            body = Feishu.postBody(message, atUserIDs: channel.atUserIDs, secret: channel.secret, timestampSeconds: now / 1000)
+            limit = Feishu.maxBodyBytes
+        case .wecom:
+            url = channel.webhook
+            body = WeCom.markdownBody(message, atUserIDs: channel.atUserIDs)
+            limit = WeCom.maxContentBytes + 200
+        case .webhook:
+            url = channel.webhook
+            body = Webhook.body(message, incidents: incidents, messageID: messageID)
+            limit = 1 << 20
+        }
+        guard body.count <= limit else { return .refused("message of \(body.count) bytes is over the robot's limit") }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .seconds(Int64(channel.timeoutSeconds)))
-            let answer = try await response.body.collect(upTo: 64 * 1024)
-            return DingTalk.verdict(status: Int(response.status.code), body: Array(answer.readableBytesView))
+            let answer = Array(try await response.body.collect(upTo: 64 * 1024).readableBytesView)
+            let status = Int(response.status.code)
+            switch channel.kind {
+            case .dingtalk: return DingTalk.verdict(status: status, body: answer)
+            case .feishu: return Feishu.verdict(status: status, body: answer)
+            case .wecom: return WeCom.verdict(status: status, body: answer)
+            case .webhook: return Webhook.verdict(status: status, body: answer)
+            }
         } catch {
             // The error text may quote the URL with its token: keep it out of logs.
             return .retry("network: \(type(of: error))")

@@ -5,6 +5,22 @@ import Wire
 /// The DingTalk custom group robot (自定义机器人) webhook, as ../shared/specs/chat-and-llm-apis.md
 /// §A describes it: `POST https://oapi.dingtalk.com/robot/send?access_token=…`, signed with
 /// `timestamp` (milliseconds) and `sign` in the query, errors in the JSON body of an HTTP 200.
+/// What a robot's answer means for the message.
+public enum DeliveryVerdict: Sendable, Equatable {
+    case delivered
+    /// Try again later (network, HTTP error, busy).
+    case retry(String)
+    /// The robot is throttled: pause it, keep the queue.
+    case throttled(String)
+    /// The message itself or the configuration is refused; retrying is unlikely to help.
+    case refused(String)
+
+    /// For HTTP statuses other than 200.
+    static func http(_ status: Int) -> DeliveryVerdict {
+        status >= 500 || status == 429 || status == 408 ? .retry("HTTP \(status)") : .refused("HTTP \(status)")
+    }
+}
+
 public enum DingTalk {
     /// `base64(HMAC-SHA256(key: secret, message: "\(timestamp)\n\(secret)"))`, not yet
     /// URL-encoded.
@@ -54,23 +70,10 @@ public enum DingTalk {
     /// The largest request body DingTalk accepts, in bytes.
     public static let maxBodyBytes = 20_000
 
-    /// What an answer means for the message.
-    public enum Verdict: Sendable, Equatable {
-        case delivered
-        /// Try again later (network, HTTP error, busy).
-        case retry(String)
-        /// The robot is throttled: pause it, keep the queue.
-        case throttled(String)
-        /// The message itself or the configuration is refused; retrying will not help.
-        case refused(String)
-    }
-
     /// Reads DingTalk's answer: HTTP status, then `errcode` (a number, or a string in one
     /// documented sample) from the JSON body. Success only on errcode 0.
-    public static func verdict(status: Int, body: [UInt8]) -> Verdict {
-        guard status == 200 else {
-            return status >= 500 || status == 429 || status == 408 ? .retry("HTTP \(status)") : .refused("HTTP \(status)")
-        }
+    public static func verdict(status: Int, body: [UInt8]) -> DeliveryVerdict {
+        guard status == 200 else { return .http(status) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             return .retry("answer is not JSON")
         }
