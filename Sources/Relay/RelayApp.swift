@@ -52,6 +52,7 @@ public struct RelayApp: Sendable {
             let delivery = Delivery(
                 channels: channels, store: store, counters: intake.counters,
                 proxy: configuration.proxy.map { .server(host: $0.host, port: $0.port) }, logger: logger)
+            if let analysis = configuration.analysis { try delivery.use(analysis) }
             pipeline.observe(incidents: { change in
                 if case .opened(let incident) = change { delivery.enqueue(incident) }
             })

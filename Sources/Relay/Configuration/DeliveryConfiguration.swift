@@ -31,6 +31,38 @@ public struct ChannelSettings: Sendable, Hashable {
 }
 
 extension RelayConfiguration {
+    static func parseAnalysis(_ node: Node, _ problems: inout ConfigurationProblems) -> AnalysisSettings? {
+        guard let m = node.mapping else {
+            problems.add(node, "analysis must be a mapping with url and model")
+            return nil
+        }
+        let known: Set<String> = [
+            "kind", "url", "model", "api_key", "api_key_file", "api_key_env", "timeout_seconds", "max_calls_per_hour", "min_severity",
+            "language", "prompt", "max_tokens",
+        ]
+        for (k, _) in m where !known.contains(k.string ?? "") {
+            problems.add(k, "unknown analysis setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        guard let url = problems.string(m[Node("url")], "analysis.url"), let model = problems.string(m[Node("model")], "analysis.model") else {
+            problems.add(node, "analysis needs url (the chat completions endpoint) and model")
+            return nil
+        }
+        var a = AnalysisSettings(url: url, model: model)
+        if let k = problems.string(m[Node("kind")], "analysis.kind") {
+            if let kind = AnalysisSettings.Kind(rawValue: k) { a.kind = kind } else { problems.add(m[Node("kind")], "analysis.kind must be openai or spark-http") }
+        }
+        if let v = problems.string(m[Node("api_key")], "analysis.api_key") { a.apiKey = .inline(v) }
+        if let v = problems.string(m[Node("api_key_file")], "analysis.api_key_file") { a.apiKey = .file(v) }
+        if let v = problems.string(m[Node("api_key_env")], "analysis.api_key_env") { a.apiKey = .environment(v) }
+        if let n = problems.int(m[Node("timeout_seconds")], "analysis.timeout_seconds", 1...600) { a.timeoutSeconds = n }
+        if let n = problems.int(m[Node("max_calls_per_hour")], "analysis.max_calls_per_hour", 1...100_000) { a.maxCallsPerHour = n }
+        if let n = problems.int(m[Node("max_tokens")], "analysis.max_tokens", 16...8192) { a.maxTokens = n }
+        if let n = m[Node("min_severity")] { a.minimumSeverity = severity(n, &problems) ?? a.minimumSeverity }
+        if let l = problems.string(m[Node("language")], "analysis.language") { a.language = AlertMessage.Language(rawValue: l) ?? a.language }
+        a.prompt = problems.string(m[Node("prompt")], "analysis.prompt")
+        return a
+    }
+
     static func parseChannels(_ node: Node, _ problems: inout ConfigurationProblems) -> [ChannelSettings] {
         guard let list = node.sequence else {
             problems.add(node, "channels must be a list of robots, each with type and webhook")

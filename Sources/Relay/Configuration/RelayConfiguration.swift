@@ -64,6 +64,8 @@ public struct RelayConfiguration: Sendable {
     public var consoleEvents = false
     /// Chat robots alerts go to; none: incidents stay on the console, in the store and journal.
     public var channels: [ChannelSettings] = []
+    /// The model asked for an analysis of each alerted incident; nil: none.
+    public var analysis: AnalysisSettings?
     /// An HTTP proxy for reaching the robots (gateways often reach the internet only so).
     public var proxy: HTTPAddress?
 

@@ -10,7 +10,7 @@ extension RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http", "tls", "channels", "proxy",
+            "store", "console", "http", "tls", "channels", "proxy", "analysis",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -100,6 +100,7 @@ extension RelayConfiguration {
             problems.add(map[Node("listen")], "a tls listener needs the tls section (certificate_file, key_file)")
         }
         if let c = map[Node("channels")] { configuration.channels = parseChannels(c, &problems) }
+        if let a = map[Node("analysis")] { configuration.analysis = parseAnalysis(a, &problems) }
         if let p = string(map[Node("proxy")], "proxy") {
             if let a = ConfigurationProblems.parseAddress(p.replacingOccurrences(of: "http://", with: "")) {
                 configuration.proxy = .init(host: a.host, port: a.port)

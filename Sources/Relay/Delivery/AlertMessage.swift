@@ -20,7 +20,9 @@ public struct AlertMessage: Sendable, Equatable {
 
     /// One incident. `keyword` (a robot's required keyword) is put in the title and text.
     /// The text is cut to `maxBytes` by dropping evidence lines, never the headline.
-    public static func incident(_ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
+    public static func incident(
+        _ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000, analysis: String? = nil
+    ) -> AlertMessage {
         let severity = severityNames[language]![i.severity]!
         let prefix = keyword.map { "[\($0)] " } ?? ""
         let title = language == .zh ? "\(prefix)【\(severity)】\(i.title)" : "\(prefix)[\(severity)] \(i.title)"
@@ -34,6 +36,10 @@ public struct AlertMessage: Sendable, Equatable {
                      ("Group", i.group), ("Source IP", i.sourceIP), ("When", when), ("Count", String(i.count)), ("Incident", "#\(i.id)")]
         }
         var text = "### \(escape(title))\n\n" + facts.compactMap { k, v in v.map { "- **\(k)**: \(escape($0))" } }.joined(separator: "\n")
+        if let analysis {
+            text += (language == .zh ? "\n\n**分析**（模型生成，仅供参考）\n\n" : "\n\n**Analysis** (by the model, for guidance)\n\n")
+                + escape(String(analysis.prefix(1500)))
+        }
         let heading = language == .zh ? "\n\n**原始日志**\n\n" : "\n\n**Evidence**\n\n"
         var evidence = i.evidence.map { "> " + escape(String($0.prefix(600))) }
         // Shorten the evidence, never the headline and facts.
@@ -42,6 +48,7 @@ public struct AlertMessage: Sendable, Equatable {
         }
         if !evidence.isEmpty { text += heading + evidence.joined(separator: "\n>\n") }
         var plain = facts.compactMap { k, v in v.map { "\(k): \($0)" } }
+        if let analysis { plain.append((language == .zh ? "分析: " : "Analysis: ") + String(analysis.prefix(1500))) }
         plain += i.evidence.prefix(evidence.count).map { String($0.prefix(600)) }
         return AlertMessage(title: title, text: text, plainLines: plain)
     }

@@ -56,6 +56,8 @@ public final class Delivery: Service, Sendable {
     let logger: Logger
     let counters: Counters
     let timeZone: TimeZone
+    /// Set when an analysis model is configured.
+    let analyst = Mutex<Analyst?>(nil)
     private let state = Mutex<[String: ChannelState]>([:])
     /// Set when an alert is queued, so the loop looks at once rather than at its next round.
     private let woken = Atomic<Bool>(false)
@@ -93,6 +95,12 @@ public final class Delivery: Service, Sendable {
         configuration.proxy = proxy
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(channels.map(\.timeoutSeconds).max() ?? 10)))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Adds the model's analysis to single-incident alerts.
+    public func use(_ settings: AnalysisSettings) throws {
+        let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger)
+        analyst.withLock { $0 = a }
     }
 
     /// Queues an incident that just opened for every channel that takes its severity.
@@ -158,8 +166,16 @@ public final class Delivery: Service, Sendable {
             logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
             return false
         }
+        var analysis: String?
+        if incidents.count == 1, let analyst = analyst.withLock({ $0 }) {
+            // Never later than the timeout after the alert was queued.
+            let waited = Double(now - (batch.map(\.created).min() ?? now)) / 1e6
+            let left = max(0, Double(analyst.settings.timeoutSeconds) - waited)
+            analysis = await analyst.analysis(for: incidents[0], deadline: .now + .milliseconds(Int(left * 1000)))
+        }
         let message = incidents.count == 1
-            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
+            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes,
+                                    analysis: analysis)
             : AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
         state.withLock { states in
             states[channel.name]?.sent.append(now)

@@ -179,6 +179,14 @@ public final class Store: Sendable {
         }
     }
 
+    public func analysis(incident: Int64) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT analysis FROM incident WHERE id = ?", arguments: [incident]) }
+    }
+
+    public func setAnalysis(incident: Int64, _ text: String) throws {
+        try pool.write { db in try db.execute(sql: "UPDATE incident SET analysis = ? WHERE id = ?", arguments: [text, incident]) }
+    }
+
     /// Dead letters go back to the queue (`relay alerts --retry-dead`).
     @discardableResult
     public func retryDead(now: Int64) throws -> Int {

@@ -1,0 +1,85 @@
+// A fake OpenAI-compatible chat completions server on loopback (§D.5 of the spec): Bearer
+// key checked (401 {"error":"Unauthorized"}), empty messages refused, answers in the
+// OpenAI shape; it can hang, to test the relay's timeout.
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+public final class FakeLLM: Sendable {
+    public enum Mode: Sendable { case normal, hang, error }
+
+    public let key: String
+    public let answer: String
+    public let port: Int
+    private let channel: any Channel
+    private let state = Mutex<(mode: Mode, requests: [[String: any Sendable]], raw: [String])>((.normal, [], []))
+
+    public init(key: String = "sk-local-test", answer: String = "Likely a password-guessing attack; check sshd logs and block the source.") async throws {
+        self.key = key
+        self.answer = answer
+        let box = Box()
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { child in
+                child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(Handler(box: box)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress!.port!
+        box.fake.withLock { $0 = self }
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+    public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    /// The raw request bodies received.
+    public var requests: [String] { state.withLock { $0.raw } }
+    public func stop() async { try? await channel.close() }
+
+    final class Box: Sendable { let fake = Mutex<FakeLLM?>(nil) }
+
+    func respond(uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {
+        let mode = state.withLock { s -> Mode in
+            s.raw.append(String(decoding: body, as: UTF8.self))
+            return s.mode
+        }
+        if mode == .hang { return nil }
+        if mode == .error { return (502, "<html>bad gateway</html>") }
+        guard uri.hasPrefix("/v1/") else { return (404, "{}") }
+        guard headers.first(name: "Authorization") == "Bearer \(key)" else { return (401, "{\"error\":\"Unauthorized\"}") }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let messages = json["messages"] as? [[String: Any]], !messages.isEmpty
+        else { return (400, "{\"error\":{\"message\":\"[] is too short - 'messages'\",\"type\":\"invalid_request_error\"}}") }
+        let content = String(decoding: try! JSONSerialization.data(withJSONObject: [answer]), as: UTF8.self).dropFirst().dropLast()
+        return (200, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"\(json["model"] as? String ?? "")\","
+            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"finish_reason\":\"stop\"}],"
+            + "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":10,\"total_tokens\":20}}")
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let box: Box
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+        init(box: Box) { self.box = box }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(var b):
+                body += b.readBytes(length: b.readableBytes) ?? []
+            case .end:
+                guard let h = head, let fake = box.fake.withLock({ $0 }), let (status, text) = fake.respond(uri: h.uri, headers: h.headers, body: body) else { return }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: String(text.utf8.count))
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
