@@ -19,6 +19,21 @@ struct DeliveryTests {
         #expect(DingTalk.sign(secret: "SECtest", timestampMilliseconds: 1_599_360_473_000) == "9uMBwWNha8Pcr4QQCL9YQitwL0E0g2JIxycWz23gAkE=")
     }
 
+    @Test func aDigestNamesOnlyWhatFitsAndSaysWhich() {
+        let incidents = (1...400).map { n in
+            Incident(id: Int64(n), key: "k\(n)", rule: "brute-force", kind: "brute_force", severity: n % 7 == 0 ? .critical : .high,
+                     title: "brute force from 198.51.100.\(n % 250) against web-\(n)", count: 5, firstSeen: 0, lastSeen: 0, lastArrival: 0,
+                     status: .open, evidence: [], hosts: [])
+        }
+        let digest = AlertMessage.digest(incidents, language: .zh, keyword: "告警", maxBytes: 18_000)
+        #expect(digest.text.utf8.count < 18_000)
+        #expect(digest.incidents.count > 50 && digest.incidents.count < 400)
+        for id in digest.incidents { #expect(digest.text.contains("#\(id) ")) }
+        #expect(digest.incidents.prefix(3).allSatisfy { $0 % 7 == 0 }, "the most severe first")
+        #expect(digest.title.contains("\(digest.incidents.count) 个") && digest.title.contains("另有 \(400 - digest.incidents.count) 个"),
+                "the headline counts what it names and says more follow: \(digest.title)")
+    }
+
     @Test func answersAreReadFromTheBody() {
         #expect(DingTalk.verdict(status: 200, body: Array(#"{"errcode":0,"errmsg":"ok"}"#.utf8)) == .delivered)
         #expect(DingTalk.verdict(status: 200, body: Array(#"{"errcode":"0","errmsg":"ok"}"#.utf8)) == .delivered)
@@ -118,13 +133,14 @@ struct DeliveryTests {
     @Test func aBurstOfIncidentsStaysUnderTheRateLimitAndEveryOneIsInAMessage() async throws {
         let fake = try await FakeDingTalk()
         let relay = try await Self.relay(fake)
-        for n in 0..<60 {
-            try await Self.bruteForce(relay, from: "198.51.100.\(n + 1)", sequence: UInt64(n + 1))
+        for n in 0..<500 {
+            try await Self.bruteForce(relay, from: "198.51.\(100 + n / 250).\(n % 250 + 1)", sequence: UInt64(n + 1))
         }
-        await relay.wait(timeout: .seconds(20)) { (try? relay.app.store.outbox(status: .pending).isEmpty) == true && relay.incidents.count == 60 }
+        await relay.wait(timeout: .seconds(40)) { (try? relay.app.store.outbox(status: .pending).isEmpty) == true && relay.incidents.count == 500 }
         await relay.stop()
         await fake.stop()
-        #expect(relay.incidents.count == 60)
+        #expect(relay.incidents.count == 500)
+        print("burst: \(relay.incidents.count) incidents, \(fake.accepted.count) messages, highest per minute \(fake.highestPerMinute)")
         #expect(fake.highestPerMinute <= 19, "the robot saw \(fake.highestPerMinute) in a minute")
         #expect(fake.refusals[130101] == nil, "never throttled")
         let all = fake.accepted.map(\.text).joined(separator: "\n")

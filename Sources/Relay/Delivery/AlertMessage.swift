@@ -12,6 +12,8 @@ public struct AlertMessage: Sendable, Equatable {
     public var text: String
     /// The same as plain lines (Feishu's rich text), without markdown.
     public var plainLines: [String] = []
+    /// The incidents the message names (a digest names as many as fit).
+    public var incidents: [Int64] = []
 
     static let severityNames: [Language: [Event.Severity: String]] = [
         .zh: [.info: "信息", .low: "低", .medium: "中", .high: "高", .critical: "严重"],
@@ -50,35 +52,35 @@ public struct AlertMessage: Sendable, Equatable {
         var plain = facts.compactMap { k, v in v.map { "\(k): \($0)" } }
         if let analysis { plain.append((language == .zh ? "分析: " : "Analysis: ") + String(analysis.prefix(1500))) }
         plain += i.evidence.prefix(evidence.count).map { String($0.prefix(600)) }
-        return AlertMessage(title: title, text: text, plainLines: plain)
+        return AlertMessage(title: title, text: text, plainLines: plain, incidents: [i.id])
     }
 
     /// Several incidents in one message, when a robot's budget is spent (20 a minute):
     /// one line each, most severe first; nothing is left out but evidence.
     public static func digest(_ incidents: [Incident], language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
         let prefix = keyword.map { "[\($0)] " } ?? ""
-        let top = incidents.map(\.severity).max() ?? .info
-        let severity = severityNames[language]![top]!
-        let title = language == .zh ? "\(prefix)【\(severity)】\(incidents.count) 个安全事件汇总" : "\(prefix)[\(severity)] digest of \(incidents.count) incidents"
+        // Only the incidents that fit are named, and only those count as delivered: the
+        // rest stay in the outbox for the next message.
+        let ordered = incidents.sorted(by: { ($0.severity, $1.id) > ($1.severity, $0.id) })
         var lines: [String] = []
-        for i in incidents.sorted(by: { ($0.severity, $1.id) > ($1.severity, $0.id) }) {
-            let s = severityNames[language]![i.severity]!
-            lines.append("- #\(i.id) [\(s)] \(escape(i.title)) ×\(i.count), \(format(i.lastSeen, timeZone))")
+        var named: [Incident] = []
+        var size = 300 + prefix.utf8.count
+        for i in ordered {
+            let line = "- #\(i.id) [\(severityNames[language]![i.severity]!)] \(escape(i.title)) ×\(i.count), \(format(i.lastSeen, timeZone))"
+            guard size + line.utf8.count + 1 < maxBytes else { break }
+            size += line.utf8.count + 1
+            lines.append(line)
+            named.append(i)
         }
-        var text = "### \(escape(title))\n\n"
-        var included = 0
-        for line in lines where (text + line).utf8.count + 200 < maxBytes {
-            text += line + "\n"
-            included += 1
-        }
-        if included < lines.count {
-            // Cannot happen with the digest sizes the outbox makes; said plainly if it does.
-            text += language == .zh ? "\n另有 \(lines.count - included) 个事件见 relay alerts\n" : "\n\(lines.count - included) more: see relay alerts\n"
-        }
-        let plain = incidents.sorted(by: { ($0.severity, $1.id) > ($1.severity, $0.id) }).prefix(included).map { i in
+        let severity = severityNames[language]![named.map(\.severity).max() ?? .info]!
+        let later = incidents.count - named.count
+        var title = language == .zh ? "\(prefix)【\(severity)】\(named.count) 个安全事件汇总" : "\(prefix)[\(severity)] digest of \(named.count) incidents"
+        if later > 0 { title += language == .zh ? "（另有 \(later) 个随后发送）" : " (\(later) more follow)" }
+        let text = "### \(escape(title))\n\n" + lines.joined(separator: "\n") + "\n"
+        let plain = named.map { i in
             "#\(i.id) [\(severityNames[language]![i.severity]!)] \(i.title) ×\(i.count), \(format(i.lastSeen, timeZone))"
         }
-        return AlertMessage(title: title, text: text, plainLines: Array(plain))
+        return AlertMessage(title: title, text: text, plainLines: plain, incidents: named.map(\.id))
     }
 
     static func hostList(_ i: Incident) -> String? {

@@ -155,7 +155,7 @@ public final class Delivery: Service, Sendable {
             return s.tokens
         }
         guard tokens >= 1 else { return false }
-        let batch: [Store.OutboxEntry]
+        var batch: [Store.OutboxEntry]
         let incidents: [Incident]
         do {
             // With the bucket down to its last token, everything due goes into one digest.
@@ -181,7 +181,14 @@ public final class Delivery: Service, Sendable {
             states[channel.name]?.sent.append(now)
             states[channel.name]?.tokens -= 1
         }
-        let verdict = await send(message, incidents: incidents, messageID: batch[0].messageID ?? "", to: channel)
+        // A digest names what fits; the others wait for the next message (never marked delivered unseen).
+        let named = Set(message.incidents)
+        let left = batch.filter { !named.contains($0.incident) }
+        if !left.isEmpty {
+            try? store.release(left)
+            batch = batch.filter { named.contains($0.incident) }
+        }
+        let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: batch[0].messageID ?? "", to: channel)
         let attempts = (batch.map(\.attempts).max() ?? 0) + 1
         do {
             switch verdict {

@@ -170,6 +170,14 @@ public final class Store: Sendable {
         }
     }
 
+    /// Entries a message had no room for go back to the queue, free for the next message.
+    public func release(_ entries: [OutboxEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET message_id = NULL WHERE id IN (\(entries.map { String($0.id) }.joined(separator: ",")))")
+        }
+    }
+
     /// Puts entries back without counting an attempt (the robot is paused).
     public func postpone(_ entries: [OutboxEntry], until: Int64, error: String) throws {
         guard !entries.isEmpty else { return }
