@@ -1,4 +1,5 @@
 import Foundation
+import Relay
 import TestSupport
 import Testing
 import Wire
@@ -122,5 +123,59 @@ struct CrashTests {
         #expect(got.count == Set(got).count, "delivered twice: \(Dictionary(grouping: got, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted().prefix(20))")
         #expect(last.terminationStatus == 0, "edge did not stop cleanly on SIGTERM")
         #expect(relay.counter("relay_rejected_total{reason=\"replayed\"}") == 0)
+    }
+}
+
+/// The real edge killed and left dead: the relay raises edge.silent (an attacker who kills
+/// the agent does not buy silence); started again, edge.restarted and the all-clear.
+@Suite("Killed edge", .serialized)
+struct KilledEdgeTests {
+    @Test func aKilledEdgeIsRaisedAsSilentThenAsRestarted() async throws {
+        let binary = try CrashTests.edgeBinary()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("auth.log").path
+        FileManager.default.createFile(atPath: log, contents: nil)
+        var policy = EdgeRegistry.Policy()
+        policy.silenceMilliseconds = 3000
+        let relay = try await RunningRelay.start(policy: policy, tickSeconds: 1)
+        let key = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeID(rawValue: "quiet-01")!).hexEncoded
+        let config = dir.appendingPathComponent("edge.yaml").path
+        try """
+            edge_id: quiet-01
+            key: \(key)
+            relay: {transport: udp, addresses: ["127.0.0.1:\(relay.udpPort)"]}
+            sources: [{file: \(log)}]
+            state_directory: \(dir.path)/state
+            heartbeat_seconds: 1
+            journal: off
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let running = Running()
+        defer { running.killAll() }
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", "--config", config, "--log-level", "error"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            running.add(p)
+            return p
+        }
+        func kinds() -> [String] { relay.relayEvents.map { "\($0.kind.rawValue)/\($0.outcome?.rawValue ?? "-")" } }
+        let edge = try start()
+        #expect(await relay.wait(timeout: .seconds(10)) { relay.frames.contains { $0.frame.edgeID.rawValue == "quiet-01" } })
+        kill(edge.processIdentifier, SIGKILL)
+        edge.waitUntilExit()
+        #expect(await relay.wait(timeout: .seconds(10)) { kinds().contains("edge.silent/-") }, "\(kinds())")
+        let again = try start()
+        #expect(await relay.wait(timeout: .seconds(10)) { kinds().contains("edge.restarted/-") && kinds().contains("edge.silent/success") }, "\(kinds())")
+        again.terminate()
+        again.waitUntilExit()
+        await relay.stop()
+        let incidents = relay.incidents.map(\.kind)
+        #expect(incidents.contains("edge.silent") && incidents.contains("edge.restarted"), "\(incidents)")
+        #expect(relay.incidents.first { $0.kind == "edge.silent" }?.severity == .high)
+        #expect(relay.counter("relay_rejected_total{reason=\"replayed\"}") == 0, "the restart is not taken for a replay")
     }
 }
