@@ -24,6 +24,7 @@ public final class Store: Sendable {
     }
 
     public static let fileName = "relay.sqlite"
+    static let rowsPerInsert = 64
     let pool: DatabasePool
     public let path: String
 
@@ -231,18 +232,26 @@ public final class Store: Sendable {
         guard !events.isEmpty || !incidents.isEmpty else { return }
         try pool.write { db in
             if !events.isEmpty {
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO event (arrival, time, kind, outcome, host, program, pid, user, target_user, grp, source_ip,
-                        source_port, method, logon_type, rule, severity, raw, edge, sender)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for s in events {
-                    let e = s.event
-                    try insert.execute(arguments: [
-                        s.arrival, e.timeMicroseconds, e.kind.rawValue, e.outcome?.rawValue, e.host, e.program, e.pid, e.user,
-                        e.targetUser, e.group, e.sourceIP, e.sourcePort, e.method, e.logonType, e.rule, e.severity?.rawValue,
-                        e.raw, s.edge, s.sender,
-                    ])
+                // Many rows per INSERT: SQLite spends most of a one-row insert outside the row.
+                let columns = "(arrival, time, kind, outcome, host, program, pid, user, target_user, grp, source_ip, source_port, method, logon_type, rule, severity, raw, edge, sender)"
+                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                var start = 0
+                while start < events.count {
+                    let chunk = events[start..<min(events.count, start + Self.rowsPerInsert)]
+                    let insert = try db.cachedStatement(
+                        sql: "INSERT INTO event \(columns) VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ", "))
+                    var values: [(any DatabaseValueConvertible)?] = []
+                    values.reserveCapacity(chunk.count * 19)
+                    for s in chunk {
+                        let e = s.event
+                        values += [
+                            s.arrival, e.timeMicroseconds, e.kind.rawValue, e.outcome?.rawValue, e.host, e.program, e.pid, e.user,
+                            e.targetUser, e.group, e.sourceIP, e.sourcePort, e.method, e.logonType, e.rule, e.severity?.rawValue,
+                            e.raw, s.edge, s.sender,
+                        ]
+                    }
+                    try insert.execute(arguments: StatementArguments(values))
+                    start += chunk.count
                 }
             }
             if !incidents.isEmpty {
