@@ -29,7 +29,7 @@ struct RsyslogTests {
             relay.syslogEvents.contains { $0.kind == .login }
         }
         await relay.stop()
-        let event = try #require(relay.syslogEvents.first { $0.kind == .login })
+        let event = try #require(relay.syslogEvents.first { $0.kind == .login }, "rsyslogd said: \(rsyslog.output)")
         #expect(event.outcome == .failure && event.user == "root" && event.sourceIP == "203.0.113.9")
         // The host is the original sender's name, kept by rsyslog (not the forwarder's address).
         var name = [CChar](repeating: 0, count: 256)
@@ -47,7 +47,7 @@ struct RsyslogTests {
             relay.syslogEvents.contains { $0.kind == .privilege }
         }
         await relay.stop()
-        let event = try #require(relay.syslogEvents.first { $0.kind == .privilege })
+        let event = try #require(relay.syslogEvents.first { $0.kind == .privilege }, "rsyslogd said: \(rsyslog.output)")
         #expect(event.outcome == .failure && event.user == "alice")
         #expect(relay.counter("relay_rejected_total{reason=\"syntax\"}") == 0)
     }
@@ -75,7 +75,7 @@ struct RsyslogTests {
         try await Send.udp(datagrams, port: rsyslog.inputPort)
         await relay.wait(timeout: .seconds(15)) { relay.frames.count == 5 }
         await relay.stop()
-        #expect(relay.frames.map(\.frame.sequence).sorted() == [1, 2, 3, 4, 5])
+        #expect(relay.frames.map(\.frame.sequence).sorted() == [1, 2, 3, 4, 5], "rsyslogd said: \(rsyslog.output)")
         #expect(relay.edgeEvents.count == 150)
         #expect(Set(relay.edgeEvents) == Set(events))
         #expect(relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 0)
