@@ -107,7 +107,7 @@ public final class FakeDingTalk: Sendable {
     }
 
     /// (HTTP status, JSON answer), or nil to never answer.
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8], from address: String?) -> (Int, String)? {
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {
         let mode = state.withLock { s -> Mode in
             s.requests += 1
             return s.mode
@@ -297,8 +297,7 @@ public final class FakeDingTalk: Sendable {
                 if body.count < 1 << 20 { body += b.readBytes(length: b.readableBytes) ?? [] }
             case .end:
                 guard let h = head, let fake = fake.fake.withLock({ $0 }) else { return }
-                guard let (status, json) = fake.answer(method: h.method, uri: h.uri, headers: h.headers, body: body,
-                                                       from: context.remoteAddress?.ipAddress) else { return }
+                guard let (status, json) = fake.answer(method: h.method, uri: h.uri, headers: h.headers, body: body) else { return }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: String(json.utf8.count))

@@ -47,7 +47,10 @@ public final class Analyst: Sendable {
     private let state = Mutex<State>(State())
 
     struct State {
+        /// Analyses under way (removed when they end: a stored answer is read from the store).
         var tasks: [Int64: Task<String?, Never>] = [:]
+        /// Incidents whose analysis failed recently: not asked again (one call per incident).
+        var failed: Set<Int64> = []
         var calls: [Int64] = []  // µs of calls within the last hour
     }
 
@@ -66,13 +69,24 @@ public final class Analyst: Sendable {
     public func analysis(for incident: Incident, deadline: ContinuousClock.Instant) async -> String? {
         guard incident.severity >= settings.minimumSeverity else { return nil }
         if let stored = try? store.analysis(incident: incident.id) { return stored }
+        if state.withLock({ $0.failed.contains(incident.id) }) { return nil }
         let task: Task<String?, Never>? = state.withLock { s in
             if let t = s.tasks[incident.id] { return t }
             let now = Pipeline.now()
             s.calls.removeAll { now - $0 >= 3_600_000_000 }
             guard s.calls.count < settings.maxCallsPerHour else { return nil }
             s.calls.append(now)
-            let t = Task { await self.ask(incident) }
+            let t = Task {
+                let answer = await self.ask(incident)
+                self.state.withLock { s in
+                    s.tasks[incident.id] = nil
+                    if answer == nil {
+                        if s.failed.count >= 10_000 { s.failed.removeAll() }
+                        s.failed.insert(incident.id)
+                    }
+                }
+                return answer
+            }
             s.tasks[incident.id] = t
             return t
         }

@@ -119,8 +119,9 @@ public final class Store: Sendable {
     /// is committed before any attempt to deliver it.
     public func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
         guard !channels.isEmpty else { return }
-        try write(events: [], incidents: [incident])
         try pool.write { db in
+            // One transaction: a crash cannot leave the incident stored without its alerts.
+            try Self.upsert([incident], in: db)
             for channel in channels {
                 try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status) VALUES (?, ?, ?, ?, 'pending')",
                                arguments: [channel, incident.id, now, now])
@@ -254,25 +255,29 @@ public final class Store: Sendable {
                     start += chunk.count
                 }
             }
-            if !incidents.isEmpty {
-                let upsert = try db.cachedStatement(sql: """
-                    INSERT INTO incident (id, key, rule, kind, severity, title, count, host, edge, user, target_user, grp,
-                        source_ip, first_seen, last_seen, last_arrival, status, evidence, hosts)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, title = excluded.title,
-                        count = excluded.count, user = excluded.user, target_user = excluded.target_user, grp = excluded.grp,
-                        source_ip = excluded.source_ip, edge = excluded.edge, first_seen = excluded.first_seen,
-                        last_seen = excluded.last_seen, last_arrival = excluded.last_arrival, status = excluded.status,
-                        evidence = excluded.evidence, hosts = excluded.hosts
-                    """)
-                for i in incidents {
-                    try upsert.execute(arguments: [
-                        i.id, i.key, i.rule, i.kind, i.severity.rawValue, i.title, i.count, i.host, i.edge, i.user, i.targetUser,
-                        i.group, i.sourceIP, i.firstSeen, i.lastSeen, i.lastArrival, i.status.rawValue, Self.json(i.evidence),
-                        Self.json(i.hosts),
-                    ])
-                }
-            }
+            try Self.upsert(incidents, in: db)
+        }
+    }
+
+    /// Inserts or updates incidents (never their `delivered` flag or analysis).
+    static func upsert(_ incidents: [Incident], in db: Database) throws {
+        guard !incidents.isEmpty else { return }
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO incident (id, key, rule, kind, severity, title, count, host, edge, user, target_user, grp,
+                source_ip, first_seen, last_seen, last_arrival, status, evidence, hosts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, title = excluded.title,
+                count = excluded.count, user = excluded.user, target_user = excluded.target_user, grp = excluded.grp,
+                source_ip = excluded.source_ip, edge = excluded.edge, first_seen = excluded.first_seen,
+                last_seen = excluded.last_seen, last_arrival = excluded.last_arrival, status = excluded.status,
+                evidence = excluded.evidence, hosts = excluded.hosts
+            """)
+        for i in incidents {
+            try upsert.execute(arguments: [
+                i.id, i.key, i.rule, i.kind, i.severity.rawValue, i.title, i.count, i.host, i.edge, i.user, i.targetUser,
+                i.group, i.sourceIP, i.firstSeen, i.lastSeen, i.lastArrival, i.status.rawValue, Self.json(i.evidence),
+                Self.json(i.hosts),
+            ])
         }
     }
 
