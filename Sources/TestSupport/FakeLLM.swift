@@ -1,6 +1,9 @@
 // A fake OpenAI-compatible chat completions server on loopback (§D.5 of the spec): Bearer
 // key checked (401 {"error":"Unauthorized"}), empty messages refused, answers in the
-// OpenAI shape; it can hang, to test the relay's timeout.
+// OpenAI shape; it can hang, to test the relay's timeout. As Spark's HTTP API (§B.8, §B.9
+// 12-14): the APIPassword checked (401 with the gateway's HMAC message), the model checked,
+// `code`/`message`/`sid` in every body, business errors as `code != 0`, and `stream: true`
+// answered with `data:` lines (no space) ending in `data:[DONE]`.
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -9,16 +12,26 @@ import Synchronization
 
 public final class FakeLLM: Sendable {
     public enum Mode: Sendable { case normal, hang, error }
+    public enum Flavor: Sendable { case openai, spark }
+    static let sparkModels: Set<String> = ["lite", "generalv3", "pro-128k", "generalv3.5", "max-32k", "4.0Ultra", "kjwx"]
 
     public let key: String
     public let answer: String
+    public let flavor: Flavor
+    /// Spark: input containing this is answered with code 10013.
+    public let blockedInput: String?
     public let port: Int
     private let channel: any Channel
     private let state = Mutex<(mode: Mode, requests: [[String: any Sendable]], raw: [String])>((.normal, [], []))
 
-    public init(key: String = "sk-local-test", answer: String = "Likely a password-guessing attack; check sshd logs and block the source.") async throws {
+    public init(
+        key: String = "sk-local-test", answer: String = "Likely a password-guessing attack; check sshd logs and block the source.",
+        flavor: Flavor = .openai, blockedInput: String? = nil
+    ) async throws {
         self.key = key
         self.answer = answer
+        self.flavor = flavor
+        self.blockedInput = blockedInput
         let box = Box()
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -46,6 +59,7 @@ public final class FakeLLM: Sendable {
         if mode == .hang { return nil }
         if mode == .error { return (502, "<html>bad gateway</html>") }
         guard uri.hasPrefix("/v1/") else { return (404, "{}") }
+        if flavor == .spark { return spark(headers: headers, body: body) }
         guard headers.first(name: "Authorization") == "Bearer \(key)" else { return (401, "{\"error\":\"Unauthorized\"}") }
         guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let messages = json["messages"] as? [[String: Any]], !messages.isEmpty
@@ -54,6 +68,34 @@ public final class FakeLLM: Sendable {
         return (200, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"\(json["model"] as? String ?? "")\","
             + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"finish_reason\":\"stop\"}],"
             + "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":10,\"total_tokens\":20}}")
+    }
+
+    func spark(headers: HTTPHeaders, body: [UInt8]) -> (Int, String) {
+        guard headers.first(name: "Authorization") == "Bearer \(key)" else {
+            return (401, "{\"message\":\"HMAC signature cannot be verified:enforced header 'host' not used for signature creation\"}")
+        }
+        let sid = "cha000b0003@dx\(Int.random(in: 1000...9999))"
+        guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let messages = json["messages"] as? [[String: Any]], !messages.isEmpty
+        else { return (400, "{\"code\":10004,\"message\":\"schema error: messages\",\"sid\":\"\(sid)\"}") }
+        guard let model = json["model"] as? String, Self.sparkModels.contains(model) else {
+            return (400, "{\"code\":10005,\"message\":\"invalid model\",\"sid\":\"\(sid)\"}")
+        }
+        let prompt = messages.compactMap { $0["content"] as? String }.joined()
+        if let blockedInput, prompt.contains(blockedInput) {
+            return (200, "{\"code\":10013,\"message\":\"input failed content moderation\",\"sid\":\"\(sid)\"}")
+        }
+        let content = String(decoding: try! JSONSerialization.data(withJSONObject: [answer]), as: UTF8.self).dropFirst().dropLast()
+        let usage = "{\"prompt_tokens\":\(prompt.count),\"completion_tokens\":\(answer.count),\"total_tokens\":\(prompt.count + answer.count)}"
+        if json["stream"] as? Bool == true {
+            let first = "data:{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"id\":\"\(sid)\",\"created\":1719546385,"
+                + "\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\(content)},\"index\":0}]}\n\n"
+            let last = "data:{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"id\":\"\(sid)\",\"created\":1719546385,"
+                + "\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"index\":0}],\"usage\":\(usage)}\n\n"
+            return (200, first + last + "data:[DONE]\n\n")
+        }
+        return (200, "{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"index\":0}],"
+            + "\"usage\":\(usage)}")
     }
 
     final class Handler: ChannelInboundHandler, @unchecked Sendable {

@@ -189,6 +189,25 @@ public enum Send {
         return (status, head, String(text[split.upperBound...]))
     }
 
+    /// Writes `bytes` on a new loopback TCP connection and returns everything read until the
+    /// peer closes it or `timeout` passes.
+    public static func exchange(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { ch in
+                ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
+            }
+        let received = Mutex<[UInt8]>([])
+        let raw = channel.channel
+        let timer = raw.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+            + timeout.components.attoseconds / 1_000_000_000)) { raw.close(promise: nil) }
+        try? await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            for try await var chunk in inbound { received.withLock { $0 += chunk.readBytes(length: chunk.readableBytes) ?? [] } }
+        }
+        timer.cancel()
+        return received.withLock { $0 }
+    }
+
     /// Opens one TLS connection (trusting `trust`, a PEM file), writes `bytes`, closes.
     public static func tls(_ bytes: [UInt8], port: Int, trust: String, serverName: String = "localhost") async throws {
         var configuration = TLSConfiguration.makeClientConfiguration()

@@ -38,7 +38,7 @@ extension RelayConfiguration {
         }
         let known: Set<String> = [
             "kind", "url", "model", "api_key", "api_key_file", "api_key_env", "timeout_seconds", "max_calls_per_hour", "min_severity",
-            "language", "prompt", "max_tokens",
+            "language", "prompt", "max_tokens", "max_tokens_per_hour", "app_id", "api_secret", "api_secret_file", "api_secret_env", "follow_up",
         ]
         for (k, _) in m where !known.contains(k.string ?? "") {
             problems.add(k, "unknown analysis setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
@@ -49,11 +49,33 @@ extension RelayConfiguration {
         }
         var a = AnalysisSettings(url: url, model: model)
         if let k = problems.string(m[Node("kind")], "analysis.kind") {
-            if let kind = AnalysisSettings.Kind(rawValue: k) { a.kind = kind } else { problems.add(m[Node("kind")], "analysis.kind must be openai or spark-http") }
+            if let kind = AnalysisSettings.Kind(rawValue: k) { a.kind = kind } else { problems.add(m[Node("kind")], "analysis.kind must be openai, spark-http or spark") }
         }
         if let v = problems.string(m[Node("api_key")], "analysis.api_key") { a.apiKey = .inline(v) }
         if let v = problems.string(m[Node("api_key_file")], "analysis.api_key_file") { a.apiKey = .file(v) }
         if let v = problems.string(m[Node("api_key_env")], "analysis.api_key_env") { a.apiKey = .environment(v) }
+        if let v = problems.string(m[Node("api_secret")], "analysis.api_secret") { a.apiSecret = .inline(v) }
+        if let v = problems.string(m[Node("api_secret_file")], "analysis.api_secret_file") { a.apiSecret = .file(v) }
+        if let v = problems.string(m[Node("api_secret_env")], "analysis.api_secret_env") { a.apiSecret = .environment(v) }
+        a.appID = problems.string(m[Node("app_id")], "analysis.app_id")
+        if let n = problems.int(m[Node("max_tokens_per_hour")], "analysis.max_tokens_per_hour", 100...100_000_000) { a.maxTokensPerHour = n }
+        if let n = m[Node("follow_up")] {
+            if let b = n.bool { a.followUp = b } else { problems.add(n, "analysis.follow_up must be true or false") }
+        }
+        switch a.kind {
+        case .spark:
+            if !url.hasPrefix("wss://") && !url.hasPrefix("ws://") {
+                problems.add(m[Node("url")], "analysis.url for kind spark is the WebSocket address, e.g. wss://spark-api.xf-yun.com/v3.5/chat")
+            }
+            if a.appID == nil || a.apiKey == nil || a.apiSecret == nil {
+                problems.add(node, "analysis kind spark needs app_id, api_key and api_secret (from the iFlytek console)")
+            }
+        case .openai, .sparkHTTP:
+            if !url.hasPrefix("https://") && !url.hasPrefix("http://") {
+                problems.add(m[Node("url")], "analysis.url must be the http(s) chat completions endpoint")
+            }
+            if a.apiSecret != nil || a.appID != nil { problems.add(node, "app_id and api_secret are for kind spark (the WebSocket API)") }
+        }
         if let n = problems.int(m[Node("timeout_seconds")], "analysis.timeout_seconds", 1...600) { a.timeoutSeconds = n }
         if let n = problems.int(m[Node("max_calls_per_hour")], "analysis.max_calls_per_hour", 1...100_000) { a.maxCallsPerHour = n }
         if let n = problems.int(m[Node("max_tokens")], "analysis.max_tokens", 16...8192) { a.maxTokens = n }
@@ -63,6 +85,25 @@ extension RelayConfiguration {
         return a
     }
 
+    static func parseTemplate(_ node: Node, _ problems: inout ConfigurationProblems) -> AlertTemplate? {
+        guard let m = node.mapping, let title = problems.string(m[Node("title")], "template.title"),
+            let text = problems.string(m[Node("text")], "template.text")
+        else {
+            problems.add(node, "template must be a mapping with title and text ({field} placeholders: \(AlertTemplate.fields.joined(separator: ", ")))")
+            return nil
+        }
+        for (k, _) in m where !["title", "text"].contains(k.string ?? "") { problems.add(k, "unknown template setting \(k.string ?? "?") (known: text, title)") }
+        var ok = true
+        for (key, value) in [("title", title), ("text", text)] {
+            let unknown = AlertTemplate.unknownFields(value)
+            if !unknown.isEmpty {
+                problems.add(m[Node(key)], "template.\(key): unknown placeholder \(unknown.map { "{\($0)}" }.joined(separator: ", ")) (known: \(AlertTemplate.fields.joined(separator: ", ")))")
+                ok = false
+            }
+        }
+        return ok ? AlertTemplate(title: title, text: text) : nil
+    }
+
     static func parseChannels(_ node: Node, _ problems: inout ConfigurationProblems) -> [ChannelSettings] {
         guard let list = node.sequence else {
             problems.add(node, "channels must be a list of robots, each with type and webhook")
@@ -70,7 +111,7 @@ extension RelayConfiguration {
         }
         let known: Set<String> = [
             "name", "type", "webhook", "webhook_file", "webhook_env", "secret", "secret_file", "secret_env", "keyword", "at_mobiles",
-            "at_user_ids", "min_severity", "language", "per_minute", "block_seconds", "max_attempts",
+            "at_user_ids", "min_severity", "language", "per_minute", "block_seconds", "max_attempts", "template",
         ]
         var result: [ChannelSettings] = []
         for item in list {
@@ -106,6 +147,7 @@ extension RelayConfiguration {
             if let n = m[Node("at_mobiles")] { c.atMobiles = texts(n, "at_mobiles", &problems) ?? [] }
             if let n = m[Node("at_user_ids")] { c.atUserIDs = texts(n, "at_user_ids", &problems) ?? [] }
             if let n = m[Node("min_severity")] { c.minimumSeverity = severity(n, &problems) ?? c.minimumSeverity }
+            if let t = m[Node("template")] { c.template = parseTemplate(t, &problems) }
             if let l = problems.string(m[Node("language")], "language") {
                 if let language = AlertMessage.Language(rawValue: l) { c.language = language } else { problems.add(m[Node("language")], "language must be zh or en") }
             }

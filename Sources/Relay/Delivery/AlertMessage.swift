@@ -23,8 +23,10 @@ public struct AlertMessage: Sendable, Equatable {
     /// One incident. `keyword` (a robot's required keyword) is put in the title and text.
     /// The text is cut to `maxBytes` by dropping evidence lines, never the headline.
     public static func incident(
-        _ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000, analysis: String? = nil
+        _ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000, analysis: String? = nil,
+        template: AlertTemplate? = nil
     ) -> AlertMessage {
+        if let template { return template.render(i, language: language, keyword: keyword, timeZone: timeZone, maxBytes: maxBytes, analysis: analysis) }
         let severity = severityNames[language]![i.severity]!
         let prefix = keyword.map { "[\($0)] " } ?? ""
         let title = language == .zh ? "\(prefix)【\(severity)】\(i.title)" : "\(prefix)[\(severity)] \(i.title)"
@@ -52,6 +54,18 @@ public struct AlertMessage: Sendable, Equatable {
         var plain = facts.compactMap { k, v in v.map { "\(k): \($0)" } }
         if let analysis { plain.append((language == .zh ? "分析: " : "Analysis: ") + String(analysis.prefix(1500))) }
         plain += i.evidence.prefix(evidence.count).map { String($0.prefix(600)) }
+        return AlertMessage(title: title, text: text, plainLines: plain, incidents: [i.id])
+    }
+
+    /// The analysis of an incident whose alert went before the model answered: the
+    /// incident's headline and number, so it reads as a follow-up, then the analysis.
+    public static func followUp(_ i: Incident, analysis: String, language: Language, keyword: String?, maxBytes: Int = 18_000) -> AlertMessage {
+        let prefix = keyword.map { "[\($0)] " } ?? ""
+        let title = language == .zh ? "\(prefix)【分析】#\(i.id) \(i.title)" : "\(prefix)[analysis] #\(i.id) \(i.title)"
+        let heading = language == .zh ? "**分析**（模型生成，仅供参考；告警已先行发送）" : "**Analysis** (by the model, for guidance; the alert went first)"
+        let body = escape(String(analysis.prefix(min(1500, maxBytes / 4))))
+        let text = "### \(escape(title))\n\n\(heading)\n\n\(body)"
+        let plain = [(language == .zh ? "事件 #" : "Incident #") + "\(i.id)", (language == .zh ? "分析: " : "Analysis: ") + String(analysis.prefix(1500))]
         return AlertMessage(title: title, text: text, plainLines: plain, incidents: [i.id])
     }
 
@@ -107,5 +121,90 @@ public struct AlertMessage: Sendable, Equatable {
             }
         }
         return out
+    }
+}
+
+/// A channel's own message layout: `{field}` placeholders in a title and a markdown text.
+/// A line whose placeholders are all empty is left out (no "User:" line without a user).
+/// Values from logs are escaped as in the built-in layout; `{evidence}` is the original lines
+/// as quotes, shortened to fit the robot's limit.
+public struct AlertTemplate: Sendable, Hashable {
+    public var title: String
+    public var text: String
+
+    public init(title: String, text: String) {
+        self.title = title
+        self.text = text
+    }
+
+    public static let fields: [String] = [
+        "id", "kind", "severity", "title", "host", "edge", "user", "target_user", "group", "source_ip", "first_seen", "last_seen", "when",
+        "count", "rule", "analysis", "evidence",
+    ]
+
+    /// The placeholders in `s` that are not fields.
+    public static func unknownFields(_ s: String) -> [String] {
+        placeholders(s).filter { !fields.contains($0) }
+    }
+
+    static func placeholders(_ s: String) -> [String] {
+        var found: [String] = []
+        var rest = Substring(s)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            found.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return found
+    }
+
+    func render(_ i: Incident, language: AlertMessage.Language, keyword: String?, timeZone: TimeZone, maxBytes: Int, analysis: String?) -> AlertMessage {
+        let severity = AlertMessage.severityNames[language]![i.severity]!
+        let when = AlertMessage.format(i.firstSeen, timeZone) + (i.lastSeen != i.firstSeen ? " – " + AlertMessage.format(i.lastSeen, timeZone) : "")
+        let values: [String: String?] = [
+            "id": "#\(i.id)", "kind": i.kind, "severity": severity, "title": i.title, "host": AlertMessage.hostList(i), "edge": i.edge, "user": i.user,
+            "target_user": i.targetUser, "group": i.group, "source_ip": i.sourceIP, "first_seen": AlertMessage.format(i.firstSeen, timeZone),
+            "last_seen": AlertMessage.format(i.lastSeen, timeZone), "when": when, "count": String(i.count), "rule": i.rule,
+            "analysis": analysis.map { String($0.prefix(1500)) },
+        ]
+        func fill(_ s: String, evidence: [String], markdown: Bool) -> String {
+            var lines: [String] = []
+            for line in s.split(separator: "\n", omittingEmptySubsequences: false) {
+                let names = Self.placeholders(String(line))
+                if !names.isEmpty, names.allSatisfy({ name in name == "evidence" ? evidence.isEmpty : (values[name] ?? nil)?.isEmpty ?? true }) {
+                    continue
+                }
+                var out = String(line)
+                for name in names {
+                    let value: String
+                    if name == "evidence" {
+                        value = markdown ? evidence.map { "> " + AlertMessage.escape(String($0.prefix(600))) }.joined(separator: "\n>\n")
+                            : evidence.map { String($0.prefix(600)) }.joined(separator: "\n")
+                    } else {
+                        let raw = (values[name] ?? nil) ?? ""
+                        value = markdown ? AlertMessage.escape(raw) : raw.replacingOccurrences(of: "\n", with: " ")
+                    }
+                    out = out.replacingOccurrences(of: "{\(name)}", with: value)
+                }
+                lines.append(out)
+            }
+            return lines.joined(separator: "\n")
+        }
+        var title = fill(self.title, evidence: [], markdown: false)
+        if let keyword, !title.contains(keyword) { title = "[\(keyword)] " + title }
+        var evidence = i.evidence
+        var text = fill(self.text, evidence: evidence, markdown: true)
+        // Shorten the evidence, never the rest.
+        while !evidence.isEmpty, text.utf8.count > maxBytes {
+            evidence.removeLast()
+            text = fill(self.text, evidence: evidence, markdown: true)
+        }
+        if let keyword, !text.contains(keyword) { text = "[\(keyword)]\n\n" + text }
+        // Feishu's rich text has no markdown: headings and bold marks go.
+        let plain = fill(self.text, evidence: evidence, markdown: false).split(separator: "\n").map { line -> String in
+            var l = line.replacingOccurrences(of: "**", with: "")
+            while l.hasPrefix("#") { l.removeFirst() }
+            return l.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        return AlertMessage(title: title, text: text, plainLines: plain, incidents: [i.id])
     }
 }

@@ -25,6 +25,8 @@ public struct AlertChannel: Sendable, Hashable {
     /// Incidents below this severity are not sent here.
     public var minimumSeverity: Event.Severity = .medium
     public var language: AlertMessage.Language = .zh
+    /// The channel's own layout for single-incident alerts (nil: the built-in one in `language`).
+    public var template: AlertTemplate?
     /// Messages a minute the robot takes (DingTalk and WeCom: 20; Feishu: 100, and 5 a
     /// second, which the pacing's burst of 4 respects); the relay keeps one below.
     public var perMinute = 20
@@ -58,6 +60,7 @@ public final class Delivery: Service, Sendable {
     let timeZone: TimeZone
     /// Set when an analysis model is configured.
     let analyst = Mutex<Analyst?>(nil)
+    let proxy: HTTPClient.Configuration.Proxy?
     private let state = Mutex<[String: ChannelState]>([:])
     /// Set when an alert is queued, so the loop looks at once rather than at its next round.
     private let woken = Atomic<Bool>(false)
@@ -91,6 +94,7 @@ public final class Delivery: Service, Sendable {
         self.counters = counters
         self.logger = logger
         self.timeZone = timeZone
+        self.proxy = proxy
         var configuration = HTTPClient.Configuration()
         configuration.proxy = proxy
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(channels.map(\.timeoutSeconds).max() ?? 10)))
@@ -99,7 +103,17 @@ public final class Delivery: Service, Sendable {
 
     /// Adds the model's analysis to single-incident alerts.
     public func use(_ settings: AnalysisSettings) throws {
-        let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger)
+        let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger,
+                            proxy: proxy.map { ($0.host, $0.port) })
+        a.whenLate { [weak self] incident, channels in
+            guard let self else { return }
+            do {
+                try self.store.enqueueAnalysis(incident: incident, channels: channels.sorted(), now: Pipeline.now())
+                self.woken.store(true, ordering: .relaxed)
+            } catch {
+                self.logger.error("cannot queue a late analysis", metadata: ["incident": "\(incident)", "error": "\(error)"])
+            }
+        }
         analyst.withLock { $0 = a }
     }
 
@@ -166,17 +180,27 @@ public final class Delivery: Service, Sendable {
             logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
             return false
         }
-        var analysis: String?
-        if incidents.count == 1, let analyst = analyst.withLock({ $0 }) {
-            // Never later than the timeout after the alert was queued.
-            let waited = Double(now - (batch.map(\.created).min() ?? now)) / 1e6
-            let left = max(0, Double(analyst.settings.timeoutSeconds) - waited)
-            analysis = await analyst.analysis(for: incidents[0], deadline: .now + .milliseconds(Int(left * 1000)))
+        let message: AlertMessage
+        if batch[0].kind == .analysis, let incident = incidents.first {
+            guard let text = (try? store.analysis(incident: incident.id)) ?? nil else {
+                // Nothing to follow up with (cannot happen unless the store was edited): done.
+                try? store.settle(batch, delivered: true, error: "no analysis stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
+                return true
+            }
+            message = AlertMessage.followUp(incident, analysis: text, language: channel.language, keyword: channel.keyword, maxBytes: channel.maxTextBytes)
+        } else if incidents.count == 1 {
+            var analysis: String?
+            if let analyst = analyst.withLock({ $0 }) {
+                // Never later than the timeout after the alert was queued.
+                let waited = Double(now - (batch.map(\.created).min() ?? now)) / 1e6
+                let left = max(0, Double(analyst.settings.timeoutSeconds) - waited)
+                analysis = await analyst.analysis(for: incidents[0], deadline: .now + .milliseconds(Int(left * 1000)), channel: channel.name)
+            }
+            message = AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone,
+                                            maxBytes: channel.maxTextBytes, analysis: analysis, template: channel.template)
+        } else {
+            message = AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
         }
-        let message = incidents.count == 1
-            ? AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes,
-                                    analysis: analysis)
-            : AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
         state.withLock { states in
             states[channel.name]?.sent.append(now)
             states[channel.name]?.tokens -= 1

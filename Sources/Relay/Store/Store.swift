@@ -95,6 +95,10 @@ public final class Store: Sendable {
                 CREATE INDEX outbox_due ON outbox(status, channel, next_attempt);
                 """)
         }
+        m.registerMigration("v3-outbox-kind") { db in
+            // 'alert', or 'analysis': the model's answer that came after the alert went.
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'")
+        }
         return m
     }
 
@@ -103,6 +107,11 @@ public final class Store: Sendable {
     /// One alert waiting for (or done with) one channel.
     public struct OutboxEntry: Sendable, Hashable {
         public enum Status: String, Sendable { case pending, delivered, dead }
+        public enum Kind: String, Sendable {
+            case alert
+            /// A second message with the analysis that came after the alert.
+            case analysis
+        }
         public var id: Int64
         public var channel: String
         public var incident: Int64
@@ -113,6 +122,7 @@ public final class Store: Sendable {
         /// The idempotency key of the message that carried it, fixed at its first attempt.
         public var messageID: String?
         public var lastError: String?
+        public var kind: Kind = .alert
     }
 
     /// Queues `incident` for `channels`, with the incident itself, in one transaction that
@@ -129,8 +139,19 @@ public final class Store: Sendable {
         }
     }
 
+    /// Queues the follow-up with `incident`'s analysis for `channels`.
+    public func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
+        try pool.write { db in
+            for channel in channels {
+                try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status, kind) VALUES (?, ?, ?, ?, 'pending', 'analysis')",
+                               arguments: [channel, incident, now, now])
+            }
+        }
+    }
+
     /// The next message's entries for `channel`: those of an earlier attempt (same message
     /// id) first, else up to `limit` due entries, which get `newMessageID` before this returns.
+    /// A batch of several (a digest) holds alerts only; a follow-up goes alone.
     public func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [OutboxEntry] {
         try pool.write { db in
             let retry = try Row.fetchOne(db, sql: """
@@ -143,7 +164,7 @@ public final class Store: Sendable {
             }
             var rows = try Row.fetchAll(db, sql: """
                 SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND message_id IS NULL AND next_attempt <= ?
-                ORDER BY id LIMIT ?
+                \(limit > 1 ? "AND kind = 'alert'" : "") ORDER BY id LIMIT ?
                 """, arguments: [channel, now, limit]).map(Self.outbox)
             guard !rows.isEmpty else { return [] }
             let id = newMessageID()
@@ -225,7 +246,7 @@ public final class Store: Sendable {
     static func outbox(_ row: Row) -> OutboxEntry {
         OutboxEntry(id: row["id"], channel: row["channel"], incident: row["incident"], created: row["created"], attempts: row["attempts"],
                     nextAttempt: row["next_attempt"], status: OutboxEntry.Status(rawValue: row["status"]) ?? .pending,
-                    messageID: row["message_id"], lastError: row["last_error"])
+                    messageID: row["message_id"], lastError: row["last_error"], kind: OutboxEntry.Kind(rawValue: row["kind"]) ?? .alert)
     }
 
     /// Writes events and incident changes in one transaction.

@@ -1,0 +1,66 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A real HTTP proxy (Debian's tinyproxy) on loopback, as gateways reach the internet
+/// through one: plain requests and CONNECT tunnels, logged.
+public final class Tinyproxy: Sendable {
+    public let port: Int
+    public let directory: URL
+    let process: Process
+
+    /// `connectPorts`: the only ports CONNECT may reach (tinyproxy's ConnectPort); empty: any.
+    public init(connectPorts: [Int] = []) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinyproxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = Int.random(in: 38000...40999)
+        let config = """
+            Port \(port)
+            Listen 127.0.0.1
+            Timeout 60
+            Allow 127.0.0.1
+            LogFile "\(directory.path)/tinyproxy.log"
+            LogLevel Info
+            PidFile "\(directory.path)/tinyproxy.pid"
+            MaxClients 50
+            \(connectPorts.map { "ConnectPort \($0)" }.joined(separator: "\n"))
+
+            """
+        let file = directory.appendingPathComponent("tinyproxy.conf")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        process.arguments = ["-d", "-c", file.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Listening when a connection succeeds (at most 5 s).
+        for _ in 0..<100 {
+            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                .map({ $0.close(promise: nil) }) != nil
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    static let path = "/usr/bin/tinyproxy"
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    /// tinyproxy's log: one `CONNECT` line per request it took, with the target.
+    public var log: String {
+        (try? String(contentsOf: directory.appendingPathComponent("tinyproxy.log"), encoding: .utf8)) ?? ""
+    }
+
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(process.processIdentifier, &status, 0)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}

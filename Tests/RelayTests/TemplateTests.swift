@@ -1,0 +1,74 @@
+import Detection
+import Foundation
+import Testing
+import TestSupport
+import Wire
+
+@testable import Relay
+
+/// A channel's own message layout, from its configuration to the robot.
+@Suite("Message templates", .serialized)
+struct TemplateTests {
+    @Test func aChannelsTemplateShapesItsAlerts() async throws {
+        let fake = try await FakeDingTalk()
+        let yaml = """
+            channels:
+              - type: dingtalk
+                webhook: "\(fake.webhook)"
+                secret: "\(fake.secret!)"
+                keyword: 告警
+                min_severity: high
+                template:
+                  title: "{severity}: {title}"
+                  text: |
+                    ## 安全告警 {id}
+                    主机 {host}，来源 {source_ip}，共 {count} 次
+                    目标账号：{target_user}
+                    {evidence}
+            """
+        let channels = try RelayConfiguration.parse(yaml, origin: "relay.yaml").channels
+        let relay = try await RunningRelay.start(observeItems: false) { $0.channels = channels }
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.80", sequence: 1)
+        await relay.wait { fake.accepted.count == 1 }
+        await relay.stop()
+        await fake.stop()
+        let message = try #require(fake.accepted.first)
+        // The fake keeps a markdown message as its title, a newline, then its text.
+        let (title, text) = try #require(message.text.firstIndex(of: "\n").map { (String(message.text[..<$0]), String(message.text[message.text.index(after: $0)...])) })
+        #expect(title == "[告警] 高: brute force from 203.0.113.80 against web-01", "\(title)")
+        #expect(text.hasPrefix("## 安全告警 \\#1\n主机 web-01，来源 203.0.113.80，共 5 次\n> Nov 29 16:10:15 web-01 sshd\\[1000\\]: Failed password"), "\(text)")
+        #expect(!text.contains("目标账号"), "a line with nothing to show is left out")
+        #expect(fake.refusals.isEmpty)
+    }
+
+    @Test func theTemplateKeepsTheHeadlineAndShortensTheEvidence() {
+        var i = Incident(id: 7, key: "k", rule: "brute-force", kind: "brute_force", severity: .high, title: "brute force from 203.0.113.9", count: 40,
+                         firstSeen: 0, lastSeen: 0, lastArrival: 0, status: .open, evidence: [], hosts: [])
+        i.evidence = (0..<10).map { "sshd[\($0)]: Failed password for [evil](http://x) from 203.0.113.9 " + String(repeating: "x", count: 500) }
+        i.user = "a*b"
+        let t = AlertTemplate(title: "{title}", text: "# {title}\nUser {user} ({group})\n{analysis}\n{evidence}")
+        let m = AlertMessage.incident(i, language: .en, keyword: "ALERT", maxBytes: 4000, analysis: nil, template: t)
+        #expect(m.title == "[ALERT] brute force from 203.0.113.9")
+        #expect(m.text.hasPrefix("[ALERT]\n\n# brute force from 203.0.113.9\nUser a\\*b ()\n> sshd\\[0\\]: Failed password for \\[evil\\]\\(http://x\\)"), "\(m.text)")
+        #expect(m.text.utf8.count <= 4000 + 20 && (2..<10).contains(m.text.components(separatedBy: "> sshd").count - 1), "evidence shortened to fit")
+        #expect(m.plainLines.first == "brute force from 203.0.113.9", "Feishu's lines without markdown: \(m.plainLines.prefix(2))")
+    }
+
+    @Test func unknownPlaceholdersAreReportedWithTheirLine() {
+        do {
+            _ = try RelayConfiguration.parse("""
+                channels:
+                  - type: webhook
+                    webhook: "http://127.0.0.1:9/x"
+                    template:
+                      title: "{severity} {titel}"
+                      text: "{user}"
+                """, origin: "relay.yaml")
+            Issue.record("accepted")
+        } catch let p as ConfigurationProblems {
+            #expect(p.description.contains("relay.yaml:5:") && p.description.contains("unknown placeholder {titel}"), "\(p)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+}
