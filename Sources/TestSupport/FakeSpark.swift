@@ -277,6 +277,7 @@ public final class FakeSpark: Sendable {
         let box: Box
         var asked = false
         var finished = false
+        var overConcurrency = false
         let path: String
         let sid = "cht000\(UInt32.random(in: 0...UInt32.max))@dx"
         init(box: Box, path: String) {
@@ -293,10 +294,8 @@ public final class FakeSpark: Sendable {
                 s.open += 1
                 return (s.options.idleSeconds, s.open > s.options.maxConcurrent)
             }
-            if over {
-                sendError(context: context, 11203, "concurrency exceeded")
-                return
-            }
+            // Over the licensed connections: the request is answered with 11203.
+            overConcurrency = over
             // No request within the idle time: closed (§B.7).
             let loop = context.eventLoop.assumeIsolated()
             loop.scheduleTask(in: .milliseconds(Int64(idle * 1000))) { [self] in
@@ -323,6 +322,7 @@ public final class FakeSpark: Sendable {
                     return
                 }
                 asked = true
+                if overConcurrency { return sendError(context: context, 11203, "concurrency exceeded") }
                 answer(context: context, String(decoding: frame.unmaskedData.readableBytesView, as: UTF8.self))
             case .connectionClose:
                 close(context: context)

@@ -171,7 +171,14 @@ public enum Spark {
             throw Failure.handshake(status: status, message: message)
         case .websocket(let socket):
             return try await socket.executeThenClose { inbound, outbound in
-                try await outbound.write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: frame)))
+                // A server that refuses at once (11203: too many connections) sends its error
+                // frame and closes, perhaps before this write: the frame still says why.
+                var writeError: (any Error)?
+                do {
+                    try await outbound.write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(bytes: frame)))
+                } catch {
+                    writeError = error
+                }
                 var text = ""
                 for try await received in inbound {
                     switch received.opcode {
@@ -185,14 +192,14 @@ public enum Spark {
                             return Answer(text: text, totalTokens: tokens)
                         }
                     case .connectionClose:
-                        throw Failure.incomplete
+                        throw writeError ?? Failure.incomplete
                     case .ping:
-                        try await outbound.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: received.unmaskedData))
+                        try? await outbound.write(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: received.unmaskedData))
                     default:
                         break
                     }
                 }
-                throw Failure.incomplete
+                throw writeError ?? Failure.incomplete
             }
         }
     }
