@@ -26,6 +26,8 @@ public final class FakeDingTalk: Sendable {
         /// Take the message (it reaches the group), then never answer: the sender cannot
         /// know, and must retry with the same msgUuid.
         case acceptThenHang
+        /// Handle the request as usual, but answer only after this long.
+        case slow(Duration)
     }
 
     public struct Received: Sendable {
@@ -85,6 +87,7 @@ public final class FakeDingTalk: Sendable {
     }
 
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    var mode: Mode { state.withLock { $0.mode } }
     public var accepted: [Received] { state.withLock { $0.accepted } }
     public var requests: Int { state.withLock { $0.requests } }
     /// How many requests were refused with each errcode.
@@ -116,7 +119,7 @@ public final class FakeDingTalk: Sendable {
         case .hang: return nil
         case .down: return (500, "{\"error\": \"down\"}")
         case .busy: return refuse(-1, "系统繁忙")
-        case .normal, .acceptThenHang: break
+        case .normal, .acceptThenHang, .slow: break
         }
         switch flavor {
         case .dingtalk: break
@@ -301,9 +304,17 @@ public final class FakeDingTalk: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json")
                 headers.add(name: "Content-Length", value: String(json.utf8.count))
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                let respond = { [self] in
+                    guard context.channel.isActive else { return }
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
+                if case .slow(let delay) = fake.mode {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay / .milliseconds(1)))) { respond() }
+                } else {
+                    respond()
+                }
             }
         }
     }

@@ -11,7 +11,11 @@ import NIOPosix
 import Synchronization
 
 public final class FakeLLM: Sendable {
-    public enum Mode: Sendable { case normal, hang, error }
+    public enum Mode: Sendable {
+        case normal, hang, error
+        /// Answer as usual after this long.
+        case slow(Duration)
+    }
     public enum Flavor: Sendable { case openai, spark }
     static let sparkModels: Set<String> = ["lite", "generalv3", "pro-128k", "generalv3.5", "max-32k", "4.0Ultra", "kjwx"]
 
@@ -45,6 +49,7 @@ public final class FakeLLM: Sendable {
 
     public var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    var mode: Mode { state.withLock { $0.mode } }
     /// The raw request bodies received.
     public var requests: [String] { state.withLock { $0.raw } }
     public func stop() async { try? await channel.close() }
@@ -56,8 +61,8 @@ public final class FakeLLM: Sendable {
             s.raw.append(String(decoding: body, as: UTF8.self))
             return s.mode
         }
-        if mode == .hang { return nil }
-        if mode == .error { return (502, "<html>bad gateway</html>") }
+        if case .hang = mode { return nil }
+        if case .error = mode { return (502, "<html>bad gateway</html>") }
         guard uri.hasPrefix("/v1/") else { return (404, "{}") }
         if flavor == .spark { return spark(headers: headers, body: body) }
         guard headers.first(name: "Authorization") == "Bearer \(key)" else { return (401, "{\"error\":\"Unauthorized\"}") }
@@ -116,11 +121,19 @@ public final class FakeLLM: Sendable {
             case .end:
                 guard let h = head, let fake = box.fake.withLock({ $0 }), let (status, text) = fake.respond(uri: h.uri, headers: h.headers, body: body) else { return }
                 var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Type", value: text.hasPrefix("data:") ? "text/event-stream" : "application/json")
                 headers.add(name: "Content-Length", value: String(text.utf8.count))
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                let respond = { [self] in
+                    guard context.channel.isActive else { return }
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                }
+                if case .slow(let delay) = fake.mode {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay / .milliseconds(1)))) { respond() }
+                } else {
+                    respond()
+                }
             }
         }
     }

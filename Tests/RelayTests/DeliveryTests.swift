@@ -113,6 +113,31 @@ struct DeliveryTests {
         #expect(try relay.app.store.outbox(status: .delivered).count == 1)
     }
 
+    /// The robot takes the message but answers after the relay gave up waiting: the retry
+    /// carries the same msgUuid, and the group sees the alert once.
+    @Test func aRobotAnsweringTooSlowlyShowsTheAlertOnce() async throws {
+        let fake = try await FakeDingTalk()
+        fake.set(.slow(.milliseconds(1500)))
+        let relay = try await RunningRelay.start(observeItems: false) { c in
+            var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
+            channel.secret = fake.secret.map { .inline($0) }
+            channel.keyword = "告警"
+            channel.timeoutSeconds = 1
+            c.channels = [channel]
+        }
+        try await Self.bruteForce(relay, from: "203.0.113.78", sequence: 1)
+        await relay.wait { fake.requests >= 1 }
+        try await Task.sleep(for: .milliseconds(1200))
+        fake.set(.normal)  // faster now: the retry's answer comes in time
+        await relay.wait(timeout: .seconds(10)) { (try? relay.app.store.outbox(status: .delivered).count) == 1 }
+        let entries = try relay.app.store.outbox()
+        await relay.stop()
+        await fake.stop()
+        #expect(entries.count == 1 && entries[0].status == .delivered && entries[0].attempts >= 2, "\(entries)")
+        #expect(fake.requests >= 2, "sent again after the timeout")
+        #expect(fake.accepted.count == 1, "shown once: \(fake.accepted.map(\.messageID))")
+    }
+
     @Test func aRobotDownForAWhileGetsEveryAlertOnceWhenBack() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.down)
@@ -320,6 +345,22 @@ struct AnalysisTests {
         let inside = try #require(user.components(separatedBy: Analyst.fenceOpen).last?.components(separatedBy: Analyst.fenceClose).first)
         #expect(inside.contains(evil))
         #expect(try relay.app.store.analysis(incident: 1)?.contains("password-guessing") == true, "stored with the incident")
+    }
+
+    @Test func aSlowModelWithinTheTimeoutIsWaitedFor() async throws {
+        let robot = try await FakeRobot()
+        let llm = try await FakeLLM()
+        llm.set(.slow(.milliseconds(1200)))
+        let relay = try await Self.relay(robot, llm, timeout: 4)
+        let sent = ContinuousClock.now
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.92", sequence: 1)
+        await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
+        let took = robot.accepted.first.map { $0.time - sent }
+        await relay.stop()
+        await robot.stop()
+        await llm.stop()
+        #expect(robot.accepted.first?.text.contains("password-guessing attack") == true)
+        #expect(try #require(took) >= .milliseconds(1200))
     }
 
     @Test func aHangingModelDelaysTheAlertByNoMoreThanItsTimeout() async throws {

@@ -111,7 +111,7 @@ extension RelayConfiguration {
         }
         let known: Set<String> = [
             "name", "type", "webhook", "webhook_file", "webhook_env", "secret", "secret_file", "secret_env", "keyword", "at_mobiles",
-            "at_user_ids", "min_severity", "language", "per_minute", "block_seconds", "max_attempts", "template",
+            "at_user_ids", "min_severity", "language", "per_minute", "block_seconds", "max_attempts", "template", "timeout_seconds",
         ]
         var result: [ChannelSettings] = []
         for item in list {
@@ -159,6 +159,7 @@ extension RelayConfiguration {
             }
             if let n = problems.int(m[Node("block_seconds")], "block_seconds", 1...86_400) { c.blockSeconds = n }
             if let n = problems.int(m[Node("max_attempts")], "max_attempts", 1...1000) { c.maxAttempts = n }
+            if let n = problems.int(m[Node("timeout_seconds")], "timeout_seconds", 1...300) { c.timeoutSeconds = n }
             if result.contains(where: { $0.name == c.name }) { problems.add(item, "channel name \(c.name) is used twice: give each a name") }
             result.append(c)
         }
