@@ -29,9 +29,9 @@ public struct Detector: Sendable {
     /// Like `detect(buffer:parser:)`, without building an array: the event, and how many
     /// times it happened ("message repeated N times" stands for N).
     /// `defaultHost` names the host when the line carries no HOSTNAME (the relay passes the
-    /// sender's address).
+    /// sender's address). `keepRaw: false` leaves `raw` out, for a caller that never shows it.
     public func detectOne(
-        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil
+        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil, keepRaw: Bool = true
     ) -> (Event, Int)? {
         let header = parser.scan(buffer)
         guard let app = header.appName else { return nil }
@@ -43,7 +43,7 @@ public struct Detector: Sendable {
             let event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
                 host: hostOverride ?? header.hostname.map(text) ?? defaultHost, time: header.timestamp?.microseconds,
-                raw: String(decoding: buffer, as: UTF8.self))
+                raw: keepRaw ? String(decoding: buffer, as: UTF8.self) : nil)
             return (event, repeats)
         }
     }
@@ -119,11 +119,12 @@ public struct Detector: Sendable {
 
     static func makeEvent(
         _ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>,
-        program: String, pid: Int64?, host: String?, time: Int64?, raw: String
+        program: String, pid: Int64?, host: String?, time: Int64?, raw: String?
     ) -> Event {
-        var event = Event(
-            kind: rule.kind, outcome: rule.outcome, timeMicroseconds: time, host: host,
-            program: program, pid: pid, rule: rule.id, severity: rule.severity, raw: raw)
+        // The fields first, then the event in one piece (building it and then setting
+        // fields made the optimizer copy it).
+        var user: String?, targetUser: String?, group: String?, sourceIP: String?, method: String?
+        var sourcePort: Int64?, logonType: Int64?
         for a in rule.assignments {
             var value: String?
             for slot in a.slots where !ranges[slot].isEmpty {
@@ -132,16 +133,19 @@ public struct Detector: Sendable {
             }
             guard let value = value ?? a.constant else { continue }
             switch a.field {
-            case .user: event.user = value
-            case .targetUser: event.targetUser = value
-            case .group: event.group = value
-            case .sourceIP: event.sourceIP = value
-            case .sourcePort: event.sourcePort = Int64(value)
-            case .method: event.method = value
-            case .logonType: event.logonType = Int64(value)
+            case .user: user = value
+            case .targetUser: targetUser = value
+            case .group: group = value
+            case .sourceIP: sourceIP = value
+            case .sourcePort: sourcePort = Int64(value)
+            case .method: method = value
+            case .logonType: logonType = Int64(value)
             }
         }
-        return event
+        return Event(
+            kind: rule.kind, outcome: rule.outcome, timeMicroseconds: time, host: host, program: program, pid: pid, user: user,
+            targetUser: targetUser, group: group, sourceIP: sourceIP, sourcePort: sourcePort, method: method, logonType: logonType,
+            rule: rule.id, severity: rule.severity, raw: raw)
     }
 
     /// `/usr/sbin/sshd` → `sshd`, as bytes.

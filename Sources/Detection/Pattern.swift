@@ -1,3 +1,4 @@
+import Foundation
 /// A rule's message pattern: literal text with named captures, matched against the whole
 /// message (anchored at both ends).
 ///
@@ -259,11 +260,14 @@ final class PatternProgram: Sendable {
         func find(_ s: Pattern.Step, from start: Int) -> Int? {
             guard s.count > 0, end - start >= s.count else { return nil }
             let first = lits[s.start]
+            guard let base = m.baseAddress else { return nil }
             var i = start
             let last = end - s.count
-            while i <= last {
-                if m[i] == first && equal(i, s) { return i }
-                i += 1
+            // memchr finds the first byte (vectorised); then the rest is compared.
+            while i <= last, let p = memchr(base + i, Int32(first), last - i + 1) {
+                let at = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+                if equal(at, s) { return at }
+                i = at + 1
             }
             return nil
         }

@@ -225,7 +225,7 @@ public enum RuleLoader {
         public var description: String { messages.joined(separator: "\n") }
     }
 
-    struct Spec: Decodable {
+    struct Spec {
         var id: String?
         var programs: [String]?
         var program: String?
@@ -239,8 +239,78 @@ public enum RuleLoader {
         var disabled: Bool?
     }
 
-    struct File: Decodable {
-        var rules: [Spec]
+    static let specKeys: Set<String> = ["id", "programs", "program", "pattern", "kind", "outcome", "severity", "set", "map", "require", "disabled"]
+
+    /// The rules of a file, read from its YAML nodes (Yams' Codable decoding took longer
+    /// than running the rules over a large log); shape mistakes are added to `problems`.
+    static func specs(_ yaml: String, origin: String, problems: inout [String]) throws -> [Spec] {
+        let root: Node?
+        do {
+            // The basic resolver: every scalar a string, no regular expression per scalar.
+            root = try Yams.compose(yaml: yaml, .basic)
+        } catch {
+            throw Problems(messages: ["\(origin): \(error)"])
+        }
+        func fields(_ m: Node.Mapping) -> [String: Node] {
+            var d: [String: Node] = [:]
+            for (k, v) in m { if let k = k.scalar?.string { d[k] = v } }
+            return d
+        }
+        guard let top = root?.mapping, let list = fields(top)["rules"]?.sequence else {
+            throw Problems(messages: ["\(origin): expected a mapping with rules: a list of rules"])
+        }
+        func texts(_ node: Node?) -> [String]? {
+            guard let node else { return nil }
+            if let s = node.scalar?.string { return [s] }
+            return node.sequence?.compactMap { $0.scalar?.string }
+        }
+        var specs: [Spec] = []
+        for (index, item) in list.enumerated() {
+            guard let mapping = item.mapping else {
+                problems.append("\(origin): rules[\(index)]: a rule must be a mapping")
+                specs.append(Spec())
+                continue
+            }
+            let m = fields(mapping)
+            var spec = Spec()
+            spec.id = m["id"]?.scalar?.string
+            let at = "\(origin): rules[\(index)]" + (spec.id.map { " (\($0))" } ?? "")
+            for key in m.keys.sorted() where !specKeys.contains(key) {
+                problems.append("\(at): unknown setting \(key) (known: \(specKeys.sorted().joined(separator: ", ")))")
+            }
+            spec.programs = m["programs"].flatMap(texts)
+            spec.program = m["program"]?.scalar?.string
+            spec.pattern = m["pattern"]?.scalar?.string
+            spec.kind = m["kind"]?.scalar?.string
+            spec.outcome = m["outcome"]?.scalar?.string
+            spec.severity = m["severity"]?.scalar?.string
+            if let n = m["set"] {
+                if let pairs = n.mapping {
+                    spec.set = [:]
+                    for (k, v) in pairs { if let k = k.scalar?.string, let v = v.scalar?.string { spec.set?[k] = v } }
+                } else {
+                    problems.append("\(at): set must be a mapping of field: value")
+                }
+            }
+            if let n = m["map"] {
+                if let pairs = n.mapping {
+                    spec.map = [:]
+                    for (k, v) in pairs { if let k = k.scalar?.string, let v = texts(v) { spec.map?[k] = v } }
+                } else {
+                    problems.append("\(at): map must be a mapping of field: [captures]")
+                }
+            }
+            spec.require = texts(m["require"])
+            if let n = m["disabled"] {
+                switch n.scalar?.string.lowercased() {
+                case "true", "yes", "on": spec.disabled = true
+                case "false", "no", "off": spec.disabled = false
+                default: problems.append("\(at): disabled must be true or false")
+                }
+            }
+            specs.append(spec)
+        }
+        return specs
     }
 
     /// Rules of a complete pack (no removals).
@@ -259,16 +329,11 @@ public enum RuleLoader {
     }
 
     public static func overrides(_ yaml: String, origin: String) throws -> [Override] {
-        let file: File
-        do {
-            file = try YAMLDecoder().decode(File.self, from: yaml)
-        } catch {
-            throw Problems(messages: ["\(origin): \(error)"])
-        }
         var problems: [String] = []
+        let specs = try specs(yaml, origin: origin, problems: &problems)
         var result: [Override] = []
         var seen: Set<String> = []
-        for (index, spec) in file.rules.enumerated() {
+        for (index, spec) in specs.enumerated() {
             let at = "\(origin): rules[\(index)]" + (spec.id.map { " (\($0))" } ?? "")
             guard let id = spec.id, !id.isEmpty else {
                 problems.append("\(at): id is missing")

@@ -37,6 +37,7 @@ public struct RuleTester {
             maxMessageBytes: 1 << 20)
         var lineNumber = 0
         var events = 0
+        let pathBytes = Array(path.utf8)
         // A regular file is mapped and scanned in place: no copies.
         if path != "-", let mapped = MappedFile(path: path) {
             defer { mapped.unmap() }
@@ -52,7 +53,8 @@ public struct RuleTester {
                 var lineEnd = end
                 if lineEnd > start, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                 lineNumber += 1
-                events += report(UnsafeBufferPointer(rebasing: bytes[start..<lineEnd]), number: lineNumber, path: path, parser: parser, output: &output)
+                events += report(UnsafeBufferPointer(rebasing: bytes[start..<lineEnd]), number: lineNumber, path: path, pathBytes: pathBytes,
+                                 parser: parser, output: &output)
                 if output.count >= 1 << 16 { flush(&output) }
                 start = end + 1
             }
@@ -63,32 +65,52 @@ public struct RuleTester {
             lines.append(chunk)
             while let line = lines.next() {
                 lineNumber += 1
-                events += line.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, parser: parser, output: &output) }
+                events += line.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, output: &output) }
                 if output.count >= 1 << 16 { flush(&output) }
             }
         }
         if let last = lines.finish() {
             lineNumber += 1
-            events += last.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, parser: parser, output: &output) }
+            events += last.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, output: &output) }
         }
         return (lineNumber, events)
     }
 
-    private func report(_ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, parser: SyslogParser, output: inout [UInt8]) -> Int {
-        guard let (e, repeats) = detector.detectOne(buffer: line, parser: parser) else { return 0 }
+    private func report(
+        _ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, pathBytes: [UInt8], parser: SyslogParser, output: inout [UInt8]
+    ) -> Int {
+        // The text report shows the fields, not the line: no copy of it is made.
+        guard let (e, repeats) = detector.detectOne(buffer: line, parser: parser, keepRaw: json) else { return 0 }
         for _ in 0..<repeats {
             if json {
                 e.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
             } else {
-                output.append(contentsOf: path.utf8)
+                output.append(contentsOf: pathBytes)
                 output.append(UInt8(ascii: ":"))
-                output.append(contentsOf: String(number).utf8)
-                output.append(contentsOf: ": ".utf8)
+                Self.appendDecimal(number, to: &output)
+                output.append(UInt8(ascii: ":"))
+                output.append(0x20)
                 Self.describe(e, into: &output)
             }
             output.append(0x0A)
         }
         return repeats
+    }
+
+    /// `n` in decimal, without making a String.
+    static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var v = n.magnitude
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[23 - count] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            out.append(contentsOf: d[(24 - count)...])
+        }
     }
 
     static func describe(_ e: Event, into out: inout [UInt8]) {
@@ -108,7 +130,10 @@ public struct RuleTester {
         add("target", e.targetUser)
         add("group", e.group)
         add("from", e.sourceIP)
-        add("port", e.sourcePort.map(String.init))
+        if let port = e.sourcePort {
+            out.append(contentsOf: " port=".utf8)
+            appendDecimal(Int(port), to: &out)
+        }
         add("method", e.method)
         add("severity", e.severity?.rawValue)
         add("rule", e.rule)

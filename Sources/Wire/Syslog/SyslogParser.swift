@@ -208,6 +208,7 @@ struct Cursor {
 
     var isAtEnd: Bool { index >= endIndex }
 
+    @inline(__always)
     func peek(_ ahead: Int = 0) -> UInt8? {
         let i = index + ahead
         return i < endIndex ? bytes[i] : nil
@@ -218,6 +219,7 @@ struct Cursor {
         return false
     }
 
+    @inline(__always)
     mutating func take(_ b: UInt8) -> Bool {
         guard peek() == b else { return false }
         index += 1
@@ -234,6 +236,7 @@ struct Cursor {
         guard take(0x20) else { throw error("expected SP \(what)") }
     }
 
+    @inline(__always)
     mutating func readDigits(min: Int, max: Int) -> Int? {
         var value = 0
         var n = 0
