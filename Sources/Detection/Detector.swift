@@ -125,14 +125,9 @@ public struct Detector: Sendable {
         // fields made the optimizer copy it).
         var user: String?, targetUser: String?, group: String?, sourceIP: String?, method: String?
         var sourcePort: Int64?, logonType: Int64?
-        for a in rule.assignments {
-            var value: String?
-            for slot in a.slots where !ranges[slot].isEmpty {
-                value = String(decoding: UnsafeBufferPointer(rebasing: text[ranges[slot]]), as: UTF8.self)
-                break
-            }
-            guard let value = value ?? a.constant else { continue }
-            switch a.field {
+        Match.forEachField(rule, ranges, text) { field, value in
+            let value = value.string
+            switch field {
             case .user: user = value
             case .targetUser: targetUser = value
             case .group: group = value
@@ -146,6 +141,73 @@ public struct Detector: Sendable {
             kind: rule.kind, outcome: rule.outcome, timeMicroseconds: time, host: host, program: program, pid: pid, user: user,
             targetUser: targetUser, group: group, sourceIP: sourceIP, sourcePort: sourcePort, method: method, logonType: logonType,
             rule: rule.id, severity: rule.severity, raw: raw)
+    }
+
+    /// A line's match, seen without building its event: for reports that print the event's
+    /// fields straight from the line's bytes (`edge test-rules`). Valid only inside the
+    /// closure it is given to.
+    public struct Match {
+        public enum Field: Sendable {
+            case user, targetUser, group, sourceIP, sourcePort, method, logonType
+        }
+
+        /// A field's value: bytes of the line, or the rule's constant.
+        public enum Value {
+            case bytes(UnsafeBufferPointer<UInt8>)
+            case constant(String)
+
+            /// As the event would carry it (invalid UTF-8 replaced).
+            public var string: String {
+                switch self {
+                case .bytes(let b): String(decoding: b, as: UTF8.self)
+                case .constant(let s): s
+                }
+            }
+        }
+
+        let rule: CompiledRule
+        let ranges: Captures
+        let text: UnsafeBufferPointer<UInt8>
+        /// How many events the line stands for ("message repeated N times").
+        public let repeats: Int
+
+        public var kind: Event.Kind { rule.kind }
+        public var outcome: Event.Outcome? { rule.outcome }
+        public var severity: Event.Severity { rule.severity }
+        public var ruleID: String { rule.id }
+
+        /// Each field the event carries, in the order user, target user, group, source IP,
+        /// source port, method, logon type: the first non-empty capture the rule names for
+        /// it, else the rule's constant.
+        public func forEachField(_ body: (Field, Value) -> Void) {
+            Self.forEachField(rule, ranges, text, body)
+        }
+
+        @inline(__always)
+        static func forEachField(_ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>, _ body: (Field, Value) -> Void) {
+            for a in rule.assignments {
+                var value: Value?
+                for slot in a.slots where !ranges[slot].isEmpty {
+                    value = .bytes(UnsafeBufferPointer(rebasing: text[ranges[slot]]))
+                    break
+                }
+                guard let value = value ?? a.constant.map(Value.constant) else { continue }
+                body(a.field, value)
+            }
+        }
+    }
+
+    /// Detects in one log line like `detectOne`, and calls `body` with the match instead of
+    /// building an event.
+    public func withMatch<R>(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ body: (Match) -> R) -> R? {
+        let header = parser.scan(buffer)
+        guard let app = header.appName else { return nil }
+        var programStart = app.lowerBound
+        for i in app where buffer[i] == UInt8(ascii: "/") { programStart = i + 1 }
+        let program = UnsafeBufferPointer(rebasing: buffer[programStart..<app.upperBound])
+        return detect(program: program, text: buffer, range: header.message) { rule, ranges, repeats in
+            body(Match(rule: rule, ranges: ranges, text: buffer, repeats: repeats))
+        }
     }
 
     /// `/usr/sbin/sshd` → `sshd`, as bytes.

@@ -229,6 +229,16 @@ final class PatternProgram: Sendable {
                 }
                 return false
             }
+            if s.type != .any, lits[next.start] == 0x20, let base = m.baseAddress {
+                // A word or number ends at the first space: a literal that starts with one can
+                // only begin there (no need to look for it further on).
+                let space = memchr(base + position, 0x20, end - position).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) }
+                guard let at = space, end - at >= next.count, equal(at, next), Pattern.valid(m, position..<at, s.type) else { return false }
+                ranges.append(position..<at)
+                if match(step: step + 2, at: at + next.count, &ranges) { return true }
+                ranges.removeLast()
+                return false
+            }
             var from = position
             while let found = find(next, from: from) {
                 let r = position..<found

@@ -70,9 +70,7 @@ public struct RuleSet: Sendable {
 /// A rule prepared for the hot path: a class, so handing it around costs no copies, with
 /// its field assignments resolved to capture slots.
 final class CompiledRule: Sendable {
-    enum Field: Sendable {
-        case user, targetUser, group, sourceIP, sourcePort, method, logonType
-    }
+    typealias Field = Detector.Match.Field
 
     struct Assignment: Sendable {
         var field: Field

@@ -79,22 +79,30 @@ public struct RuleTester {
     private func report(
         _ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, pathBytes: [UInt8], parser: SyslogParser, output: inout [UInt8]
     ) -> Int {
-        // The text report shows the fields, not the line: no copy of it is made.
-        guard let (e, repeats) = detector.detectOne(buffer: line, parser: parser, keepRaw: json) else { return 0 }
-        for _ in 0..<repeats {
-            if json {
+        if json {
+            guard let (e, repeats) = detector.detectOne(buffer: line, parser: parser) else { return 0 }
+            for _ in 0..<repeats {
                 e.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
-            } else {
-                output.append(contentsOf: pathBytes)
-                output.append(UInt8(ascii: ":"))
-                Self.appendDecimal(number, to: &output)
-                output.append(UInt8(ascii: ":"))
-                output.append(0x20)
-                Self.describe(e, into: &output)
+                output.append(0x0A)
             }
-            output.append(0x0A)
+            return repeats
         }
-        return repeats
+        // The text report prints the event's fields, taken straight from the line.
+        return detector.withMatch(buffer: line, parser: parser) { match in
+            let start = output.count
+            output.append(contentsOf: pathBytes)
+            output.append(UInt8(ascii: ":"))
+            Self.appendDecimal(number, to: &output)
+            output.append(UInt8(ascii: ":"))
+            output.append(0x20)
+            Self.describe(match, into: &output)
+            output.append(0x0A)
+            if match.repeats > 1 {
+                let one = Array(output[start...])
+                for _ in 1..<match.repeats { output.append(contentsOf: one) }
+            }
+            return match.repeats
+        } ?? 0
     }
 
     /// `n` in decimal, without making a String.
@@ -113,30 +121,49 @@ public struct RuleTester {
         }
     }
 
-    static func describe(_ e: Event, into out: inout [UInt8]) {
-        out.append(contentsOf: e.kind.rawValue.utf8)
-        if let o = e.outcome {
-            out.append(0x20)
-            out.append(contentsOf: o.rawValue.utf8)
+    /// `kind outcome user=… target=… group=… from=… port=… method=… severity=… rule=…`,
+    /// each field only when the event has it.
+    static func describe(_ m: Detector.Match, into out: inout [UInt8]) {
+        func put(_ s: String) {
+            var s = s
+            s.withUTF8 { out.append(contentsOf: $0) }
         }
-        func add(_ name: StaticString, _ value: String?) {
-            guard let value else { return }
+        func name(_ n: StaticString) {
             out.append(0x20)
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: UnsafeBufferPointer(start: n.utf8Start, count: n.utf8CodeUnitCount))
             out.append(UInt8(ascii: "="))
-            out.append(contentsOf: value.utf8)
         }
-        add("user", e.user)
-        add("target", e.targetUser)
-        add("group", e.group)
-        add("from", e.sourceIP)
-        if let port = e.sourcePort {
-            out.append(contentsOf: " port=".utf8)
-            appendDecimal(Int(port), to: &out)
+        put(m.kind.rawValue)
+        if let o = m.outcome {
+            out.append(0x20)
+            put(o.rawValue)
         }
-        add("method", e.method)
-        add("severity", e.severity?.rawValue)
-        add("rule", e.rule)
+        m.forEachField { field, value in
+            switch field {
+            case .user: name("user")
+            case .targetUser: name("target")
+            case .group: name("group")
+            case .sourceIP: name("from")
+            case .sourcePort:
+                // Printed as the number the event carries (nothing when it is not one).
+                guard let port = Int64(value.string) else { return }
+                name("port")
+                appendDecimal(Int(port), to: &out)
+                return
+            case .method: name("method")
+            case .logonType: return
+            }
+            switch value {
+            case .bytes(let b) where !b.contains(where: { $0 >= 0x80 }):
+                out.append(contentsOf: b)
+            default:
+                put(value.string)  // as the event's String has it: invalid UTF-8 replaced
+            }
+        }
+        name("severity")
+        put(m.severity.rawValue)
+        name("rule")
+        put(m.ruleID)
     }
 }
 

@@ -113,7 +113,21 @@ struct TestRules: ParsableCommand {
         var output: [UInt8] = []
         output.reserveCapacity(1 << 17)
         let flush: (inout [UInt8]) -> Void = { buffer in
-            buffer.withUnsafeBytes { FileHandle.standardOutput.write(Data($0)) }
+            // Straight to the descriptor: no copy into Data per chunk.
+            buffer.withUnsafeBytes { bytes in
+                var done = 0
+                while done < bytes.count {
+                    let n = write(1, bytes.baseAddress! + done, bytes.count - done)
+                    if n > 0 {
+                        done += n
+                    } else if n < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        // A closed pipe (test-rules | head): nothing more to say.
+                        Foundation.exit(errno == EPIPE ? 0 : 1)
+                    }
+                }
+            }
             buffer.removeAll(keepingCapacity: true)
         }
         for input in inputs {
