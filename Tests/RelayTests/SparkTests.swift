@@ -417,3 +417,32 @@ struct SparkTests {
         #expect(a.maxTokensPerHour == 200_000 && !a.followUp)
     }
 }
+
+@Suite("Spark follow-ups", .serialized)
+struct SparkFollowUpTests {
+    /// The robot is down when the alert is first tried and the analysis comes while it is:
+    /// the follow-up never overtakes its alert, and the retried alert, now carrying the
+    /// analysis, makes the follow-up unnecessary: one message.
+    @Test func anAlertRetriedAfterTheAnalysisCameCarriesItAndNothingFollows() async throws {
+        let robot = try await FakeRobot()
+        robot.set(.down)
+        let spark = try await FakeSpark()
+        spark.set(.slow(.milliseconds(500)))  // the answer ends after ~1.5 s
+        let relay = try await SparkTests.relay(robot, spark, timeout: 1)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.102", sequence: 1)
+        await relay.wait(timeout: .seconds(5)) { (try? relay.app.store.analysis(incident: 1)) != nil && robot.requests >= 1 }
+        let refusedWhileDown = robot.requests
+        robot.set(.normal)
+        await relay.wait(timeout: .seconds(15)) { robot.accepted.count == 1 }
+        try await Task.sleep(for: .seconds(2))  // time for a follow-up, if one were (wrongly) sent
+        let outbox = try relay.app.store.outbox()
+        await relay.stop()
+        await robot.stop()
+        await spark.stop()
+        #expect(refusedWhileDown >= 1)
+        #expect(robot.accepted.count == 1, "\(robot.accepted.map(\.text))")
+        #expect(robot.accepted.first?.text.contains(spark.answer) == true, "the retried alert carries the analysis")
+        #expect(outbox.allSatisfy { $0.status == .delivered }, "\(outbox)")
+        #expect(outbox.contains { $0.kind == .analysis && $0.lastError == "the alert carried the analysis" }, "\(outbox)")
+    }
+}

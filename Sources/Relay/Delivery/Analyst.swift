@@ -208,7 +208,9 @@ public final class Analyst: Sendable {
         let response = try await client.execute(request, timeout: .seconds(Int64(limitSeconds)))
         let body = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
         guard response.status == .ok, let answer = Self.answer(body, kind: settings.kind) else {
-            throw ModelFailure(description: "HTTP \(response.status.code): \(String(decoding: body.prefix(200), as: UTF8.self))")
+            // The status and a numeric code only: an error body may echo the request's key.
+            let code = ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["code"] as? Int
+            throw ModelFailure(description: "HTTP \(response.status.code)" + (code.map { ", code \($0)" } ?? ""))
         }
         return answer
     }

@@ -181,6 +181,7 @@ public final class Delivery: Service, Sendable {
             return false
         }
         let message: AlertMessage
+        var carriesAnalysis = false
         if batch[0].kind == .analysis, let incident = incidents.first {
             guard let text = (try? store.analysis(incident: incident.id)) ?? nil else {
                 // Nothing to follow up with (cannot happen unless the store was edited): done.
@@ -195,6 +196,7 @@ public final class Delivery: Service, Sendable {
                 let waited = Double(now - (batch.map(\.created).min() ?? now)) / 1e6
                 let left = max(0, Double(analyst.settings.timeoutSeconds) - waited)
                 analysis = await analyst.analysis(for: incidents[0], deadline: .now + .milliseconds(Int(left * 1000)), channel: channel.name)
+                carriesAnalysis = analysis != nil
             }
             message = AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone,
                                             maxBytes: channel.maxTextBytes, analysis: analysis, template: channel.template)
@@ -218,6 +220,8 @@ public final class Delivery: Service, Sendable {
             switch verdict {
             case .delivered:
                 try store.settle(batch, delivered: true, error: nil, nextAttempt: now, now: Pipeline.now(), maxAttempts: channel.maxAttempts)
+                // A retried alert that now carries the analysis makes a queued follow-up redundant.
+                if carriesAnalysis { try store.dropAnalysisFollowUps(incident: batch[0].incident, channel: channel.name) }
                 counters.add("relay_alerts_delivered_total{channel=\"\(channel.name)\"}", batch.count)
                 counters.add("relay_messages_sent_total{channel=\"\(channel.name)\"}")
             case .throttled(let why):

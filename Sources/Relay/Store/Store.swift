@@ -149,9 +149,21 @@ public final class Store: Sendable {
         }
     }
 
+    /// Follow-ups of `incident` still queued for `channel` are settled unsent: its alert
+    /// carried the analysis.
+    public func dropAnalysisFollowUps(incident: Int64, channel: String) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE outbox SET status = 'delivered', last_error = 'the alert carried the analysis'
+                WHERE kind = 'analysis' AND status = 'pending' AND message_id IS NULL AND incident = ? AND channel = ?
+                """, arguments: [incident, channel])
+        }
+    }
+
     /// The next message's entries for `channel`: those of an earlier attempt (same message
     /// id) first, else up to `limit` due entries, which get `newMessageID` before this returns.
-    /// A batch of several (a digest) holds alerts only; a follow-up goes alone.
+    /// A batch of several (a digest) holds alerts only; a follow-up goes alone, and only
+    /// after its alert was delivered there.
     public func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [OutboxEntry] {
         try pool.write { db in
             let retry = try Row.fetchOne(db, sql: """
@@ -162,9 +174,14 @@ public final class Store: Sendable {
                 return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE message_id = ? AND status = 'pending' ORDER BY id", arguments: [id])
                     .map(Self.outbox)
             }
+            // A follow-up waits until its alert was delivered to the same channel.
+            let kinds = limit > 1 ? "AND o.kind = 'alert'" : """
+                AND (o.kind = 'alert' OR NOT EXISTS (SELECT 1 FROM outbox a WHERE a.incident = o.incident AND a.channel = o.channel
+                                                     AND a.kind = 'alert' AND a.status != 'delivered'))
+                """
             var rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND message_id IS NULL AND next_attempt <= ?
-                \(limit > 1 ? "AND kind = 'alert'" : "") ORDER BY id LIMIT ?
+                SELECT o.* FROM outbox o WHERE o.channel = ? AND o.status = 'pending' AND o.message_id IS NULL AND o.next_attempt <= ?
+                \(kinds) ORDER BY o.id LIMIT ?
                 """, arguments: [channel, now, limit]).map(Self.outbox)
             guard !rows.isEmpty else { return [] }
             let id = newMessageID()
