@@ -20,6 +20,8 @@ public final class FakeSpark: Sendable {
         case hang
         /// Answer with this error code after the request.
         case fail(Int)
+        /// Answer the next request with this error code, then normally.
+        case failOnce(Int)
         /// Wait this long between frames.
         case slow(Duration)
     }
@@ -261,6 +263,10 @@ public final class FakeSpark: Sendable {
         }
         if let (code, message) = quota { return (code, message, [], (0, 0)) }
         if case .fail(let code) = mode { return (code, "failure requested by the test", [], (0, 0)) }
+        if case .failOnce(let code) = mode {
+            state.withLock { $0.mode = .normal }
+            return (code, "failure requested by the test", [], (0, 0))
+        }
         // At least three frames: the answer cut in three.
         let scalars = Array(answer)
         let third = max(1, scalars.count / 3)

@@ -263,6 +263,22 @@ struct SparkTests {
         #expect(spark.record.requests.count == 1, "one analysis per incident")
     }
 
+    /// A busy answer (10008, capacity) is asked once more, a second later.
+    @Test func aBusySparkIsAskedOnceMore() async throws {
+        let robot = try await FakeRobot()
+        let spark = try await FakeSpark()
+        spark.set(.failOnce(10008))
+        let relay = try await Self.relay(robot, spark, timeout: 5)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.103", sequence: 1)
+        await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
+        let retries = relay.counter("relay_analysis_retries_total")
+        await relay.stop()
+        await robot.stop()
+        await spark.stop()
+        #expect(spark.record.errors == [10008] && spark.record.requests.count == 2 && retries == 1)
+        #expect(robot.accepted.first?.text.contains(spark.answer) == true)
+    }
+
     @Test func aHangingSparkDelaysTheAlertByNoMoreThanItsTimeoutAndSendsNoFollowUp() async throws {
         let robot = try await FakeRobot()
         let spark = try await FakeSpark()

@@ -175,7 +175,16 @@ public final class Analyst: Sendable {
                     let url = Spark.signedURL(settings.url, apiKey: apiKey, apiSecret: apiSecret, date: Date())
                 else { throw Spark.Failure.malformed }
                 let frame = Spark.requestFrame(appID: appID, domain: settings.model, system: system, user: user, maxTokens: settings.maxTokens)
-                let reply = try await Spark.ask(signedURL: url, frame: frame, tls: tls, limit: .seconds(Int64(limit)), proxy: proxy)
+                let reply: Spark.Answer
+                do {
+                    reply = try await Spark.ask(signedURL: url, frame: frame, tls: tls, limit: .seconds(Int64(limit)), proxy: proxy)
+                } catch Spark.Failure.code(let code, _) where Spark.retryable(code) {
+                    // Busy, rate or capacity (10008, 11202, …): once more, a second later, on a
+                    // new connection (a signed URL is good for 300 s).
+                    counters.add("relay_analysis_retries_total")
+                    try await Task.sleep(for: .seconds(1))
+                    reply = try await Spark.ask(signedURL: url, frame: frame, tls: tls, limit: .seconds(Int64(limit)), proxy: proxy)
+                }
                 // Without usage (an error path), count the characters as tokens: an overestimate.
                 answer = Answer(text: reply.text, tokens: reply.totalTokens ?? (system.count + user.count + reply.text.count))
             }
