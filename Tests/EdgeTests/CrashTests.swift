@@ -39,7 +39,7 @@ struct CrashTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("auth.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let relay = try await RunningRelay.start()
         let key = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeID(rawValue: "crash-01")!).hexEncoded
         let config = dir.appendingPathComponent("edge.yaml").path
@@ -103,7 +103,7 @@ struct CrashTests {
             if round == 2 {
                 // Rotated while the edge is down.
                 try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
-                FileManager.default.createFile(atPath: log, contents: nil)
+                _ = FileManager.default.createFile(atPath: log, contents: nil)
             }
         }
         let last = try start()
@@ -135,7 +135,7 @@ struct KilledEdgeTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("auth.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         var policy = EdgeRegistry.Policy()
         policy.silenceMilliseconds = 3000
         let relay = try await RunningRelay.start(policy: policy, tickSeconds: 1)

@@ -30,7 +30,7 @@ public final class Counters: Sendable {
         handles.withLock { handles in
             if let h = handles[name] { return h }
             let (metric, labels) = Self.split(name)
-            let h = Handle(registry.makeCounter(name: metric, labels: labels))
+            let h = Handle(registry.makeCounter(descriptor: MetricNameDescriptor(metricName: metric, unitName: "", helpText: ""), labels: labels))
             handles[name] = h
             return h
         }

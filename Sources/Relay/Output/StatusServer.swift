@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Wire
@@ -115,17 +116,20 @@ struct StatusSource: Sendable {
     func metrics() -> String {
         let registry = intake.counters.registry
         let edges = intake.edges()
-        registry.makeGauge(name: "relay_edges").set(Double(edges.count))
-        registry.makeGauge(name: "relay_edges_silent").set(Double(edges.values.filter(\.silent).count))
-        registry.makeGauge(name: "relay_incidents_open").set(Double(pipeline.openIncidents.count))
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }
+        gauge("relay_edges", "Edges the relay has heard from").set(Double(edges.count))
+        gauge("relay_edges_silent", "Edges silent for longer than their heartbeat allows").set(Double(edges.values.filter(\.silent).count))
+        gauge("relay_incidents_open", "Incidents open (still counting their group's events)").set(Double(pipeline.openIncidents.count))
         let (frames, bytes, r) = intake.reassemblyState()
-        registry.makeGauge(name: "relay_reassembly_pending_bytes").set(Double(bytes))
-        registry.makeGauge(name: "relay_reassembly_pending_frames").set(Double(frames))
+        gauge("relay_reassembly_pending_bytes", "Bytes of fragments waiting for the rest of their frame").set(Double(bytes))
+        gauge("relay_reassembly_pending_frames", "Frames waiting for more fragments").set(Double(frames))
         for (name, value) in [("completed", r.completed), ("expired", r.expired), ("evicted", r.evicted), ("overflow", r.overflow),
                               ("conflicts", r.conflicts), ("duplicates", r.duplicates)] {
-            registry.makeGauge(name: "relay_reassembly_fragments", labels: [("outcome", name)]).set(Double(value))
+            gauge("relay_reassembly_fragments", "Fragmented frames by outcome since start", [("outcome", name)]).set(Double(value))
         }
-        registry.makeGauge(name: "relay_uptime_seconds").set(Date().timeIntervalSince(started))
+        gauge("relay_uptime_seconds", "Seconds since the relay started").set(Date().timeIntervalSince(started))
         return registry.emitToString()
     }
 
