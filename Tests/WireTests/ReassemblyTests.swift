@@ -78,6 +78,25 @@ struct ReassemblyTests {
         guard case .complete = last else { Issue.record("genuine frame was evicted: \(last)"); return }
     }
 
+    /// Over its frame quota an edge loses its own oldest pending frames, in arrival order;
+    /// a frame completed in between leaves that order.
+    @Test func anEdgeOverItsQuotaLosesItsOldestFramesFirst() throws {
+        var r = Reassembler(limits: .init(maxFramesPerEdge: 4))
+        let frames = try (1...7).map { try Self.verifiedPackets(edge: "noisy", sequence: UInt64($0)) }
+        let start = ContinuousClock.now
+        for n in 0..<6 { #expect(r.add(frames[n][0], now: start + .milliseconds(n)) == .pending) }
+        func pending(_ sequence: UInt64) -> Bool { r.isPending(.init(edgeID: EdgeID(rawValue: "noisy")!, epoch: 1, sequence: sequence)) }
+        #expect((1...6).map(pending) == [false, false, true, true, true, true])
+        var last: Reassembler.Outcome = .pending
+        for p in frames[3].dropFirst() { last = r.add(p, now: start + .milliseconds(10)) }
+        guard case .complete = last else { Issue.record("frame 4 did not complete: \(last)"); return }
+        #expect(r.add(frames[6][0], now: start + .milliseconds(11)) == .pending)
+        #expect((1...7).map(pending) == [false, false, true, false, true, true, true], "room without evicting: 4 had completed")
+        #expect(r.add(try Self.verifiedPackets(edge: "noisy", sequence: 8)[0], now: start + .milliseconds(12)) == .pending)
+        #expect(!pending(3) && pending(5) && pending(8), "then the oldest, 3, goes")
+        #expect(r.statistics.evicted == 3)
+    }
+
     @Test func globalOverflowRefusesNewFrames() throws {
         var r = Reassembler(limits: .init(maxBytesPerEdge: 100_000, maxTotalBytes: 500))
         let a = try Self.verifiedPackets(edge: "a", chunk: 300)

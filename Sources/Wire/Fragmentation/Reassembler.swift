@@ -70,6 +70,9 @@ public struct Reassembler: Sendable {
     private struct Usage: Sendable {
         var bytes = 0
         var frames = 0
+        /// The edge's pending frames, oldest first (at most `maxFramesPerEdge`): eviction
+        /// looks here, not through every edge's frames.
+        var order: [FrameKey] = []
     }
 
     public let limits: Limits
@@ -128,6 +131,7 @@ public struct Reassembler: Sendable {
             statistics.overflow += 1
             return .rejected(.oversized("reassembly memory is full"))
         }
+        usage[packet.edgeID, default: Usage()].order.append(key)
         var entry = Pending(template: packet, chunks: Array(repeating: nil, count: packet.count), firstSeen: now)
         entry.template.chunk = []
         entry.chunks[packet.index] = packet.chunk
@@ -170,9 +174,7 @@ public struct Reassembler: Sendable {
     private mutating func reserve(_ bytes: Int, for edge: EdgeID, newFrame: Bool, excluding current: FrameKey?) -> Bool {
         var use = usage[edge] ?? Usage()
         while use.bytes + bytes > limits.maxBytesPerEdge || (newFrame && use.frames + 1 > limits.maxFramesPerEdge) {
-            guard let oldest = pending.filter({ $0.key.edgeID == edge && $0.key != current })
-                .min(by: { $0.value.firstSeen < $1.value.firstSeen })?.key
-            else { return false }
+            guard let oldest = use.order.first(where: { $0 != current }) else { return false }
             drop(oldest)
             statistics.evicted += 1
             use = usage[edge] ?? Usage()
@@ -191,6 +193,7 @@ public struct Reassembler: Sendable {
         var use = usage[key.edgeID] ?? Usage()
         use.bytes -= entry.bytes
         use.frames -= 1
+        if let i = use.order.firstIndex(of: key) { use.order.remove(at: i) }
         usage[key.edgeID] = use.frames == 0 ? nil : use
     }
 
