@@ -84,18 +84,23 @@ struct CheckConfig: ParsableCommand {
             FileHandle.standardError.write(Data((problems.description + "\n").utf8))
             throw ExitCode(78)
         }
+        // Everything that needs a file read or a key parsed, all reported at once.
+        var problems: [String] = []
         if let source = configuration.passkey {
             do {
                 _ = try Passkey(try source.read())
             } catch {
-                FileHandle.standardError.write(Data("\(config): the passkey from \(source) cannot be used: \(error)\n".utf8))
-                throw ExitCode(78)
+                problems.append("the passkey from \(source) cannot be used: \(error)")
             }
         }
         do {
             try configuration.checkTLS()
         } catch {
-            FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
+            problems.append("\(error)")
+        }
+        problems += configuration.checkSecrets()
+        guard problems.isEmpty else {
+            FileHandle.standardError.write(Data(problems.map { "\(config): \($0)\n" }.joined().utf8))
             throw ExitCode(78)
         }
         print("\(config): ok — listening on \(configuration.listeners.map(\.description).joined(separator: ", ")), data in \(configuration.dataDirectory.path)")

@@ -161,6 +161,51 @@ struct ConfigurationTests {
         }
     }
 
+    /// The shipped example with its alert and analysis sections switched on: check-config
+    /// names every secret file it cannot read (never a secret), then passes once they exist.
+    @Test func checkConfigReadsTheSecretsOfTheShippedExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = root.appendingPathComponent(".build/debug/relay").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the relay first")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-example-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Uncomment the example's optional sections; its files move under `dir`.
+        var lines: [String] = []
+        for line in try String(contentsOf: root.appendingPathComponent("deploy/examples/relay.yaml"), encoding: .utf8).split(separator: "\n") {
+            var l = String(line)
+            if l.hasPrefix("# "), l.dropFirst(2).hasPrefix(" ") || ["channels:", "proxy:", "analysis:"].contains(where: { l.dropFirst(2).hasPrefix($0) }) {
+                l = String(l.dropFirst(2))
+            }
+            lines.append(l.replacingOccurrences(of: "/etc/relay/", with: dir.path + "/").replacingOccurrences(of: "/var/lib/relay", with: dir.path + "/data"))
+        }
+        let config = dir.appendingPathComponent("relay.yaml").path
+        try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
+        try "a passkey of enough bytes for the example".write(toFile: dir.path + "/passkey", atomically: true, encoding: .utf8)
+        func check() throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["check-config", "--config", config]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        let (status, printed) = try check()
+        #expect(status == 78)
+        #expect(printed.contains("channel oncall") && printed.contains("dingtalk-webhook"), "\(printed)")
+        #expect(printed.contains("analysis: api_key") && printed.contains("analysis: api_secret"), "\(printed)")
+        try "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef".write(toFile: dir.path + "/dingtalk-webhook", atomically: true, encoding: .utf8)
+        try "SECexamplesecret".write(toFile: dir.path + "/dingtalk-secret", atomically: true, encoding: .utf8)
+        try "addd2272b6d8b7c8abdd79531420ca3b".write(toFile: dir.path + "/spark-api-key", atomically: true, encoding: .utf8)
+        try "MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi".write(toFile: dir.path + "/spark-api-secret", atomically: true, encoding: .utf8)
+        let (again, said) = try check()
+        #expect(again == 0, "\(said)")
+        #expect(!said.contains("0123456789abcdef") && !printed.contains("SECexample"), "no secret printed")
+    }
+
     /// The relay binary on a configured address: the README's path, end to end.
     @Test func relayRunListensWhereConfigured() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

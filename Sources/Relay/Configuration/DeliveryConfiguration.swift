@@ -31,6 +31,36 @@ public struct ChannelSettings: Sendable, Hashable {
 }
 
 extension RelayConfiguration {
+    /// Reads every secret the channels and the model need (webhooks, signing secrets, keys)
+    /// and says which cannot be read or make no sense; never what they contain.
+    public func checkSecrets() -> [String] {
+        var problems: [String] = []
+        for c in channels {
+            do {
+                let resolved = try c.resolve()
+                if !resolved.webhook.hasPrefix("https://") && !resolved.webhook.hasPrefix("http://") {
+                    problems.append("channel \(c.name): the webhook from \(c.webhook) is not an http(s) URL")
+                }
+                if resolved.secret?.isEmpty == true { problems.append("channel \(c.name): the secret from \(c.secret!) is empty") }
+            } catch {
+                problems.append("channel \(c.name): \(error)")
+            }
+        }
+        if let a = analysis {
+            for (what, source) in [("api_key", a.apiKey), ("api_secret", a.apiSecret)] {
+                guard let source else { continue }
+                do {
+                    if try source.read().trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                        problems.append("analysis: the \(what) from \(source) is empty")
+                    }
+                } catch {
+                    problems.append("analysis: \(what): \(error)")
+                }
+            }
+        }
+        return problems
+    }
+
     static func parseAnalysis(_ node: Node, _ problems: inout ConfigurationProblems) -> AnalysisSettings? {
         guard let m = node.mapping else {
             problems.add(node, "analysis must be a mapping with url and model")
