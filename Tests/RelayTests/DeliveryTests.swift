@@ -138,6 +138,31 @@ struct DeliveryTests {
         #expect(fake.accepted.count == 1, "shown once: \(fake.accepted.map(\.messageID))")
     }
 
+    /// A robot that never answers holds up only its own channel: the other gets the alert at once.
+    @Test func aHangingRobotDoesNotDelayAnotherChannel() async throws {
+        let stuck = try await FakeDingTalk()
+        stuck.set(.hang)
+        let fine = try await FakeRobot(.wecom, token: "wecom-key-0001", secret: nil, keywords: [])
+        let relay = try await RunningRelay.start(observeItems: false) { c in
+            var a = ChannelSettings(name: "stuck", kind: .dingtalk, webhook: .inline(stuck.webhook))
+            a.secret = stuck.secret.map { .inline($0) }
+            a.keyword = "告警"
+            a.timeoutSeconds = 10
+            c.channels = [a, ChannelSettings(name: "fine", kind: .wecom, webhook: .inline(fine.webhook))]
+        }
+        let sent = ContinuousClock.now
+        try await Self.bruteForce(relay, from: "203.0.113.79", sequence: 1)
+        await relay.wait { stuck.requests >= 1 }
+        try await Self.bruteForce(relay, from: "203.0.113.80", sequence: 100)
+        await relay.wait(timeout: .seconds(5)) { fine.accepted.count == 2 }
+        let took = ContinuousClock.now - sent
+        await relay.stop()
+        await stuck.stop()
+        await fine.stop()
+        #expect(fine.accepted.count == 2 && took < .seconds(3), "\(fine.accepted.count) alerts after \(took)")
+        #expect(stuck.accepted.isEmpty)
+    }
+
     @Test func aRobotDownForAWhileGetsEveryAlertOnceWhenBack() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.down)

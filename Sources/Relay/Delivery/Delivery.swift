@@ -62,8 +62,9 @@ public final class Delivery: Service, Sendable {
     let analyst = Mutex<Analyst?>(nil)
     let proxy: HTTPClient.Configuration.Proxy?
     private let state = Mutex<[String: ChannelState]>([:])
-    /// Set when an alert is queued, so the loop looks at once rather than at its next round.
-    private let woken = Atomic<Bool>(false)
+    /// Raised when an alert is queued, so each channel's loop looks at once rather than at
+    /// its next round (each loop remembers the last value it saw).
+    private let woken = Atomic<Int>(0)
 
     /// Per robot: the attempts of the last minute, and a token bucket that paces them.
     ///
@@ -109,7 +110,7 @@ public final class Delivery: Service, Sendable {
             guard let self else { return }
             do {
                 try self.store.enqueueAnalysis(incident: incident, channels: channels.sorted(), now: Pipeline.now())
-                self.woken.store(true, ordering: .relaxed)
+                self.woken.add(1, ordering: .relaxed)
             } catch {
                 self.logger.error("cannot queue a late analysis", metadata: ["incident": "\(incident)", "error": "\(error)"])
             }
@@ -124,7 +125,7 @@ public final class Delivery: Service, Sendable {
         do {
             try store.enqueue(incident, channels: names, now: Pipeline.now())
             counters.add("relay_alerts_queued_total", names.count)
-            woken.store(true, ordering: .relaxed)
+            woken.add(1, ordering: .relaxed)
         } catch {
             // Not lost: the incident is still in the store; the operator sees this error.
             counters.add("relay_outbox_errors_total")
@@ -132,25 +133,31 @@ public final class Delivery: Service, Sendable {
         }
     }
 
+    /// One loop per channel: a robot that hangs, or an alert waiting for its analysis, holds
+    /// up only its own channel.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var last = ContinuousClock.now
-            while !Task.isCancelled {
-                // At once for a new alert; every 500 ms for retries and paused robots.
-                if self.woken.exchange(false, ordering: .relaxed) || ContinuousClock.now - last >= .milliseconds(500) {
-                    last = ContinuousClock.now
-                    await self.deliverDue()
+            await withDiscardingTaskGroup { group in
+                for channel in self.channels {
+                    group.addTask { await self.serve(channel) }
                 }
-                guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { break }
             }
         }
         try? await client.shutdown()
     }
 
-    /// One pass: for each robot not paused and with budget left, one message of what is due.
-    func deliverDue() async {
-        for channel in channels {
-            while await deliverOne(channel) {}
+    func serve(_ channel: AlertChannel) async {
+        var last = ContinuousClock.now
+        var seen = -1
+        while !Task.isCancelled {
+            // At once for a new alert; every 500 ms for retries and a paused robot.
+            let now = woken.load(ordering: .relaxed)
+            if now != seen || ContinuousClock.now - last >= .milliseconds(500) {
+                seen = now
+                last = ContinuousClock.now
+                while await deliverOne(channel) {}
+            }
+            guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { break }
         }
     }
 
