@@ -196,6 +196,8 @@ public final class Pipeline: Service, Sendable {
     public var storeHealthy: Bool { storeOK.load(ordering: .relaxed) }
 
     public var openIncidents: [Incident] { state.withLock { Array($0.correlator.open.values).sorted { $0.id < $1.id } } }
+    /// How many incidents are open (without copying them).
+    public var openIncidentCount: Int { state.withLock { $0.correlator.open.count } }
 
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 }

@@ -121,7 +121,7 @@ struct StatusSource: Sendable {
         }
         gauge("relay_edges", "Edges the relay has heard from").set(Double(edges.count))
         gauge("relay_edges_silent", "Edges silent for longer than their heartbeat allows").set(Double(edges.values.filter(\.silent).count))
-        gauge("relay_incidents_open", "Incidents open (still counting their group's events)").set(Double(pipeline.openIncidents.count))
+        gauge("relay_incidents_open", "Incidents open (still counting their group's events)").set(Double(pipeline.openIncidentCount))
         let (frames, bytes, r) = intake.reassemblyState()
         gauge("relay_reassembly_pending_bytes", "Bytes of fragments waiting for the rest of their frame").set(Double(bytes))
         gauge("relay_reassembly_pending_frames", "Frames waiting for more fragments").set(Double(frames))
@@ -138,7 +138,7 @@ struct StatusSource: Sendable {
         let storeOK = pipeline.storeHealthy
         let edges = intake.edges()
         let json = "{\"status\": \(Event.quoted(storeOK ? "ok" : "store_unwritable")), \"listeners\": [\(listeners.map(Event.quoted).joined(separator: ", "))], "
-            + "\"edges\": \(edges.count), \"silent_edges\": \(edges.values.filter(\.silent).count), \"open_incidents\": \(pipeline.openIncidents.count)}"
+            + "\"edges\": \(edges.count), \"silent_edges\": \(edges.values.filter(\.silent).count), \"open_incidents\": \(pipeline.openIncidentCount)}"
         return (storeOK, json)
     }
 
