@@ -51,7 +51,14 @@ public struct RelayApp: Sendable {
             let channels = try configuration.channels.map { try $0.resolve() }
             let delivery = Delivery(
                 channels: channels, store: store, counters: intake.counters,
-                proxy: configuration.proxy.map { .server(host: $0.host, port: $0.port) }, logger: logger)
+                proxy: try configuration.proxy.map { p in
+                    .server(host: p.host, port: p.port, authorization: try p.credentials.map { source in
+                        // user:password; AsyncHTTPClient base64-encodes it.
+                        let text = try source.read()
+                        let colon = text.firstIndex(of: ":") ?? text.endIndex
+                        return .basic(username: String(text[..<colon]), password: String(text[colon...].dropFirst()))
+                    })
+                }, logger: logger)
             if let analysis = configuration.analysis { try delivery.use(analysis) }
             pipeline.observe(incidents: { change in
                 if case .opened(let incident) = change { delivery.enqueue(incident) }

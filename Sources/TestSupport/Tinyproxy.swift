@@ -10,7 +10,8 @@ public final class Tinyproxy: Sendable {
     let process: Process
 
     /// `connectPorts`: the only ports CONNECT may reach (tinyproxy's ConnectPort); empty: any.
-    public init(connectPorts: [Int] = []) async throws {
+    /// `basicAuth`: the user and password the proxy asks for (407 without them).
+    public init(connectPorts: [Int] = [], basicAuth: (user: String, password: String)? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinyproxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = Int.random(in: 38000...40999)
@@ -24,6 +25,7 @@ public final class Tinyproxy: Sendable {
             PidFile "\(directory.path)/tinyproxy.pid"
             MaxClients 50
             \(connectPorts.map { "ConnectPort \($0)" }.joined(separator: "\n"))
+            \(basicAuth.map { "BasicAuth \($0.user) \($0.password)" } ?? "")
 
             """
         let file = directory.appendingPathComponent("tinyproxy.conf")

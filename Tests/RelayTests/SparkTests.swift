@@ -398,8 +398,52 @@ struct SparkTests {
         defer { strict.stop() }
         let url = try #require(Spark.signedURL(spark.url(), apiKey: spark.apiKey, apiSecret: spark.apiSecret, date: Date()))
         await #expect(throws: Spark.ProxyTunnel.Refused.self) {
-            _ = try await Spark.ask(signedURL: url, frame: Self.frame(spark), tls: nil, limit: .seconds(5), proxy: ("127.0.0.1", strict.port))
+            _ = try await Spark.ask(signedURL: url, frame: Self.frame(spark), tls: nil, limit: .seconds(5), proxy: ("127.0.0.1", strict.port, nil))
         }
+    }
+
+    /// A proxy that asks for a user and password (configured in the proxy URL): both the
+    /// robot and Spark's tunnel send them; without them the proxy answers 407.
+    @Test(.enabled(if: Tinyproxy.available, "needs tinyproxy (apt-get install tinyproxy; .ci/run installs it)"))
+    func aProxyThatAsksForCredentialsGetsThem() async throws {
+        let proxy = try await Tinyproxy(basicAuth: ("relay", "pr0xy-pass"))
+        defer { proxy.stop() }
+        let robot = try await FakeRobot()
+        let spark = try await FakeSpark()
+        let yaml = """
+            proxy: "http://relay:pr0xy-pass@127.0.0.1:\(proxy.port)"
+            channels:
+              - type: dingtalk
+                webhook: "\(robot.webhook)"
+                secret: "\(robot.secret!)"
+                keyword: 告警
+            analysis:
+              kind: spark
+              url: "\(spark.url())"
+              model: generalv3.5
+              app_id: \(spark.appID)
+              api_key: \(spark.apiKey)
+              api_secret: \(spark.apiSecret)
+            """
+        let parsed = try RelayConfiguration.parse(yaml, origin: "relay.yaml")
+        let relay = try await RunningRelay.start(observeItems: false) { c in
+            c.channels = parsed.channels
+            c.analysis = parsed.analysis
+            c.proxy = parsed.proxy
+        }
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.104", sequence: 1)
+        await relay.wait { robot.accepted.count == 1 }
+        await relay.stop()
+        #expect(robot.accepted.first?.text.contains(spark.answer) == true, "the robot and Spark both reached through the proxy")
+        let url = try #require(Spark.signedURL(spark.url(), apiKey: spark.apiKey, apiSecret: spark.apiSecret, date: Date()))
+        do {
+            _ = try await Spark.ask(signedURL: url, frame: Self.frame(spark), tls: nil, limit: .seconds(5), proxy: ("127.0.0.1", proxy.port, nil))
+            Issue.record("the proxy let a tunnel through without credentials")
+        } catch let refused as Spark.ProxyTunnel.Refused {
+            #expect(refused.status.contains("407"), "\(refused)")
+        }
+        await robot.stop()
+        await spark.stop()
     }
 
     @Test func sparkSettingsAreCheckedInTheConfiguration() throws {

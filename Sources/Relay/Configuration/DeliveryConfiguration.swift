@@ -46,6 +46,13 @@ extension RelayConfiguration {
                 problems.append("channel \(c.name): \(error)")
             }
         }
+        if let credentials = proxy?.credentials {
+            do {
+                if !(try credentials.read()).contains(":") { problems.append("proxy: the credentials from \(credentials) must be user:password") }
+            } catch {
+                problems.append("proxy credentials: \(error)")
+            }
+        }
         if let a = analysis {
             for (what, source) in [("api_key", a.apiKey), ("api_secret", a.apiSecret)] {
                 guard let source else { continue }

@@ -93,6 +93,8 @@ public struct RelayConfiguration: Sendable {
     public struct HTTPAddress: Sendable, Hashable {
         public var host: String
         public var port: Int
+        /// `user:password` for a proxy that asks for them (Basic); a secret.
+        public var credentials: SecretSource?
         public init(host: String, port: Int) {
             self.host = host
             self.port = port

@@ -10,7 +10,7 @@ extension RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http", "tls", "channels", "proxy", "analysis",
+            "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "analysis",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -102,10 +102,29 @@ extension RelayConfiguration {
         if let c = map[Node("channels")] { configuration.channels = parseChannels(c, &problems) }
         if let a = map[Node("analysis")] { configuration.analysis = parseAnalysis(a, &problems) }
         if let p = string(map[Node("proxy")], "proxy") {
-            if let a = ConfigurationProblems.parseAddress(p.replacingOccurrences(of: "http://", with: "")) {
+            // http://HOST:PORT, or http://USER:PASSWORD@HOST:PORT for a proxy that asks for them.
+            var rest = p.hasPrefix("http://") ? String(p.dropFirst(7)) : p
+            var credentials: SecretSource?
+            if let at = rest.lastIndex(of: "@") {
+                credentials = .inline(String(rest[..<at]).removingPercentEncoding ?? String(rest[..<at]))
+                rest = String(rest[rest.index(after: at)...])
+            }
+            if rest.hasSuffix("/") { rest.removeLast() }
+            if let a = ConfigurationProblems.parseAddress(rest) {
                 configuration.proxy = .init(host: a.host, port: a.port)
+                configuration.proxy?.credentials = credentials
             } else {
                 problems.add(map[Node("proxy")], "proxy must be http://HOST:PORT (an HTTP proxy that tunnels HTTPS with CONNECT)")
+            }
+        }
+        for (key, make) in [("proxy_credentials_file", SecretSource.file), ("proxy_credentials_env", SecretSource.environment)] {
+            guard let v = string(map[Node(key)], key) else { continue }
+            if configuration.proxy == nil {
+                problems.add(map[Node(key)], "\(key) needs proxy")
+            } else if configuration.proxy?.credentials != nil {
+                problems.add(map[Node(key)], "give the proxy's credentials once: in the proxy URL, proxy_credentials_file or proxy_credentials_env")
+            } else {
+                configuration.proxy?.credentials = make(v)
             }
         }
         if let c = map[Node("correlation")] {

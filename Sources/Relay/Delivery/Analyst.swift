@@ -54,7 +54,8 @@ public final class Analyst: Sendable {
     let apiKey: String?
     let apiSecret: String?
     let tls: NIOSSLContext?
-    let proxy: (host: String, port: Int)?
+    /// The proxy to tunnel Spark's WebSocket through, with its Proxy-Authorization value.
+    let proxy: (host: String, port: Int, authorization: String?)?
     let client: HTTPClient
     let store: Store
     let logger: Logger
@@ -74,7 +75,8 @@ public final class Analyst: Sendable {
     }
 
     public init(
-        settings: AnalysisSettings, store: Store, client: HTTPClient, counters: Counters, logger: Logger, proxy: (host: String, port: Int)? = nil
+        settings: AnalysisSettings, store: Store, client: HTTPClient, counters: Counters, logger: Logger,
+        proxy: (host: String, port: Int, authorization: String?)? = nil
     ) throws {
         self.proxy = proxy
         self.settings = settings
@@ -198,7 +200,8 @@ public final class Analyst: Sendable {
             counters.add("relay_analysis_failures_total")
             // Spark's failures say what went wrong (code, handshake status); other errors
             // could quote the URL with its credentials: only their type is logged.
-            let what = (error as? Spark.Failure)?.description ?? (error as? ModelFailure)?.description ?? "\(type(of: error))"
+            let what = (error as? Spark.Failure)?.description ?? (error as? ModelFailure)?.description
+                ?? (error as? Spark.ProxyTunnel.Refused)?.description ?? "\(type(of: error))"
             logger.warning("the model gave no analysis", metadata: ["error": "\(what)", "incident": "\(incident.id)"])
             return nil
         }

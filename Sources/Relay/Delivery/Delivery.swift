@@ -105,7 +105,7 @@ public final class Delivery: Service, Sendable {
     /// Adds the model's analysis to single-incident alerts.
     public func use(_ settings: AnalysisSettings) throws {
         let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger,
-                            proxy: proxy.map { ($0.host, $0.port) })
+                            proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) })
         a.whenLate { [weak self] incident, channels in
             guard let self else { return }
             do {

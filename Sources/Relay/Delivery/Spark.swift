@@ -122,7 +122,8 @@ public enum Spark {
     /// One question on one connection (Spark's sessions are short: the server closes after
     /// the final frame). Throws `Failure` or a network error; the connection is closed after
     /// `limit` whatever happens.
-    static func ask(signedURL: String, frame: [UInt8], tls: NIOSSLContext?, limit: TimeAmount, proxy: (host: String, port: Int)? = nil) async throws -> Answer {
+    static func ask(signedURL: String, frame: [UInt8], tls: NIOSSLContext?, limit: TimeAmount,
+                    proxy: (host: String, port: Int, authorization: String?)? = nil) async throws -> Answer {
         guard let c = URLComponents(string: signedURL), let host = c.host else { throw Failure.malformed }
         let secure = c.scheme == "wss"
         let port = c.port ?? (secure ? 443 : 80)
@@ -134,8 +135,9 @@ public enum Spark {
                 // A hard bound on the whole exchange, whatever the server does or does not send.
                 channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
                 return channel.eventLoop.makeCompletedFuture {
-                    if proxy != nil {
-                        try channel.pipeline.syncOperations.addHandler(ProxyTunnel(target: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"))
+                    if let proxy {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ProxyTunnel(target: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)", authorization: proxy.authorization))
                     }
                     if secure, let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host))
@@ -233,14 +235,19 @@ public enum Spark {
         }
 
         let target: String
+        let authorization: String?
         var open = false
         var held: [(NIOAny, EventLoopPromise<Void>?)] = []
         var answer: [UInt8] = []
 
-        init(target: String) { self.target = target }
+        init(target: String, authorization: String?) {
+            self.target = target
+            self.authorization = authorization
+        }
 
         func channelActive(context: ChannelHandlerContext) {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\n\r\n")), promise: nil)
+            let credentials = authorization.map { "Proxy-Authorization: \($0)\r\n" } ?? ""
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\n\(credentials)\r\n")), promise: nil)
             context.fireChannelActive()
         }
 
