@@ -102,6 +102,21 @@ struct IntakeTests {
         #expect(relay.counter("relay_rejected_total{reason=\"syntax\"}") >= 1)
     }
 
+    /// Long datagrams arrive whole: the read buffer gives each datagram of a vector read
+    /// room for the largest message (it once gave 2 KiB, cutting longer lines short).
+    @Test func longDatagramsArriveWhole() async throws {
+        let relay = try await RunningRelay.start()
+        let pad = String(repeating: "x", count: 9000)
+        let message = "Failed password for invalid user \(pad) from 203.0.113.9 port 4242 ssh2"
+        let long = "<38>Nov 29 16:10:15 host-long sshd[1]: " + message
+        let huge = "<38>Nov 29 16:10:15 host-huge app[1]: " + String(repeating: "y", count: 60_000)
+        try await Send.udp([Array(long.utf8), Array(huge.utf8)], port: relay.udpPort)
+        await relay.wait { relay.syslog.count == 2 }
+        await relay.stop()
+        #expect(relay.syslog.map(\.message.utf8.count).sorted() == [message.utf8.count, 60_000])
+        #expect(relay.syslogEvents.first?.sourcePort == 4242 && relay.syslogEvents.first?.user == pad)
+    }
+
     @Test func oversizedMessagesAreSkippedAndCounted() async throws {
         var limits = RelayConfiguration.Limits()
         limits.maxMessageBytes = 2000

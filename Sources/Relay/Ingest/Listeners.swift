@@ -49,9 +49,12 @@ public struct UDPListener: Service {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            // recvmmsg splits the buffer evenly between the datagrams of one read: each slot
+            // holds the largest message plus one byte, so a longer datagram is seen (and
+            // refused as oversized) instead of being cut short without a word.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.vector * Self.slot(maxBytes)))
             .channelOption(.maxMessagesPerRead, value: 64)
-            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.datagramVectorReadMessageCount, value: Self.vector)
             .channelInitializer { channel in
                 // Each datagram is handled on the event loop that read it: no hop, no queue
                 // between the socket and the intake (whose own queue is bounded).
@@ -75,6 +78,11 @@ public struct UDPListener: Service {
     }
 
     static let forcedReceiveBuffer: Int? = 32 << 20
+    /// Datagrams read per system call.
+    static let vector = 32
+    /// Bytes of the read buffer per datagram: the largest message plus one (a UDP payload is
+    /// at most 65,507 bytes).
+    static func slot(_ maxMessageBytes: Int) -> Int { min(maxMessageBytes, 65_507) + 1 }
     var root: Bool { geteuid() == 0 }
 }
 
