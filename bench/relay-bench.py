@@ -10,7 +10,9 @@ if not os.path.exists(log):
     with open("bench/out/auth-200000.log") as src, open(log, "w") as dst:
         for line in src:
             dst.write("<38>" + line)
-relay_bin, load_bin = os.path.abspath(".build/release/relay"), os.path.abspath(".build/release/relay-load")
+# RELAY_BIN=path runs another relay binary (an older build, to compare).
+relay_bin = os.path.abspath(os.environ.get("RELAY_BIN", ".build/release/relay"))
+load_bin = os.path.abspath(".build/release/relay-load")
 env = dict(os.environ, SYSLOGNG_PREFIX=f"{loggen_root}/usr",
            LD_LIBRARY_PATH=f"{loggen_root}/usr/lib/syslog-ng:{loggen_root}/usr/lib/x86_64-linux-gnu")
 PASSKEY = "relay benchmark passkey, 32 bytes"

@@ -79,6 +79,28 @@ struct StoreTests {
         #expect(try store.maxIncidentID() == 3)
     }
 
+    /// Every field of an event comes back as it was written: text (empty, non-ASCII, quotes),
+    /// numbers, absent values; across more rows than one INSERT carries. (Text with a NUL
+    /// inside is stored whole but read back up to the NUL: GRDB reads C strings.)
+    @Test func eventsComeBackFieldForField() throws {
+        let store = try Store(directory: Self.directory())
+        let events = (0..<(Store.rowsPerInsert * 2 + 3)).map { n -> Store.StoredEvent in
+            var e = Event(kind: .login, outcome: n % 2 == 0 ? .failure : nil, timeMicroseconds: n % 3 == 0 ? nil : Int64(n) * 1_000_000,
+                          host: "web-\(n)", program: "sshd", pid: Int64(n), user: n % 5 == 0 ? "" : "用户\(n)", targetUser: n % 4 == 0 ? nil : "t-\(n)",
+                          group: "wheel", sourceIP: "2001:db8::\(n)", sourcePort: Int64(40000 + n), method: "password", logonType: n % 2 == 0 ? 3 : nil,
+                          rule: "sshd.failed", severity: .low, raw: "Nov 29 16:10:15 web-\(n) sshd[\(n)]: Failed password 'quoted' \"too\"")
+            e.pid = n % 7 == 0 ? nil : Int64(n)
+            return Store.StoredEvent(event: e, arrival: 1_795_939_815_000_000 + Int64(n), edge: n % 2 == 0 ? "edge-\(n)" : nil, sender: "10.0.0.\(n % 250)")
+        }
+        try store.write(events: events, incidents: [])
+        let back = try store.recentEvents(limit: 1000).reversed()
+        #expect(back.count == events.count)
+        for (written, read) in zip(events, back) {
+            #expect(read.event == written.event, "\(read.event) != \(written.event)")
+            #expect(read.arrival == written.arrival && read.edge == written.edge && read.sender == written.sender)
+        }
+    }
+
     @Test func readOnlyOpeningOfAMissingStoreSaysWhy() {
         #expect(throws: RelayError.self) { try Store(directory: Self.directory(), readOnly: true) }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Wire
 
 /// The relay's SQLite store (`<data>/relay.sqlite`, WAL mode): events, incidents, and named
@@ -279,21 +280,84 @@ public final class Store: Sendable {
                     let chunk = events[start..<min(events.count, start + Self.rowsPerInsert)]
                     let insert = try db.cachedStatement(
                         sql: "INSERT INTO event \(columns) VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ", "))
-                    var values: [(any DatabaseValueConvertible)?] = []
-                    values.reserveCapacity(chunk.count * 19)
+                    // Bound straight through SQLite's API: GRDB's arguments box every value,
+                    // which cost more than the insert itself at 100,000 events a second.
+                    var binder = Binder(insert.sqliteStatement)
                     for s in chunk {
                         let e = s.event
-                        values += [
-                            s.arrival, e.timeMicroseconds, e.kind.rawValue, e.outcome?.rawValue, e.host, e.program, e.pid, e.user,
-                            e.targetUser, e.group, e.sourceIP, e.sourcePort, e.method, e.logonType, e.rule, e.severity?.rawValue,
-                            e.raw, s.edge, s.sender,
-                        ]
+                        binder.bind(s.arrival)
+                        binder.bind(e.timeMicroseconds)
+                        binder.bind(e.kind.rawValue)
+                        binder.bind(e.outcome?.rawValue)
+                        binder.bind(e.host)
+                        binder.bind(e.program)
+                        binder.bind(e.pid)
+                        binder.bind(e.user)
+                        binder.bind(e.targetUser)
+                        binder.bind(e.group)
+                        binder.bind(e.sourceIP)
+                        binder.bind(e.sourcePort)
+                        binder.bind(e.method)
+                        binder.bind(e.logonType)
+                        binder.bind(e.rule)
+                        binder.bind(e.severity?.rawValue)
+                        binder.bind(e.raw)
+                        binder.bind(s.edge)
+                        binder.bind(s.sender)
                     }
-                    try insert.execute(arguments: StatementArguments(values))
+                    try binder.run(db)
                     start += chunk.count
                 }
             }
             try Self.upsert(incidents, in: db)
+        }
+    }
+
+    /// Binds values to a prepared statement in order, then runs it once.
+    struct Binder {
+        let statement: SQLiteStatement
+        var index: Int32 = 1
+        var failed: Int32 = SQLITE_OK
+
+        init(_ statement: SQLiteStatement) {
+            self.statement = statement
+            sqlite3_reset(statement)
+        }
+
+        /// SQLITE_TRANSIENT: SQLite copies the text before `bind` returns.
+        static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        static let empty: [CChar] = [0]
+
+        mutating func bind(_ value: Int64?) {
+            let rc = value.map { sqlite3_bind_int64(statement, index, $0) } ?? sqlite3_bind_null(statement, index)
+            if rc != SQLITE_OK { failed = rc }
+            index += 1
+        }
+
+        mutating func bind(_ value: String?) {
+            var rc: Int32
+            if var text = value {
+                rc = text.withUTF8 { bytes in
+                    Self.empty.withUnsafeBufferPointer { empty in
+                        bytes.withMemoryRebound(to: CChar.self) { chars in
+                            sqlite3_bind_text(statement, index, chars.baseAddress ?? empty.baseAddress, Int32(chars.count), Self.transient)
+                        }
+                    }
+                }
+            } else {
+                rc = sqlite3_bind_null(statement, index)
+            }
+            if rc != SQLITE_OK { failed = rc }
+            index += 1
+        }
+
+        func run(_ db: Database) throws {
+            defer { sqlite3_reset(statement) }
+            guard failed == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: failed), message: "cannot bind an event's values") }
+            let rc = sqlite3_step(statement)
+            guard rc == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
         }
     }
 
