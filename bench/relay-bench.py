@@ -81,7 +81,8 @@ class Rsyslog:
         self.out = os.path.join(self.dir, "out.log")
         cfg = os.path.join(self.dir, "rsyslog.conf")
         with open(cfg, "w") as f:
-            # The same kernel receive buffer as the relay asks for (64 MiB as root).
+            # The same kernel receive buffer as the relay's: both ask for 64 MiB as root, which
+            # Linux doubles (`ss -uam` shows rb134217728 for both).
             f.write(f'global(workDirectory="{self.dir}")\nmodule(load="imudp")\nmodule(load="imtcp")\n'
                     f'input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="64m")\n'
                     f'input(type="imtcp" address="127.0.0.1" port="{port}")\n'

@@ -77,7 +77,9 @@ public struct UDPListener: Service {
         }
     }
 
-    static let forcedReceiveBuffer: Int? = 32 << 20
+    /// Asked of the kernel as root (SO_RCVBUFFORCE); Linux doubles it for its bookkeeping,
+    /// so the socket holds 128 MiB, as rsyslog's imudp with `rcvbufSize="64m"` does.
+    static let forcedReceiveBuffer: Int? = 64 << 20
     /// Datagrams read per system call.
     static let vector = 32
     /// Bytes of the read buffer per datagram: the largest message plus one (a UDP payload is
