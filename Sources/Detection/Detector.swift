@@ -33,18 +33,36 @@ public struct Detector: Sendable {
     public func detectOne(
         buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil, keepRaw: Bool = true
     ) -> (Event, Int)? {
-        let header = parser.scan(buffer)
-        guard let app = header.appName else { return nil }
-        var programStart = app.lowerBound
-        for i in app where buffer[i] == UInt8(ascii: "/") { programStart = i + 1 }
-        let program = UnsafeBufferPointer(rebasing: buffer[programStart..<app.upperBound])
-        return detect(program: program, text: buffer, range: header.message) { rule, ranges, repeats in
+        scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
             let event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
                 host: hostOverride ?? header.hostname.map(text) ?? defaultHost, time: header.timestamp?.microseconds,
                 raw: keepRaw ? String(decoding: buffer, as: UTF8.self) : nil)
             return (event, repeats)
+        }
+    }
+
+    /// Detects in one log line like `detectOne`, and calls `body` with the match instead of
+    /// building an event.
+    public func withMatch<R>(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ body: (Match) -> R) -> R? {
+        scanAndDetect(buffer: buffer, parser: parser) { _, _, rule, ranges, repeats in
+            body(Match(rule: rule, ranges: ranges, text: buffer, repeats: repeats))
+        }
+    }
+
+    /// Scans the line's syslog header in place and runs the rules of its program (the TAG
+    /// without a path) on its message.
+    private func scanAndDetect<R>(
+        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ make: (SyslogHeader, Range<Int>, CompiledRule, Captures, Int) -> R
+    ) -> R? {
+        let header = parser.scan(buffer)
+        guard let app = header.appName else { return nil }
+        var programStart = app.lowerBound
+        for i in app where buffer[i] == UInt8(ascii: "/") { programStart = i + 1 }
+        let program = UnsafeBufferPointer(rebasing: buffer[programStart..<app.upperBound])
+        return detect(program: program, text: buffer, range: header.message) { rule, ranges, repeats in
+            make(header, app, rule, ranges, repeats)
         }
     }
 
@@ -197,18 +215,6 @@ public struct Detector: Sendable {
         }
     }
 
-    /// Detects in one log line like `detectOne`, and calls `body` with the match instead of
-    /// building an event.
-    public func withMatch<R>(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ body: (Match) -> R) -> R? {
-        let header = parser.scan(buffer)
-        guard let app = header.appName else { return nil }
-        var programStart = app.lowerBound
-        for i in app where buffer[i] == UInt8(ascii: "/") { programStart = i + 1 }
-        let program = UnsafeBufferPointer(rebasing: buffer[programStart..<app.upperBound])
-        return detect(program: program, text: buffer, range: header.message) { rule, ranges, repeats in
-            body(Match(rule: rule, ranges: ranges, text: buffer, repeats: repeats))
-        }
-    }
 
     /// `/usr/sbin/sshd` → `sshd`, as bytes.
     static func normalised<R>(_ program: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
