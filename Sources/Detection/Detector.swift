@@ -29,16 +29,16 @@ public struct Detector: Sendable {
     /// Like `detect(buffer:parser:)`, without building an array: the event, and how many
     /// times it happened ("message repeated N times" stands for N).
     /// `defaultHost` names the host when the line carries no HOSTNAME (the relay passes the
-    /// sender's address). `keepRaw: false` leaves `raw` out, for a caller that never shows it.
+    /// sender's address).
     public func detectOne(
-        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil, keepRaw: Bool = true
+        buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil
     ) -> (Event, Int)? {
         scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
             let event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
                 host: hostOverride ?? header.hostname.map(text) ?? defaultHost, time: header.timestamp?.microseconds,
-                raw: keepRaw ? String(decoding: buffer, as: UTF8.self) : nil)
+                raw: String(decoding: buffer, as: UTF8.self))
             return (event, repeats)
         }
     }
@@ -137,7 +137,7 @@ public struct Detector: Sendable {
 
     static func makeEvent(
         _ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>,
-        program: String, pid: Int64?, host: String?, time: Int64?, raw: String?
+        program: String, pid: Int64?, host: String?, time: Int64?, raw: String
     ) -> Event {
         // The fields first, then the event in one piece (building it and then setting
         // fields made the optimizer copy it).

@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import Wire
 
 public final class FakeLLM: Sendable {
     public enum Mode: Sendable {
@@ -69,7 +70,7 @@ public final class FakeLLM: Sendable {
         guard let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let messages = json["messages"] as? [[String: Any]], !messages.isEmpty
         else { return (400, "{\"error\":{\"message\":\"[] is too short - 'messages'\",\"type\":\"invalid_request_error\"}}") }
-        let content = String(decoding: try! JSONSerialization.data(withJSONObject: [answer]), as: UTF8.self).dropFirst().dropLast()
+        let content = Event.quoted(answer)
         return (200, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"\(json["model"] as? String ?? "")\","
             + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"finish_reason\":\"stop\"}],"
             + "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":10,\"total_tokens\":20}}")
@@ -90,7 +91,7 @@ public final class FakeLLM: Sendable {
         if let blockedInput, prompt.contains(blockedInput) {
             return (200, "{\"code\":10013,\"message\":\"input failed content moderation\",\"sid\":\"\(sid)\"}")
         }
-        let content = String(decoding: try! JSONSerialization.data(withJSONObject: [answer]), as: UTF8.self).dropFirst().dropLast()
+        let content = Event.quoted(answer)
         let usage = "{\"prompt_tokens\":\(prompt.count),\"completion_tokens\":\(answer.count),\"total_tokens\":\(prompt.count + answer.count)}"
         if json["stream"] as? Bool == true {
             let first = "data:{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"id\":\"\(sid)\",\"created\":1719546385,"

@@ -12,6 +12,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Synchronization
+import Wire
 
 public final class FakeSpark: Sendable {
     public enum Mode: Sendable, Equatable {
@@ -352,7 +353,7 @@ public final class FakeSpark: Sendable {
                 let last = code == 0 && n == chunks.count - 1
                 let status = n == 0 ? 0 : last ? 2 : 1
                 var json = "{\"header\":{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"status\":\(status)},"
-                    + "\"payload\":{\"choices\":{\"status\":\(status),\"seq\":\(n),\"text\":[{\"content\":\(Self.quoted(chunk)),\"role\":\"assistant\",\"index\":0}]}"
+                    + "\"payload\":{\"choices\":{\"status\":\(status),\"seq\":\(n),\"text\":[{\"content\":\(Event.quoted(chunk)),\"role\":\"assistant\",\"index\":0}]}"
                 if last {
                     json += ",\"usage\":{\"text\":{\"question_tokens\":\(usage.0),\"prompt_tokens\":\(usage.0),\"completion_tokens\":\(usage.1),\"total_tokens\":\(usage.0 + usage.1)}}"
                 }
@@ -377,7 +378,7 @@ public final class FakeSpark: Sendable {
         func sendError(context: ChannelHandlerContext, _ code: Int, _ message: String) {
             finished = true
             fake?.state.withLock { $0.record.errors.append(code) }
-            let json = "{\"header\":{\"code\":\(code),\"message\":\(Self.quoted(message)),\"sid\":\"\(sid)\",\"status\":2}}"
+            let json = "{\"header\":{\"code\":\(code),\"message\":\(Event.quoted(message)),\"sid\":\"\(sid)\",\"status\":2}}"
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: json))), promise: nil)
             close(context: context)
         }
@@ -389,10 +390,6 @@ public final class FakeSpark: Sendable {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
                 .whenComplete { _ in channel.close(promise: nil) }
-        }
-
-        static func quoted(_ s: String) -> String {
-            String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description
         }
     }
 }

@@ -31,7 +31,7 @@ public struct AlertMessage: Sendable, Equatable {
         let prefix = keyword.map { "[\($0)] " } ?? ""
         let title = language == .zh ? "\(prefix)【\(severity)】\(i.title)" : "\(prefix)[\(severity)] \(i.title)"
         var facts: [(String, String?)]
-        let when = format(i.firstSeen, timeZone) + (i.lastSeen != i.firstSeen ? " – " + format(i.lastSeen, timeZone) : "")
+        let when = period(i, timeZone)
         if language == .zh {
             facts = [("事件", i.kind), ("级别", severity), ("主机", hostList(i)), ("探针", i.edge), ("账号", i.user), ("目标账号", i.targetUser),
                      ("组", i.group), ("来源 IP", i.sourceIP), ("时间", when), ("次数", String(i.count)), ("编号", "#\(i.id)")]
@@ -101,6 +101,11 @@ public struct AlertMessage: Sendable, Equatable {
         i.hosts.count > 1 ? i.hosts.joined(separator: ", ") : i.host
     }
 
+    /// First seen, and last seen when it differs.
+    static func period(_ i: Incident, _ zone: TimeZone) -> String {
+        format(i.firstSeen, zone) + (i.lastSeen != i.firstSeen ? " – " + format(i.lastSeen, zone) : "")
+    }
+
     static func format(_ microseconds: Int64, _ zone: TimeZone) -> String {
         let seconds = Int(microseconds / 1_000_000) + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(microseconds) / 1e6))
         let civil = SyslogTimestamp.iso8601UTC(microseconds: Int64(seconds) * 1_000_000, fractionDigits: 0)
@@ -159,7 +164,7 @@ public struct AlertTemplate: Sendable, Hashable {
 
     func render(_ i: Incident, language: AlertMessage.Language, keyword: String?, timeZone: TimeZone, maxBytes: Int, analysis: String?) -> AlertMessage {
         let severity = AlertMessage.severityNames[language]![i.severity]!
-        let when = AlertMessage.format(i.firstSeen, timeZone) + (i.lastSeen != i.firstSeen ? " – " + AlertMessage.format(i.lastSeen, timeZone) : "")
+        let when = AlertMessage.period(i, timeZone)
         let values: [String: String?] = [
             "id": "#\(i.id)", "kind": i.kind, "severity": severity, "title": i.title, "host": AlertMessage.hostList(i), "edge": i.edge, "user": i.user,
             "target_user": i.targetUser, "group": i.group, "source_ip": i.sourceIP, "first_seen": AlertMessage.format(i.firstSeen, timeZone),

@@ -12,6 +12,9 @@ import Wire
 /// §D). One analysis per incident, never per line; budgets of calls and tokens per hour; the
 /// alert never waits longer than `timeoutSeconds` for it, and an answer that comes later
 /// can follow in a second message.
+/// An error whose description holds no secret (no URL, no key, no response body): logged as is.
+protocol SafeToLog: Error, CustomStringConvertible {}
+
 public struct AnalysisSettings: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
         /// OpenAI-compatible: errors by HTTP status.
@@ -200,14 +203,13 @@ public final class Analyst: Sendable {
             counters.add("relay_analysis_failures_total")
             // Spark's failures say what went wrong (code, handshake status); other errors
             // could quote the URL with its credentials: only their type is logged.
-            let what = (error as? Spark.Failure)?.description ?? (error as? ModelFailure)?.description
-                ?? (error as? Spark.ProxyTunnel.Refused)?.description ?? "\(type(of: error))"
+            let what = (error as? SafeToLog)?.description ?? "\(type(of: error))"
             logger.warning("the model gave no analysis", metadata: ["error": "\(what)", "incident": "\(incident.id)"])
             return nil
         }
     }
 
-    struct ModelFailure: Error, CustomStringConvertible {
+    struct ModelFailure: SafeToLog {
         var description: String
     }
 

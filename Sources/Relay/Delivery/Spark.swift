@@ -93,7 +93,7 @@ public enum Spark {
         public var totalTokens: Int?
     }
 
-    public enum Failure: Error, Equatable, CustomStringConvertible {
+    public enum Failure: SafeToLog, Equatable {
         /// The upgrade was refused: 401 bad signature, 403 clock skew or IP not allowed.
         case handshake(status: Int, message: String)
         /// An error frame: `header.code` and its message.
@@ -229,7 +229,7 @@ public enum Spark {
         typealias OutboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
 
-        struct Refused: Error, CustomStringConvertible {
+        struct Refused: SafeToLog {
             var status: String
             var description: String { "the proxy refused the tunnel: \(status)" }
         }

@@ -133,21 +133,20 @@ public final class Store: Sendable {
         try pool.write { db in
             // One transaction: a crash cannot leave the incident stored without its alerts.
             try Self.upsert([incident], in: db)
-            for channel in channels {
-                try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status) VALUES (?, ?, ?, ?, 'pending')",
-                               arguments: [channel, incident.id, now, now])
-            }
+            try Self.queue(incident.id, for: channels, kind: .alert, now: now, in: db)
+        }
+    }
+
+    static func queue(_ incident: Int64, for channels: [String], kind: OutboxEntry.Kind, now: Int64, in db: Database) throws {
+        for channel in channels {
+            try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status, kind) VALUES (?, ?, ?, ?, 'pending', ?)",
+                           arguments: [channel, incident, now, now, kind.rawValue])
         }
     }
 
     /// Queues the follow-up with `incident`'s analysis for `channels`.
     public func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
-        try pool.write { db in
-            for channel in channels {
-                try db.execute(sql: "INSERT INTO outbox (channel, incident, created, next_attempt, status, kind) VALUES (?, ?, ?, ?, 'pending', 'analysis')",
-                               arguments: [channel, incident, now, now])
-            }
-        }
+        try pool.write { db in try Self.queue(incident, for: channels, kind: .analysis, now: now, in: db) }
     }
 
     /// Follow-ups of `incident` still queued for `channel` are settled unsent: its alert
