@@ -101,6 +101,7 @@ let package = Package(
             name: "fuzz-wire",
             dependencies: [
                 "Wire",
+                "Detection",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing)
+[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing detect)
 
 swift build -c release --product fuzz-wire --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING 2>&1 | tail -n 2
@@ -23,7 +23,10 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus"
     [ -d "fuzz/seeds/$t" ] && cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
     log=$(mktemp)
-    if FUZZ_TARGET="$t" "$bin" "$corpus" -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 \
+    # detect: lines up to 64 KiB, each within 2 s (a slow match is a failure like a crash).
+    limits=(-max_len=4096)
+    [ "$t" = detect ] && limits=(-max_len=65536 -timeout=2)
+    if FUZZ_TARGET="$t" "$bin" "$corpus" -max_total_time="$seconds" "${limits[@]}" -rss_limit_mb=2048 \
         -artifact_prefix="fuzz/artifacts/$t-" -print_final_stats=1 >"$log" 2>&1; then
         result="no crash"
     else

@@ -119,6 +119,17 @@ public final class RunningRelay: Sendable {
         return condition()
     }
 
+    /// Waits, at most `timeout`, until the asynchronous `condition` holds.
+    @discardableResult
+    public static func waitUntilAsync(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return await condition()
+    }
+
     /// Waits, at most `timeout`, until `condition` holds.
     @discardableResult
     public func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
@@ -172,11 +183,18 @@ public enum Send {
     }
 
     /// One HTTP/1.1 GET on loopback: the status code and the body.
-    public static func httpGet(port: Int, path: String, method: String = "GET") async throws -> (status: Int, headers: String, body: String) {
+    /// Without an answer within `timeout` the connection is closed and the status is 0.
+    public static func httpGet(
+        port: Int, path: String, method: String = "GET", timeout: Duration = .seconds(60)
+    ) async throws -> (status: Int, headers: String, body: String) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { ch in
                 ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
             }
+        let raw = channel.channel
+        let timer = raw.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+            + timeout.components.attoseconds / 1_000_000_000)) { raw.close(promise: nil) }
+        defer { timer.cancel() }
         var received: [UInt8] = []
         try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))

@@ -166,12 +166,12 @@ struct Alerts: ParsableCommand {
         }
         if incidents.isEmpty { print("no incidents in \(configuration.dataDirectory.path)") }
         for d in dead {
-            print("DEAD LETTER: incident #\(d.incident) to \(d.channel) after \(d.attempts) attempts: \(d.lastError ?? "?") (relay alerts --retry-dead sends it again)")
+            print(TerminalText.safe("DEAD LETTER: incident #\(d.incident) to \(d.channel) after \(d.attempts) attempts: \(d.lastError ?? "?") (relay alerts --retry-dead sends it again)"))
         }
         for i in incidents {
             let last = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
             let state = i.status == .open ? "open" : "closed"
-            print("#\(i.id) \(last) \(i.severity.rawValue.uppercased()) \(i.kind) x\(i.count) [\(state)\(i.delivered ? ", delivered" : "")] \(i.title)")
+            print(TerminalText.safe("#\(i.id) \(last) \(i.severity.rawValue.uppercased()) \(i.kind) x\(i.count) [\(state)\(i.delivered ? ", delivered" : "")] \(i.title)"))
         }
     }
 }

@@ -49,7 +49,7 @@ struct TemplateTests {
         let t = AlertTemplate(title: "{title}", text: "# {title}\nUser {user} ({group})\n{analysis}\n{evidence}")
         let m = AlertMessage.incident(i, language: .en, keyword: "ALERT", maxBytes: 4000, analysis: nil, template: t)
         #expect(m.title == "[ALERT] brute force from 203.0.113.9")
-        #expect(m.text.hasPrefix("[ALERT]\n\n# brute force from 203.0.113.9\nUser a\\*b ()\n> sshd\\[0\\]: Failed password for \\[evil\\]\\(http://x\\)"), "\(m.text)")
+        #expect(m.text.hasPrefix("[ALERT]\n\n# brute force from 203.0.113.9\nUser a\\*b ()\n> sshd\\[0\\]: Failed password for \\[evil\\]\\(hxxp\\[://\\]x\\)"), "\(m.text)")
         #expect(m.text.utf8.count <= 4000 + 20 && (2..<10).contains(m.text.components(separatedBy: "> sshd").count - 1), "evidence shortened to fit")
         #expect(m.plainLines.first == "brute force from 203.0.113.9", "Feishu's lines without markdown: \(m.plainLines.prefix(2))")
     }

@@ -20,7 +20,7 @@ struct PropertyTests {
         return Event(
             kind: kinds[Int(rng.next() % UInt64(kinds.count))],
             outcome: maybe(Event.Outcome.allCases[Int(rng.next() % 2)]),
-            timeMicroseconds: maybe(Int64(bitPattern: rng.next())),
+            timeMicroseconds: maybe(Int64(rng.next() % UInt64(Event.timeRange.upperBound + 1))),
             host: maybe(randomString(&rng, max: 20)), program: maybe(randomString(&rng, max: 10)),
             pid: maybe(Int64(rng.next() % 100_000)), user: maybe(randomString(&rng, max: 12)),
             targetUser: maybe(randomString(&rng, max: 12)), group: maybe(randomString(&rng, max: 12)),

@@ -201,7 +201,8 @@ public struct Correlator: Sendable {
     }
 
     static func plausibleTime(_ event: Event, arrival: Int64) -> Int64 {
-        guard let t = event.timeMicroseconds, abs(t - arrival) <= 86_400_000_000 else { return arrival }
+        // Widened: an authenticated edge may still send any 64-bit time.
+        guard let t = event.timeMicroseconds, abs(Int128(t) - Int128(arrival)) <= 86_400_000_000 else { return arrival }
         return t
     }
 }

@@ -193,6 +193,8 @@ public final class Analyst: Sendable {
                 // Without usage (an error path), count the characters as tokens: an overestimate.
                 answer = Answer(text: reply.text, tokens: reply.totalTokens ?? (system.count + user.count + reply.text.count))
             }
+            // A model's usage figure is a number from outside: within what one answer can use.
+            answer.tokens = Self.plausibleTokens(answer.tokens)
             answer.text = String(answer.text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(2000))
             guard !answer.text.isEmpty else { throw Spark.Failure.malformed }
             try? store.setAnalysis(incident: incident.id, answer.text)
@@ -261,6 +263,10 @@ public final class Analyst: Sendable {
             + "{\"role\": \"user\", \"content\": \(Event.quoted(user))}], \"stream\": false, \"temperature\": 0.2, \"max_tokens\": \(settings.maxTokens)}"
         return Array(json.utf8)
     }
+
+    /// A token count as the budget counts it: never negative, never more than a million
+    /// (no model here has a context that long), so sums over an hour cannot overflow.
+    static func plausibleTokens(_ n: Int) -> Int { min(max(n, 0), 1_000_000) }
 
     /// `choices[0].message.content` and `usage.total_tokens`, or nil on any error shape.
     static func answer(_ body: [UInt8], kind: AnalysisSettings.Kind) -> Answer? {

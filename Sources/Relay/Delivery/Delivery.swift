@@ -183,6 +183,16 @@ public final class Delivery: Service, Sendable {
             batch = try store.nextBatch(channel: channel.name, now: now, limit: tokens >= 2 ? 1 : 200) { UUID().uuidString.lowercased() }
             guard !batch.isEmpty else { return false }
             incidents = try store.incidents(ids: batch.map(\.incident))
+            // Rows whose incident retention (or an operator) removed: nothing left to say.
+            let stored = Set(incidents.map(\.id))
+            let orphans = batch.filter { !stored.contains($0.incident) }
+            if !orphans.isEmpty {
+                try store.settle(orphans, delivered: true, error: "incident no longer stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
+                counters.add("relay_outbox_orphans_total{channel=\"\(channel.name)\"}", orphans.count)
+                logger.warning("outbox rows settled: their incident is no longer stored", metadata: ["channel": "\(channel.name)", "rows": "\(orphans.count)"])
+                batch = batch.filter { stored.contains($0.incident) }
+                guard !batch.isEmpty else { return true }
+            }
         } catch {
             logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
             return false
@@ -221,14 +231,15 @@ public final class Delivery: Service, Sendable {
             try? store.release(left)
             batch = batch.filter { named.contains($0.incident) }
         }
-        let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: batch[0].messageID ?? "", to: channel)
+        guard let first = batch.first else { return false }
+        let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: first.messageID ?? "", to: channel)
         let attempts = (batch.map(\.attempts).max() ?? 0) + 1
         do {
             switch verdict {
             case .delivered:
                 try store.settle(batch, delivered: true, error: nil, nextAttempt: now, now: Pipeline.now(), maxAttempts: channel.maxAttempts)
                 // A retried alert that now carries the analysis makes a queued follow-up redundant.
-                if carriesAnalysis { try store.dropAnalysisFollowUps(incident: batch[0].incident, channel: channel.name) }
+                if carriesAnalysis { try store.dropAnalysisFollowUps(incident: first.incident, channel: channel.name) }
                 counters.add("relay_alerts_delivered_total{channel=\"\(channel.name)\"}", batch.count)
                 counters.add("relay_messages_sent_total{channel=\"\(channel.name)\"}")
             case .throttled(let why):
@@ -256,6 +267,37 @@ public final class Delivery: Service, Sendable {
     }
 
     func send(_ message: AlertMessage, incidents: [Incident], messageID: String, to channel: AlertChannel) async -> DeliveryVerdict {
+        var (url, body, limit) = request(message, incidents: incidents, messageID: messageID, to: channel)
+        if body.count > limit, let incident = incidents.first(where: { message.incidents.contains($0.id) }) ?? incidents.first {
+            // A formatting fault, not the alert's: say the least, never hold it back.
+            counters.add("relay_alert_format_faults_total{channel=\"\(channel.name)\"}")
+            logger.error("alert over the robot's limit: sent in its least form", metadata: ["channel": "\(channel.name)", "bytes": "\(body.count)"])
+            let least = AlertMessage.minimal(incident, language: channel.language, keyword: channel.keyword, maxBytes: min(channel.maxTextBytes, 1024))
+            (url, body, limit) = request(least, incidents: [incident], messageID: messageID, to: channel)
+        }
+        guard body.count <= limit else { return .refused("message of \(body.count) bytes is over the robot's limit") }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(channel.timeoutSeconds)))
+            let answer = Array(try await response.body.collect(upTo: 64 * 1024).readableBytesView)
+            let status = Int(response.status.code)
+            switch channel.kind {
+            case .dingtalk: return DingTalk.verdict(status: status, body: answer)
+            case .feishu: return Feishu.verdict(status: status, body: answer)
+            case .wecom: return WeCom.verdict(status: status, body: answer)
+            case .webhook: return Webhook.verdict(status: status, body: answer)
+            }
+        } catch {
+            // The error text may quote the URL with its token: keep it out of logs.
+            return .retry("network: \(type(of: error))")
+        }
+    }
+
+    /// The robot's URL, the body and the robot's limit on it.
+    func request(_ message: AlertMessage, incidents: [Incident], messageID: String, to channel: AlertChannel) -> (String, [UInt8], Int) {
         let now = Pipeline.now() / 1000
         let url: String
         let body: [UInt8]
@@ -279,24 +321,6 @@ public final class Delivery: Service, Sendable {
             body = Webhook.body(message, incidents: incidents, messageID: messageID)
             limit = 1 << 20
         }
-        guard body.count <= limit else { return .refused("message of \(body.count) bytes is over the robot's limit") }
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(channel.timeoutSeconds)))
-            let answer = Array(try await response.body.collect(upTo: 64 * 1024).readableBytesView)
-            let status = Int(response.status.code)
-            switch channel.kind {
-            case .dingtalk: return DingTalk.verdict(status: status, body: answer)
-            case .feishu: return Feishu.verdict(status: status, body: answer)
-            case .wecom: return WeCom.verdict(status: status, body: answer)
-            case .webhook: return Webhook.verdict(status: status, body: answer)
-            }
-        } catch {
-            // The error text may quote the URL with its token: keep it out of logs.
-            return .retry("network: \(type(of: error))")
-        }
+        return (url, body, limit)
     }
 }

@@ -43,17 +43,23 @@ public final class Intake: Sendable {
     /// What was last saved: a tick that changed nothing writes nothing.
     private let lastSaved = Mutex<Data?>(nil)
 
+    /// Wall time in microseconds since 1970; BSD timestamps (no year) are resolved against
+    /// it message by message.
+    private let wallMicroseconds: @Sendable () -> Int64
+
     public init(
         configuration: RelayConfiguration, keys: KeyRing, store: Store, detector: Detector = Detector(), counters: Counters = Counters(),
-        logger: Logger
+        logger: Logger, wallMicroseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
     ) throws {
+        self.wallMicroseconds = wallMicroseconds
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
         self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         policy = configuration.edgePolicy
         edgeSources = configuration.edgeSources
         self.store = store
-        if let data = try store.state(Self.registryState), let saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
+        if let data = try store.state(Self.registryState), var saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
+            saved.validate()
             // Replay windows survive a restart: frames accepted before it stay refused.
             for (id, state) in saved.sequences {
                 if let edge = EdgeID(rawValue: id) { receiver.sequences[edge] = state }
@@ -79,6 +85,14 @@ public final class Intake: Sendable {
     /// default: a flood of unremarkable syslog then costs a scan and a count each).
     public let reportsEverySyslogMessage = Atomic<Bool>(false)
 
+    /// The parser with this moment as the reference for BSD years (a parser made once at
+    /// start put messages a day after it into the previous year).
+    private var currentParser: SyslogParser {
+        var p = parser
+        p.yearInference.referenceMicroseconds = wallMicroseconds()
+        return p
+    }
+
     private let messageCounters: [RelayConfiguration.Listener.Transport: Counters.Handle]
     private let plainCounter: Counters.Handle
     private let syslogEventsCounter: Counters.Handle
@@ -101,7 +115,7 @@ public final class Intake: Sendable {
     private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
         if Self.contains(buffer, Self.wirePrefix) { return false }
         plainCounter.add()
-        guard let (event, repeats) = detector.detectOne(buffer: buffer, parser: parser, defaultHost: sender) else { return true }
+        guard let (event, repeats) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
         syslogEventsCounter.add(repeats)
         emit(.detected(Array(repeating: event, count: repeats), sender: sender))
         return true
@@ -123,7 +137,7 @@ public final class Intake: Sendable {
     private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) {
         let message: SyslogMessage
         do {
-            message = try parser.parse(bytes)
+            message = try currentParser.parse(bytes)
         } catch let error as WireError {
             reject(error, sender: sender)
             return

@@ -8,12 +8,13 @@ public enum ConsolePrinter {
         to pipeline: Pipeline, events: Bool,
         write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
     ) {
+        // Log text reaches these lines: controls are shown, never obeyed by the terminal.
         pipeline.observe(incidents: { change in
-            if let line = line(for: change) { write(line) }
+            if let line = line(for: change) { write(TerminalText.safe(line)) }
         })
         if events {
             pipeline.observe(items: { item in
-                for line in lines(for: item) { write(line) }
+                for line in lines(for: item) { write(TerminalText.safe(line)) }
             })
         }
     }

@@ -46,11 +46,11 @@ public struct EdgeRegistry: Codable, Sendable {
         let id = delivery.frame.edgeID.rawValue
         var record = records[id] ?? Record()
         var events: [Event] = []
-        record.frames += 1
+        record.frames = record.frames == .max ? .max : record.frames + 1
         record.lastFrameMilliseconds = now
         if delivery.frame.epoch >= record.epoch { record.epoch = delivery.frame.epoch }
         if delivery.acceptance.newEpoch, let previous = delivery.acceptance.replacedEpoch {
-            record.restarts += 1
+            record.restarts = record.restarts == .max ? .max : record.restarts + 1
             events.append(Self.event(.edgeRestarted, id, now, severity: .medium,
                 "edge \(id) restarted: epoch \(previous) became \(delivery.frame.epoch)"))
         }
@@ -87,37 +87,63 @@ public struct EdgeRegistry: Codable, Sendable {
                     continue
                 }
                 let state = sequences[id] ?? EdgeSequenceState()
-                var missing: [ClosedRange<UInt64>] = []
-                var count = 0
-                var sequence = gap.first
-                while sequence <= gap.last {
-                    // Past 10,000 numbers a gap is counted without being examined one by one.
-                    if sequence - gap.first >= 10_000 {
-                        count += Int(gap.last - sequence + 1)
-                        missing.append(sequence...gap.last)
-                        break
-                    }
-                    if state.check(epoch: gap.epoch, sequence: sequence) != .duplicate {
-                        count += 1
-                        if let last = missing.last, last.upperBound + 1 == sequence {
-                            missing[missing.count - 1] = last.lowerBound...sequence
-                        } else {
-                            missing.append(sequence...sequence)
-                        }
-                    }
-                    sequence += 1
-                }
+                let (count, missing) = Self.missing(in: gap, state: state)
                 if count > 0 {
-                    record.framesLost += count
-                    let ranges = missing.prefix(8).map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                    // Saturating: a gap is as wide as an authenticated edge made it (up to 2^64).
+                    let (sum, overflow) = UInt64(clamping: record.framesLost).addingReportingOverflow(count)
+                    record.framesLost = Int(clamping: overflow ? UInt64.max : sum)
+                    let ranges = missing.prefix(8).map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                    let jump = gap.last - gap.first >= Self.sequenceJump ? " (a jump in sequence numbers, not a loss the edge could make: a reset or a stolen key)" : ""
                     events.append(Self.event(.edgeLoss, id, now, severity: .high,
-                        "edge \(id) lost \(count) frame(s) of epoch \(gap.epoch): \(ranges.joined(separator: ", "))"))
+                        "edge \(id) lost \(count) frame(s) of epoch \(gap.epoch): \(ranges.joined(separator: ", "))\(jump)"))
                 }
             }
             record.suspectedGaps = open
             records[id] = record
         }
         return events
+    }
+
+    /// A gap this wide (frames) is no loss an edge could make: at 100 frames a second it is
+    /// five months of sending.
+    static let sequenceJump: UInt64 = 1 << 30
+
+    /// The frames of `gap` that never arrived (at most 10,000 examined one by one; past them
+    /// the rest is counted whole), as a count and ranges. Any 64-bit bounds are safe.
+    static func missing(in gap: Gap, state: EdgeSequenceState) -> (UInt64, [ClosedRange<UInt64>]) {
+        guard gap.first <= gap.last else { return (0, []) }
+        var missing: [ClosedRange<UInt64>] = []
+        var count: UInt64 = 0
+        for sequence in gap.first...gap.last {
+            if sequence - gap.first >= 10_000 {
+                count += gap.last - sequence
+                count = count == UInt64.max ? count : count + 1
+                missing.append(sequence...gap.last)
+                break
+            }
+            if state.check(epoch: gap.epoch, sequence: sequence) != .duplicate {
+                count += 1
+                if let last = missing.last, last.upperBound &+ 1 == sequence {
+                    missing[missing.count - 1] = last.lowerBound...sequence
+                } else {
+                    missing.append(sequence...sequence)
+                }
+            }
+        }
+        return (count, missing)
+    }
+
+    /// Drops what a damaged or hand-edited state file could hold that no running relay
+    /// writes: gaps whose bounds are reversed, negative counters.
+    public mutating func validate() {
+        for (id, var record) in records {
+            record.suspectedGaps.removeAll { $0.first > $0.last }
+            if record.suspectedGaps.count > 64 { record.suspectedGaps.removeFirst(record.suspectedGaps.count - 64) }
+            record.frames = max(0, record.frames)
+            record.restarts = max(0, record.restarts)
+            record.framesLost = max(0, record.framesLost)
+            records[id] = record
+        }
     }
 
     static func event(

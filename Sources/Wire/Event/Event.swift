@@ -45,6 +45,10 @@ public struct Event: Hashable, Sendable {
         ]
     }
 
+    /// Event times a frame may carry, in microseconds since 1970: up to the year 2200.
+    /// A decoder refuses others (they are no clock's reading, and they reach arithmetic).
+    public static let timeRange: ClosedRange<Int64> = 0...7_258_118_400_000_000
+
     public enum Outcome: String, Hashable, Sendable, CaseIterable {
         case success, failure
     }

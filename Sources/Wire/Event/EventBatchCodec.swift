@@ -97,7 +97,10 @@ enum EventBatchCodec {
             case .varint(let raw):
                 let value = ZigZag.decode(raw)
                 switch field {
-                case .time: event.timeMicroseconds = value
+                case .time:
+                    // Times from outside go into arithmetic: nothing before 1970 or after 2200.
+                    guard Event.timeRange.contains(value) else { throw WireError.malformedPayload("event time \(value) out of range") }
+                    event.timeMicroseconds = value
                 case .pid: event.pid = value
                 case .sourcePort: event.sourcePort = value
                 case .logonType: event.logonType = value

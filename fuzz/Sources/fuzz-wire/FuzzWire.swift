@@ -10,7 +10,11 @@
 //   payload  bytes as a frame payload: inflate within limits, decode events
 //   syslog   bytes as a syslog message, lenient and strict RFC 5424
 //   framing  bytes as a TCP stream, fed in small pieces to the octet/LF decoders
+//   detect   bytes as a log line through the built-in rules (Detector.detectOne), and as a
+//            message of each program the rules name; run with a per-input time limit, so
+//            a line that makes matching slow is reported like a crash
 import Crypto
+import Detection
 import Foundation
 import NIOCore
 import Wire
@@ -23,6 +27,8 @@ nonisolated(unsafe) let receiver = try! FrameReceiver(
 ) { fuzzPasskey.edgeKey(for: $0) }
 nonisolated(unsafe) let opener = try! FrameOpener()
 let parser = SyslogParser(maxMessageBytes: 1 << 20)
+let detector = Detector()
+let detectPrograms = Array(Set(RuleSet.builtin.rules.flatMap(\.programs).filter { $0 != "*" })).sorted() + ["cron"]
 
 func runTarget(_ target: String, _ bytes: [UInt8]) {
     switch target {
@@ -56,6 +62,15 @@ func runTarget(_ target: String, _ bytes: [UInt8]) {
             }
             try processor.finishProcessing(seenEOF: true) { _ in }
         } catch {}
+    case "detect":
+        bytes.withUnsafeBufferPointer { buffer in
+            _ = detector.detectOne(buffer: buffer, parser: parser)
+        }
+        // The message alone, for the program its first byte picks (`*` rules apply to all).
+        guard let first = bytes.first else { return }
+        let program = detectPrograms[Int(first) % detectPrograms.count]
+        let message = String(decoding: bytes.dropFirst(), as: UTF8.self)
+        _ = detector.detect(program: program, pid: 1, host: "h", timeMicroseconds: 0, message: message, raw: message)
     default:
         fatalError("unknown fuzz target \(target)")
     }
@@ -113,7 +128,7 @@ enum ReplayDriver {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first else {
-            print("usage: fuzz-wire packet|signed|payload|syslog|framing FILE...")
+            print("usage: fuzz-wire packet|signed|payload|syslog|framing|detect FILE...")
             exit(2)
         }
         for path in arguments.dropFirst() {

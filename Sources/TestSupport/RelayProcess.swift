@@ -1,0 +1,145 @@
+// The real relay binary (`.build/debug/relay run`) on loopback, for tests that must go
+// through what operators run: its own process, its own configuration file, its console
+// output collected, stopped with SIGTERM or killed.
+import Foundation
+import Synchronization
+
+public final class RelayProcess: Sendable {
+    public let directory: URL
+    public let udpPort: Int
+    public let tcpPort: Int
+    public let httpPort: Int
+    public let configPath: String
+    let process: Mutex<Process?> = Mutex(nil)
+    let output = OutputBuffer()
+
+    /// The binary the tests were built with.
+    public static var binary: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/relay").path
+    }
+
+    /// Writes a configuration (`extra` YAML appended) in a new directory and starts the relay.
+    public init(extra: String = "", directory: URL? = nil) throws {
+        let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-process-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        self.directory = dir
+        let ports = try FreePort.pick(3)
+        (udpPort, tcpPort, httpPort) = (ports[0], ports[0], ports[2])
+        configPath = dir.appendingPathComponent("relay.yaml").path
+        let passkey = dir.appendingPathComponent("passkey").path
+        _ = FileManager.default.createFile(atPath: passkey, contents: Data(RunningRelay.passkey.utf8), attributes: [.posixPermissions: 0o600])
+        let yaml = """
+            listen:
+              - udp: "127.0.0.1:\(udpPort)"
+              - tcp: "127.0.0.1:\(tcpPort)"
+            http: "127.0.0.1:\(httpPort)"
+            data_directory: \(dir.path)/data
+            passkey_file: \(passkey)
+
+            """ + extra
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    /// Starts (again) the relay on the same configuration and data.
+    public func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["run", "--config", configPath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        let output = self.output
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let d = handle.availableData
+            output.data.withLock { $0.append(d) }
+        }
+        try p.run()
+        process.withLock { $0 = p }
+    }
+
+    /// Everything the relay printed so far (console and log lines).
+    public var printed: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+
+    /// Waits until the relay answers /healthz (it has bound its sockets).
+    public func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
+        await RunningRelay.waitUntilAsync(timeout: timeout) { await self.healthy() }
+    }
+
+    /// Whether /healthz answers 200 within two seconds.
+    public func healthy() async -> Bool {
+        guard let answer = try? await Send.httpGet(port: httpPort, path: "/healthz", timeout: .seconds(2)) else { return false }
+        return answer.status == 200
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; returns whether it ended within the grace.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(10)) async -> Bool {
+        guard let p = process.withLock({ $0 }), p.isRunning else { return true }
+        p.terminate()
+        let ended = await RunningRelay.waitUntilAsync(timeout: grace) { !p.isRunning }
+        if !ended { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        return ended
+    }
+
+    /// SIGKILL at once.
+    public func kill9() {
+        guard let p = process.withLock({ $0 }), p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    /// Runs the binary with other arguments (`alerts --json`, `status`) on this configuration.
+    public func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = arguments + ["--config", configPath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    deinit {
+        if let p = process.withLock({ $0 }), p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+}
+
+final class OutputBuffer: Sendable {
+    let data = Mutex(Data())
+}
+
+/// Ports the kernel says are free on 127.0.0.1 for both UDP and TCP (bound, then closed).
+public enum FreePort {
+    public static func pick(_ count: Int) throws -> [Int] {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        defer { for s in sockets { close(s) } }
+        while ports.count < count {
+            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { close(s); throw POSIXError(.EADDRINUSE) }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            sockets.append(s)
+            // The same number must be free for UDP too.
+            let u = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            let udpBound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(u, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            close(u)
+            if udpBound == 0 { ports.append(port) }
+        }
+        return ports
+    }
+}

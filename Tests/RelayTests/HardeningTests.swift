@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import Relay
+@testable import Wire
+
+/// The attacks of issue 10, each through the real relay binary (`.build/debug/relay run`):
+/// the relay keeps answering, keeps alerting, and survives its own restart.
+@Suite("Hardening through the relay binary", .serialized)
+struct HardeningTests {
+    static var binaryBuilt: Bool { FileManager.default.isExecutableFile(atPath: RelayProcess.binary) }
+
+    /// Five failed passwords from `source` over UDP: a brute force.
+    static func bruteForce(_ relay: RelayProcess, source: String) async throws {
+        let lines = (1...5).map { "<38>Dec  6 10:00:0\($0) victim sshd[7]: Failed password for root from \(source) port 4000\($0) ssh2" }
+        try await Send.udp(lines.map { Array($0.utf8) }, port: relay.udpPort)
+    }
+
+    /// Class 1: crafted lines of 60 KB (the PAM failure with ` uid= euid= tty= ruser=`
+    /// repeated and no rhost, and an sshd line that repeats its own literals) over TCP and
+    /// UDP stall nothing: a brute force sent after them is reported within seconds, the
+    /// status server answers, SIGTERM ends the relay. Before the matcher was made linear one
+    /// such line held a core for minutes.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func craftedLinesDoNotStallTheRelay() async throws {
+        let relay = try RelayProcess()
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        var pam = "<38>Dec  6 10:00:00 victim cron[1]: pam_unix(cron:auth): authentication failure; logname="
+        while pam.utf8.count < 60_000 { pam += " uid= euid= tty= ruser=" }
+        var ssh = "<38>Dec  6 10:00:00 victim sshd[1]: Failed password for "
+        while ssh.utf8.count < 60_000 { ssh += "invalid user a from 1.2.3.4 port " }
+        let started = ContinuousClock.now
+        try await Send.tcp(Send.octetCounted([pam, ssh, pam]), port: relay.tcpPort)
+        try await Send.udp([Array(pam.utf8), Array(ssh.utf8)], port: relay.udpPort)
+        try await Self.bruteForce(relay, source: "198.51.100.7")
+        let reported = await RunningRelay.waitUntil(timeout: .seconds(20)) { relay.printed.contains("198.51.100.7") }
+        let took = ContinuousClock.now - started
+        #expect(reported, "no brute force reported within 20 s after the crafted lines; relay printed: \(relay.printed.suffix(2000))")
+        print("crafted lines then a brute force: reported after \(took)")
+        #expect(await relay.healthy(), "the status server answers")
+        #expect(await relay.stop(grace: .seconds(10)), "SIGTERM ends the relay")
+    }
+
+    /// Class 4: with one edge's key, a frame numbered 2^64-1 (a gap of 2^64 frames) and an
+    /// event dated -2^63 neither crash the relay nor, once the gap is saved, its restart. The
+    /// loss is reported, and the relay still alerts on what comes next.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func extremeValuesSignedWithAnEdgeKeyCrashNothing() async throws {
+        let relay = try RelayProcess(extra: "edges:\n  loss_after_seconds: 1\n")
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        var early = EdgeFixture.event(1)
+        early.timeMicroseconds = Int64.min
+        var late = EdgeFixture.event(2)
+        late.timeMicroseconds = Int64.max
+        try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(3)], sequence: 1), port: relay.udpPort)
+        try await Send.udp(try EdgeFixture.messages(events: [early], sequence: 2), port: relay.udpPort)
+        try await Send.udp(try EdgeFixture.messages(events: [late], sequence: 3), port: relay.udpPort)
+        try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(4)], sequence: UInt64.max), port: relay.udpPort)
+        // The registry counts the gap on its next tick (every 5 s) once a second has passed.
+        let reported = await RunningRelay.waitUntil(timeout: .seconds(20)) { relay.printed.contains("edge.loss") || !relay.isRunning }
+        #expect(relay.isRunning, "relay died: \(relay.printed.suffix(3000))")
+        #expect(reported, "relay printed: \(relay.printed.suffix(3000))")
+        try await Self.bruteForce(relay, source: "198.51.100.8")
+        #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.8") })
+        #expect(await relay.stop())
+        // Restarted on the state it saved: still alive after its first ticks.
+        try relay.start()
+        #expect(await relay.waitUntilReady())
+        try await Task.sleep(for: .seconds(6))
+        #expect(relay.isRunning, "relay died after restart: \(relay.printed.suffix(3000))")
+        #expect(await relay.stop())
+    }
+
+    /// Classes 3 and 6: user names an attacker chose (one grapheme of 10,000 combining marks,
+    /// 30,000 letters, CR LF with markdown and a link) reach the robot as alerts that fit its
+    /// limit, every one delivered (singles and digests), with no new line, heading or live
+    /// link from the log text. Before: the relay trapped on the digest (`batch[0]`) again
+    /// after every restart, and a long name made its alert a dead letter.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func hostileFieldsAreDeliveredSafely() async throws {
+        let fake = try await FakeDingTalk()
+        let relay = try RelayProcess(extra: """
+            channels:
+              - type: dingtalk
+                webhook: "\(fake.webhook)"
+                secret: "\(fake.secret!)"
+                keyword: 告警
+                min_severity: low
+
+            """)
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let names = [
+            "e" + String(repeating: "\u{301}", count: 10_000),
+            "a" + String(repeating: "\u{308}", count: 9_000),
+            String(repeating: "n", count: 30_000),
+            "evil\r\n###HEADING\r\n---\r\n[click](http://evil.example/x)\u{2028}@all",
+            "o" + String(repeating: "\u{30C}", count: 8_000),
+            "u" + String(repeating: "\u{302}", count: 7_000),
+        ]
+        let lines = names.map { "<86>Dec  6 10:00:00 victim useradd[9]: new user: name=\($0), UID=1001, GID=1001, home=/home/x, shell=/bin/bash" }
+        try await Send.udp(lines.map { Array($0.utf8) }, port: relay.udpPort)
+        func delivered() -> Int {
+            guard let (_, out) = try? relay.command(["alerts", "--json"]) else { return 0 }
+            return out.split(separator: "\n").filter { $0.contains("\"delivered\": true") }.count
+        }
+        let all = await RunningRelay.waitUntil(timeout: .seconds(40)) { delivered() >= names.count || !relay.isRunning }
+        #expect(relay.isRunning, "relay died: \(relay.printed.suffix(2000))")
+        #expect(all && delivered() == names.count, "delivered \(delivered()) of \(names.count); robot refusals \(fake.refusals)")
+        let texts = fake.accepted.map(\.text)
+        print("hostile fields: \(delivered()) incidents delivered in \(texts.count) messages of \(texts.map(\.utf8.count)) bytes")
+        #expect(!texts.isEmpty)
+        for text in texts {
+            // The fake joins title and text with one new line; the markdown has its own.
+            #expect(!text.contains("\r") && !text.contains("\u{2028}"), "a line separator from the log reached the chat")
+            #expect(!text.contains("\n###HEADING") && !text.contains("\n---"), "log text started a markdown line")
+            #expect(!text.contains("http://") && !text.contains("](http"), "a live link from the log")
+            #expect(!text.contains("@all"), "a mention from the log")
+            #expect(text.utf8.count < 20_000)
+        }
+        // Restarted on the same store: nothing left to trap on, nothing sent twice.
+        #expect(await relay.stop())
+        try relay.start()
+        #expect(await relay.waitUntilReady())
+        try await Task.sleep(for: .seconds(3))
+        #expect(relay.isRunning)
+        #expect(fake.accepted.count == texts.count, "nothing sent again after the restart")
+        await fake.stop()
+    }
+}

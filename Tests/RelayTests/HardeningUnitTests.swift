@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import TestSupport
+import Testing
+
+@testable import Relay
+@testable import Wire
+
+/// The pieces behind issue 10's binary tests, each at the value that used to trap or leak.
+@Suite("Hardening: values from outside")
+struct HardeningUnitTests {
+    static func incident(_ id: Int64, title: String, user: String? = nil, evidence: [String] = []) -> Incident {
+        var i = Incident(id: id, key: "k\(id)", rule: "r", kind: "account.created", severity: .high, title: title, count: 1,
+                         firstSeen: 1_795_939_815_000_000, lastSeen: 1_795_939_815_000_000, lastArrival: 0, status: .open, evidence: evidence, hosts: [])
+        i.user = user
+        return i
+    }
+
+    // MARK: output (class 6)
+
+    /// "\r\n" is one Swift Character: escaping by characters let it through as a new line.
+    @Test func escapingWorksOnScalarsAndDefangsLinks() {
+        let hostile = "a\r\nb\n### c\u{2028}d\u{85}e\u{1B}[31mf\u{202E}g http://evil.example/x HTTPS://b.example www.c.example @all"
+        let e = AlertMessage.escape(hostile)
+        for bad in ["\r", "\n", "\u{2028}", "\u{85}", "\u{1B}", "\u{202E}"] { #expect(!e.contains(bad), "\(bad.unicodeScalars.first!.value) left in \(e)") }
+        #expect(e.contains("hxxp\\[://\\]evil\\[.\\]example/x"), "\(e)")
+        #expect(e.contains("HxxPS\\[://\\]b\\[.\\]example") || e.contains("hxxps") || e.contains("HxxPS"), "\(e)")
+        #expect(e.contains("www\\[.\\]c.example"), "\(e)")
+        #expect(!e.contains("@all"))
+        let plain = AlertMessage.plainText(hostile)
+        #expect(!plain.contains("\r") && !plain.contains("\n") && !plain.contains("http://"))
+    }
+
+    @Test func terminalTextShowsControlsInsteadOfObeyingThem() {
+        #expect(TerminalText.safe("root\u{1B}[2J\r\nfake line\u{9B}\u{202E}") == "root\\x1B[2J\\x0D\\x0Afake line\\x9B\\u{202E}")
+        #expect(TerminalText.safe("用户 bob") == "用户 bob")
+    }
+
+    // MARK: sizes (class 3)
+
+    /// Fields are cut by UTF-8 bytes: one grapheme of 10,000 combining marks is one
+    /// Character but 20,001 bytes.
+    @Test func clipCountsBytesNotCharacters() {
+        let grapheme = "e" + String(repeating: "\u{301}", count: 10_000)
+        #expect(grapheme.count == 1)
+        let c = AlertMessage.clip(grapheme, 256)
+        #expect(c.utf8.count <= 256)
+        #expect(AlertMessage.clip("short", 256) == "short")
+    }
+
+    /// Whatever its fields, an alert fits the robot's limit and names its incident; a digest
+    /// always names at least one (an empty one made `batch[0]` trap).
+    @Test(arguments: [300, 1_000, 3_796, 18_000])
+    func messagesAlwaysFitAndNameAnIncident(maxBytes: Int) {
+        let huge = "e" + String(repeating: "\u{301}", count: 10_000)
+        let long = String(repeating: "@", count: 30_000)
+        let i = Self.incident(1, title: "account \(huge) created", user: long, evidence: [long, huge])
+        for language in [AlertMessage.Language.zh, .en] {
+            let one = AlertMessage.incident(i, language: language, keyword: "告警", maxBytes: maxBytes, analysis: long)
+            #expect(one.text.utf8.count <= maxBytes && one.incidents == [1], "\(one.text.utf8.count) bytes")
+            let digest = AlertMessage.digest([i, Self.incident(2, title: huge)], language: language, keyword: "告警", maxBytes: maxBytes)
+            #expect(!digest.incidents.isEmpty && digest.text.utf8.count <= maxBytes, "\(digest.text.utf8.count) bytes, \(digest.incidents)")
+            let follow = AlertMessage.followUp(i, analysis: long + huge, language: language, keyword: "告警", maxBytes: maxBytes)
+            #expect(follow.text.utf8.count <= maxBytes)
+            let template = AlertTemplate(title: "{title}", text: "{title} {user}\n{evidence}")
+            let templated = AlertMessage.incident(i, language: language, keyword: "告警", maxBytes: maxBytes, template: template)
+            #expect(templated.text.utf8.count <= maxBytes)
+        }
+    }
+
+    // MARK: arithmetic on values from an edge (class 4)
+
+    @Test func eventTimesOutsideTheRangeAreRefusedAtDecode() throws {
+        for bad in [Int64.min, -1, Int64.max, 7_258_118_400_000_001] {
+            var e = EdgeFixture.event(1)
+            e.timeMicroseconds = bad
+            let payload = EventBatchCodec.encode([e])
+            #expect(throws: WireError.self) { try EventBatchCodec.decode(payload[...], limits: .default) }
+        }
+        var fine = EdgeFixture.event(1)
+        fine.timeMicroseconds = 0
+        #expect(try EventBatchCodec.decode(EventBatchCodec.encode([fine])[...], limits: .default).first?.timeMicroseconds == 0)
+    }
+
+    @Test func plausibleTimeNeverOverflows() {
+        var e = EdgeFixture.event(1)
+        for t in [Int64.min, Int64.max, -1] {
+            e.timeMicroseconds = t
+            #expect(Correlator.plausibleTime(e, arrival: 1_795_939_815_000_000) == 1_795_939_815_000_000)
+            #expect(Correlator.plausibleTime(e, arrival: Int64.min) == Int64.min || t == Int64.min)
+        }
+    }
+
+    /// A gap up to 2^64-1 frames (a frame numbered 2^64-1 with one edge's key) is counted
+    /// without trapping, and a state file with reversed bounds is cleaned when loaded.
+    @Test func hugeSequenceGapsAreCountedSaturating() {
+        let state = EdgeSequenceState()
+        let (count, ranges) = EdgeRegistry.missing(in: .init(epoch: 1, first: 2, last: UInt64.max - 1, seenMilliseconds: 0), state: state)
+        #expect(count == UInt64.max - 2)
+        #expect(ranges.last?.upperBound == UInt64.max - 1)
+        let (all, _) = EdgeRegistry.missing(in: .init(epoch: 1, first: 0, last: UInt64.max, seenMilliseconds: 0), state: state)
+        #expect(all == UInt64.max)
+        let (top, topRanges) = EdgeRegistry.missing(in: .init(epoch: 1, first: UInt64.max - 3, last: UInt64.max, seenMilliseconds: 0), state: state)
+        #expect(top == 4 && topRanges == [(UInt64.max - 3)...UInt64.max])
+        let (none, _) = EdgeRegistry.missing(in: .init(epoch: 1, first: 9, last: 3, seenMilliseconds: 0), state: state)
+        #expect(none == 0)
+    }
+
+    @Test func tokenCountsFromAModelAreBounded() {
+        #expect(Analyst.plausibleTokens(Int.max) == 1_000_000)
+        #expect(Analyst.plausibleTokens(-5) == 0)
+        #expect(Analyst.plausibleTokens(1234) == 1234)
+    }
+
+    // MARK: time
+
+    /// The relay made its syslog parser once, with "now" fixed at start: a day later, BSD
+    /// timestamps (no year) of today resolved to the previous year.
+    @Test func bsdYearsResolveAgainstTheTimeOfEachMessage() async throws {
+        let start: Int64 = 1_798_675_200_000_000  // 2026-12-31T00:00:00Z
+        let now = Mutex(start)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("intake-year-\(UUID().uuidString)")
+        let configuration = RelayConfiguration(listeners: [], dataDirectory: directory, passkey: .inline(RunningRelay.passkey))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try Store(directory: directory)
+        let intake = try Intake(configuration: configuration, keys: KeyRing(passkey: try Passkey(RunningRelay.passkey)), store: store,
+                                logger: Logger(label: "test"), wallMicroseconds: { now.withLock { $0 } })
+        // Two days later, in the new year: "Jan  2" is 2027, not 2026.
+        now.withLock { $0 = start + 2 * 86_400_000_000 }
+        let line = "<38>Jan  2 00:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2"
+        intake.handle(Array(line.utf8), sender: "127.0.0.1", transport: .udp)
+        intake.finish()
+        var times: [Int64] = []
+        for await item in intake.items {
+            if case .detected(let events, _) = item { times += events.compactMap(\.timeMicroseconds) }
+        }
+        #expect(times == [start + 2 * 86_400_000_000], "resolved to \(times.map { SyslogTimestamp.iso8601UTC(microseconds: $0, fractionDigits: 0) })")
+    }
+}
+
+import Synchronization
