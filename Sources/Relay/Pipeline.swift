@@ -186,6 +186,9 @@ public final class Pipeline: Service, Sendable {
             case .opened(let i): intake.counters.add("relay_incidents_opened_total{severity=\"\(i.severity.rawValue)\"}")
             case .closed: intake.counters.add("relay_incidents_closed_total")
             case .updated: intake.counters.add("relay_incident_events_total")
+            case .escalated(let i, _):
+                intake.counters.add("relay_incident_events_total")
+                intake.counters.add("relay_incidents_escalated_total{severity=\"\(i.severity.rawValue)\"}")
             }
             journal?.record(change)
             for observer in observers { observer(change) }

@@ -61,7 +61,11 @@ public struct RelayApp: Sendable {
                 }, logger: logger)
             if let analysis = configuration.analysis { try delivery.use(analysis) }
             pipeline.observe(incidents: { change in
-                if case .opened(let incident) = change { delivery.enqueue(incident) }
+                switch change {
+                case .opened(let incident): delivery.enqueue(incident)
+                case .escalated(let incident, let from): delivery.enqueue(incident, escalatedFrom: from)
+                case .updated, .closed: break
+                }
             })
             self.delivery = delivery
         }

@@ -171,7 +171,7 @@ struct Alerts: ParsableCommand {
         for i in incidents {
             let last = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
             let state = i.status == .open ? "open" : "closed"
-            print(TerminalText.safe("#\(i.id) \(last) \(i.severity.rawValue.uppercased()) \(i.kind) x\(i.count) [\(state)\(i.delivered ? ", delivered" : "")] \(i.title)"))
+            print(TerminalText.safe("#\(i.id) \(last) \(i.severity.rawValue.uppercased()) \(i.kind) x\(i.count) [\(state)\(i.delivered ? ", delivered" : "")\(i.authenticated ? "" : ", plain syslog")] \(i.title)"))
         }
     }
 }

@@ -1,6 +1,6 @@
 import Detection
 import Foundation
-import Relay
+@testable import Relay
 import Testing
 import Wire
 
@@ -190,5 +190,69 @@ import Wire
         let b = opened(c.process(back, edge: "db-01", arrival: Self.base + 1))
         #expect(a.map(\.kind) == ["edge.silent"] && a.first?.severity == .high && a.first?.edge == "db-01")
         #expect(b.map(\.rule) == ["edge-silent-ended"] && b.first?.severity == .info)
+    }
+}
+
+/// Issue 10, class 5: nobody on the network can suppress a genuine alert in advance.
+@Suite("Correlation against suppression") struct SuppressionTests {
+    let t = CorrelationTests()
+
+    /// A brute force sent as plain syslog first (anyone can) does not swallow the real one
+    /// the edge reports: the edge's events open their own incident, and it is alerted.
+    @Test func plainSyslogCannotOpenAnAuthenticatedIncidentFirst() {
+        var c = Correlator()
+        let lines = (0..<5).flatMap { CorrelationTests.failedAttempt($0, at: $0) }
+        let events = t.events(lines)
+        var changes: [IncidentChange] = []
+        for e in events { changes += c.process(e, edge: nil, arrival: CorrelationTests.base) }
+        for e in events { changes += c.process(e, edge: "web-01", arrival: CorrelationTests.base) }
+        let opened = t.opened(changes)
+        #expect(opened.count == 2, "\(changes)")
+        #expect(opened.map(\.authenticated) == [false, true])
+        #expect(opened.allSatisfy { $0.count == 5 })
+    }
+
+    /// "1 incorrect password attempt" (medium) then "user NOT in sudoers" (high) for the same
+    /// user: the incident is raised, and says so, for channels waiting for high.
+    @Test func aMoreSevereEventEscalatesTheIncident() {
+        var c = Correlator()
+        let s = CorrelationTests.stamp(0)
+        let changes = t.run(&c, [
+            "\(s) web1 sudo[1]: bob : 1 incorrect password attempt ; TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/sh",
+            "\(s) web1 sudo[2]: bob : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/sh",
+        ])
+        #expect(t.opened(changes).first?.severity == .medium)
+        let escalated = changes.compactMap { if case .escalated(let i, let from) = $0 { (i, from) } else { nil } }
+        #expect(escalated.count == 1 && escalated.first?.0.severity == .high && escalated.first?.1 == .medium, "\(changes)")
+    }
+
+    /// An edge heard again closes its silence incident, so the next silence is a new
+    /// incident with its own alert (it folded into the open one for an hour).
+    @Test func aSecondSilenceIsANewIncident() {
+        var c = Correlator()
+        func silent(_ heard: Bool) -> Event {
+            Event(kind: .edgeSilent, outcome: heard ? .success : nil, timeMicroseconds: CorrelationTests.base, host: "web-01",
+                  program: "relay", severity: heard ? .info : .high, raw: heard ? "heard again" : "silent")
+        }
+        var changes: [IncidentChange] = []
+        for heard in [false, true, false] { changes += c.process(silent(heard), edge: "web-01", arrival: CorrelationTests.base) }
+        let opened = t.opened(changes)
+        #expect(opened.map(\.rule) == ["edge-silent", "edge-silent-ended", "edge-silent"], "\(changes)")
+        #expect(changes.contains { if case .closed(let i) = $0 { i.rule == "edge-silent" } else { false } })
+    }
+
+    /// A value cannot end one key field and start the next: host "a|b" with user "c" is not
+    /// host "a" with user "b|c".
+    @Test func keyPartsAreEscaped() {
+        let c = Correlator()
+        let rule = CorrelationRule.builtin.first { $0.id == "privilege-failure" }!
+        #expect(rule.groupBy == [.host, .user])
+        let one = Event(kind: .privilege, outcome: .failure, host: "a|b", user: "c")
+        let two = Event(kind: .privilege, outcome: .failure, host: "a", user: "b|c")
+        #expect(c.key(rule, one, edge: nil) != c.key(rule, two, edge: nil))
+        let three = Event(kind: .privilege, outcome: .failure, host: "a\\", user: "|b")
+        let four = Event(kind: .privilege, outcome: .failure, host: "a\\|", user: "b")
+        #expect(c.key(rule, three, edge: nil) != c.key(rule, four, edge: nil))
+        #expect(c.key(rule, one, edge: nil) != c.key(rule, one, edge: "web-01"), "plain and signed never share a key")
     }
 }

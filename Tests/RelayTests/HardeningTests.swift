@@ -130,4 +130,54 @@ struct HardeningTests {
         #expect(fake.accepted.count == texts.count, "nothing sent again after the restart")
         await fake.stop()
     }
+
+    /// Class 5: a brute force sent first as plain syslog (anyone can, with a user name made
+    /// to break the alert) does not swallow the one an edge reports: both are alerted, each
+    /// saying whether it is authenticated. A sudo failure (medium) followed by "user NOT in
+    /// sudoers" (high) reaches a channel that only takes high. Before: the edge's events only
+    /// raised the plain incident's count, and the escalation was never sent.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func alertsCannotBeSuppressedInAdvance() async throws {
+        let fake = try await FakeDingTalk()
+        let relay = try RelayProcess(extra: """
+            channels:
+              - type: dingtalk
+                webhook: "\(fake.webhook)"
+                secret: "\(fake.secret!)"
+                keyword: 告警
+                min_severity: high
+
+            """)
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let huge = String(repeating: "x", count: 30_000)
+        let forged = (1...5).map { "<38>Dec  6 10:00:0\($0) web-01 sshd[7]: Failed password for \(huge) from 198.51.100.20 port 4000\($0) ssh2" }
+        try await Send.udp(forged.map { Array($0.utf8) }, port: relay.udpPort)
+        #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.20") })
+        let genuine = (1...5).map { n -> Event in
+            var e = EdgeFixture.event(n)
+            e.sourceIP = "198.51.100.20"
+            e.timeMicroseconds = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            return e
+        }
+        try await Send.udp(try EdgeFixture.messages(events: genuine, sequence: 1), port: relay.udpPort)
+        let sudo = [
+            "<86>Dec  6 10:00:10 web-02 sudo[1]: mallory : 1 incorrect password attempt ; TTY=pts/0 ; PWD=/home/mallory ; USER=root ; COMMAND=/bin/sh",
+            "<86>Dec  6 10:00:11 web-02 sudo[2]: mallory : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/mallory ; USER=root ; COMMAND=/bin/sh",
+        ]
+        try await Send.udp(sudo.map { Array($0.utf8) }, port: relay.udpPort)
+        let all = await RunningRelay.waitUntil(timeout: .seconds(30)) {
+            let texts = fake.accepted.map(\.text).joined(separator: "\n")
+            return texts.contains("未认证") && texts.contains("已认证") && texts.contains("mallory")
+        }
+        let texts = fake.accepted.map(\.text)
+        #expect(all, "robot got: \(texts.map { String($0.prefix(300)) }), relay printed: \(relay.printed.suffix(1500))")
+        let bruteForces = texts.filter { $0.contains("198.51.100.20") }
+        #expect(bruteForces.contains { $0.contains("已认证") && !$0.contains("未认证") }, "the edge's brute force has its own alert")
+        #expect(bruteForces.contains { $0.contains("未认证") }, "the plain one says it is not authenticated")
+        #expect(relay.printed.contains("ESCALATED"), "the console shows the escalation")
+        let (_, json) = try relay.command(["alerts", "--json"])
+        #expect(json.contains("\"authenticated\": true") && json.contains("\"authenticated\": false"))
+        await fake.stop()
+    }
 }

@@ -136,6 +136,27 @@ struct HardeningUnitTests {
         }
         #expect(times == [start + 2 * 86_400_000_000], "resolved to \(times.map { SyslogTimestamp.iso8601UTC(microseconds: $0, fractionDigits: 0) })")
     }
+
+    // MARK: plain syslog only from forwarders (class 5)
+
+    /// `plain_syslog: from: [...]`: plain syslog from anyone else is refused and counted;
+    /// edge frames are taken from anywhere (they prove where they come from).
+    @Test func plainSyslogOnlyFromListedForwarders() async throws {
+        let configuration = try RelayConfiguration.parse("plain_syslog:\n  from: [127.0.0.2]\n", origin: "test")
+        #expect(configuration.plainSyslogFrom?.map(\.description) == ["127.0.0.2"])
+        #expect(try RelayConfiguration.parse("plain_syslog: off\n", origin: "test").plainSyslogFrom?.isEmpty == true)
+        let relay = try await RunningRelay.start(observeItems: false) { $0.plainSyslogFrom = configuration.plainSyslogFrom }
+        let line = { (ip: String) in Array("<38>Dec  6 10:00:00 h sshd[1]: Failed password for root from \(ip) port 22 ssh2".utf8) }
+        try await Send.udp((0..<5).map { _ in line("198.51.100.1") }, port: relay.udpPort, from: "127.0.0.1")
+        try await Send.udp((0..<5).map { _ in line("198.51.100.2") }, port: relay.udpPort, from: "127.0.0.2")
+        try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1), port: relay.udpPort, from: "127.0.0.1")
+        await relay.wait { relay.incidents.count == 1 && relay.counter("relay_edge_events_total") == 1 }
+        try await Task.sleep(for: .milliseconds(300))
+        await relay.stop()
+        #expect(relay.incidents.map(\.sourceIP) == ["198.51.100.2"])
+        #expect(relay.counter("relay_rejected_total{reason=\"plain_syslog_refused\"}") == 5)
+        #expect(relay.counter("relay_edge_events_total") == 1, "the edge's frame from an unlisted sender is taken")
+    }
 }
 
 import Synchronization

@@ -52,6 +52,10 @@ public struct RelayConfiguration: Sendable {
     public var edgePolicy = EdgeRegistry.Policy()
     /// Addresses each listed edge may send from (by edge id); others may send from anywhere.
     public var edgeSources: [String: [IPRange]] = [:]
+    /// Plain syslog (anything that is not an edge frame): taken from every sender (nil, the
+    /// default), from none (`plain_syslog: off`: edges only), or from these forwarders.
+    /// Edge frames are taken whatever this says: they prove where they come from.
+    public var plainSyslogFrom: [IPRange]? = nil
     /// How often the relay expires fragments, checks edges and saves its registry.
     public var tickSeconds = 5
     /// Correlation rules, in the order they are tried (the built-in set unless changed).

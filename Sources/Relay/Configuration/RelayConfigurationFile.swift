@@ -10,7 +10,7 @@ extension RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "analysis",
+            "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "analysis", "plain_syslog",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -80,6 +80,28 @@ extension RelayConfiguration {
             }
             if let n = int(e[Node("silence_seconds")], "edges.silence_seconds", 5...86_400) { configuration.edgePolicy.silenceMilliseconds = Int64(n) * 1000 }
             if let n = int(e[Node("loss_after_seconds")], "edges.loss_after_seconds", 1...3600) { configuration.edgePolicy.lossAfterMilliseconds = Int64(n) * 1000 }
+        }
+        if let plain = map[Node("plain_syslog")] {
+            if plain.scalar?.string == "off" {
+                configuration.plainSyslogFrom = []
+            } else if plain.scalar?.string == "on" {
+                configuration.plainSyslogFrom = nil
+            } else if let m = plain.mapping {
+                for (k, _) in m where k.string != "from" {
+                    problems.add(k, "unknown setting plain_syslog.\(k.string ?? "?") (known: from)")
+                }
+                var ranges: [IPRange] = []
+                if let from = m[Node("from")] {
+                    for text in texts(from, "plain_syslog.from", &problems) ?? [] {
+                        if let r = IPRange(text) { ranges.append(r) } else { problems.add(from, "\(text) is not an address or network") }
+                    }
+                } else {
+                    problems.add(plain, "plain_syslog needs from: [forwarder addresses or networks]")
+                }
+                configuration.plainSyslogFrom = ranges
+            } else {
+                problems.add(plain, "plain_syslog must be on, off, or from: [forwarder addresses or networks]")
+            }
         }
         if let t = map[Node("tls")] {
             if let m = t.mapping {

@@ -95,6 +95,9 @@ public struct CorrelationRule: Sendable, Hashable {
     /// A headline, with `{field}` placeholders filled from the first event (and `{count}`).
     public var title: String
     public var enabled = true
+    /// Rules whose open incident for the same group this rule's event ends (the all-clear
+    /// of `edge-silent-ended` closes `edge-silent`, so the next silence alerts again).
+    public var resolves: [String] = []
 
     public init(
         id: String, incident: String, shape: Shape, match: EventMatch, groupBy: [EventField], windowSeconds: Int = 120,
@@ -165,7 +168,8 @@ extension CorrelationRule {
         single("privilege-success", kind: "privilege", outcome: .success, groupBy: [.host, .user, .targetUser], quiet: 3600, severity: .info,
                "{user} became {target_user} on {host}"),
         // edge.silent with outcome success is the all-clear: an edge heard again.
-        single("edge-silent-ended", kind: "edge.silent", outcome: .success, groupBy: [.host], severity: .info, "edge {host} is heard again"),
+        single("edge-silent-ended", kind: "edge.silent", outcome: .success, groupBy: [.host], severity: .info, "edge {host} is heard again",
+               resolves: ["edge-silent"]),
         single("edge-silent", kind: "edge.silent", groupBy: [.host], quiet: 3600, severity: .high, "edge {host} has gone silent"),
         single("edge-loss", kind: "edge.loss", groupBy: [.host], quiet: 600, severity: .high, "edge {host} lost frames"),
         single("edge-restarted", kind: "edge.restarted", groupBy: [.host], quiet: 600, severity: .medium, "edge {host} restarted"),
@@ -174,11 +178,13 @@ extension CorrelationRule {
 
     static func single(
         _ id: String, kind: String..., outcome: Event.Outcome? = nil, values: [EventField: Set<String>] = [:], groupBy: [EventField],
-        quiet: Int = 600, severity: Event.Severity, _ title: String
+        quiet: Int = 600, severity: Event.Severity, _ title: String, resolves: [String] = []
     ) -> CorrelationRule {
-        CorrelationRule(
+        var rule = CorrelationRule(
             id: id, incident: kind.count == 1 ? kind[0] : id, shape: .single,
             match: EventMatch(kinds: Set(kind), outcome: outcome, values: values), groupBy: groupBy,
             windowSeconds: quiet, quietSeconds: quiet, severity: severity, title: title)
+        rule.resolves = resolves
+        return rule
     }
 }

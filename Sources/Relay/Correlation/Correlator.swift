@@ -85,18 +85,26 @@ public struct Correlator: Sendable {
         for index in rulesByKind[event.kind.rawValue] ?? rulesForAnyKind {
             let rule = rules[index]
             if case .sequence(let first, let needed) = rule.shape, first.matches(event) {
-                statistics.pendingDropped += Self.remember(event, key: key(rule, event), time: time, arrival: arrival, keep: needed, window: rule.windowSeconds, in: &beginnings, maxGroups: maxPendingGroups)
+                statistics.pendingDropped += Self.remember(event, key: key(rule, event, edge: edge), time: time, arrival: arrival, keep: needed, window: rule.windowSeconds, in: &beginnings, maxGroups: maxPendingGroups)
             }
             guard !claimed, rule.match.matches(event) else { continue }
             if allowlist.contains(where: { $0.matches(event, rule: rule.id, time: time, calendar: calendar) }) {
                 allowedOnce = true
                 continue
             }
-            let key = key(rule, event)
+            let key = key(rule, event, edge: edge)
+            for resolved in rule.resolves {
+                guard let other = rules.first(where: { $0.id == resolved }), var ended = open.removeValue(forKey: self.key(other, event, edge: edge)) else { continue }
+                ended.status = .closed
+                changes.append(.closed(ended))
+            }
             if var incident = open[key] {
+                let before = incident.severity
                 incident.add(event, time: time, arrival: arrival, edge: edge)
                 open[key] = incident
-                changes.append(.updated(incident))
+                // A more severe event raises the incident: channels that wait for that
+                // severity hear of it now (a sudo failure, then "user NOT in sudoers").
+                changes.append(incident.severity > before ? .escalated(incident, from: before) : .updated(incident))
                 claimed = true
                 continue
             }
@@ -196,8 +204,23 @@ public struct Correlator: Sendable {
         return dropped
     }
 
-    private func key(_ rule: CorrelationRule, _ event: Event) -> String {
-        ([rule.id] + rule.groupBy.map { $0.value(in: event) ?? "" }).joined(separator: "|")
+    /// The incident key: the rule, where the events come from, and the group's values.
+    ///
+    /// Authenticated events (from an edge, or the relay's own) and plain syslog never share
+    /// an incident: anyone on the network can send plain syslog, and an incident it opened
+    /// first must not swallow the real attack's events (they would only raise a count, and
+    /// an alert goes out when an incident opens). Values are escaped so that no value can
+    /// end one field and start the next.
+    func key(_ rule: CorrelationRule, _ event: Event, edge: String?) -> String {
+        var key = rule.id + (edge == nil ? "|syslog" : "|signed")
+        for field in rule.groupBy {
+            key += "|"
+            for c in (field.value(in: event) ?? "").unicodeScalars {
+                if c == "|" || c == "\\" { key.unicodeScalars.append("\\") }
+                key.unicodeScalars.append(c)
+            }
+        }
+        return key
     }
 
     static func plausibleTime(_ event: Event, arrival: Int64) -> Int64 {

@@ -37,6 +37,10 @@ public struct Incident: Sendable, Hashable {
     public var hosts: [String]
     /// Set by the delivery stage; false until a channel confirmed it.
     public var delivered: Bool = false
+    /// Whether its events were authenticated (an edge's signed frames, or the relay's own
+    /// observations) rather than plain syslog, which anyone on the network can send.
+    /// Incidents never mix the two (`Correlator.key`).
+    public var authenticated: Bool { edge != nil }
 
     public static let evidenceLimit = 10
 
@@ -89,12 +93,15 @@ public enum IncidentChange: Sendable, Hashable {
     case opened(Incident)
     /// More events for an open incident (count, last time, evidence).
     case updated(Incident)
+    /// More events, one of them more severe than the incident was: channels whose
+    /// `min_severity` it now reaches are alerted.
+    case escalated(Incident, from: Event.Severity)
     /// Quiet for long enough: the next event of its group opens a new incident.
     case closed(Incident)
 
     public var incident: Incident {
         switch self {
-        case .opened(let i), .updated(let i), .closed(let i): i
+        case .opened(let i), .updated(let i), .escalated(let i, _), .closed(let i): i
         }
     }
 }

@@ -48,10 +48,12 @@ public struct AlertMessage: Sendable, Equatable {
             let hosts = hostList(i).map { clip($0, limit * 2) }
             if language == .zh {
                 facts = [("事件", i.kind), ("级别", severity), ("主机", hosts), ("探针", i.edge), ("账号", i.user), ("目标账号", i.targetUser),
-                         ("组", i.group), ("来源 IP", i.sourceIP), ("时间", when), ("次数", String(i.count)), ("编号", "#\(i.id)")]
+                         ("组", i.group), ("来源 IP", i.sourceIP), ("时间", when), ("次数", String(i.count)), ("证据", provenance(i, language)),
+                         ("编号", "#\(i.id)")]
             } else {
                 facts = [("What", i.kind), ("Severity", severity), ("Host", hosts), ("Edge", i.edge), ("User", i.user), ("Target", i.targetUser),
-                         ("Group", i.group), ("Source IP", i.sourceIP), ("When", when), ("Count", String(i.count)), ("Incident", "#\(i.id)")]
+                         ("Group", i.group), ("Source IP", i.sourceIP), ("When", when), ("Count", String(i.count)),
+                         ("Evidence", provenance(i, language)), ("Incident", "#\(i.id)")]
             }
             facts = facts.map { ($0.0, $0.1.map { clip($0, limit) }) }
             var text = "### \(escape(title))\n\n" + facts.compactMap { k, v in v.map { "- **\(k)**: \(escape($0))" } }.joined(separator: "\n")
@@ -122,6 +124,7 @@ public struct AlertMessage: Sendable, Equatable {
             var line = ""
             for limit in [factBytes, 32, 0] {
                 line = "- #\(i.id) [\(severityNames[language]![i.severity]!)] \(escape(clip(i.title, limit))) ×\(i.count), \(format(i.lastSeen, timeZone))"
+                    + (i.authenticated ? "" : (language == .zh ? "（未认证 syslog）" : " (plain syslog)"))
                 if size + line.utf8.count + 1 < maxBytes || !named.isEmpty { break }
             }
             guard size + line.utf8.count + 1 < maxBytes else { break }
@@ -140,6 +143,17 @@ public struct AlertMessage: Sendable, Equatable {
         if later > 0 { title += language == .zh ? "（另有 \(later) 个随后发送）" : " (\(later) more follow)" }
         let text = "### \(escape(title))\n\n" + lines.joined(separator: "\n") + "\n"
         return AlertMessage(title: plainText(title), text: text, plainLines: plain, incidents: named.map(\.id))
+    }
+
+    /// Whether the evidence is authenticated: plain syslog is evidence, not proof (anyone
+    /// on the network can send it, under any host name).
+    static func provenance(_ i: Incident, _ language: Language) -> String {
+        switch (i.authenticated, language) {
+        case (true, .zh): "已认证（探针签名）"
+        case (true, .en): "authenticated (signed by the edge)"
+        case (false, .zh): "普通 syslog，未认证（可能伪造）"
+        case (false, .en): "plain syslog, not authenticated (may be forged)"
+        }
     }
 
     static func hostList(_ i: Incident) -> String? {
@@ -267,7 +281,7 @@ public struct AlertTemplate: Sendable, Hashable {
 
     public static let fields: [String] = [
         "id", "kind", "severity", "title", "host", "edge", "user", "target_user", "group", "source_ip", "first_seen", "last_seen", "when",
-        "count", "rule", "analysis", "evidence",
+        "count", "rule", "analysis", "evidence", "provenance",
     ]
 
     /// The placeholders in `s` that are not fields.
@@ -293,6 +307,7 @@ public struct AlertTemplate: Sendable, Hashable {
             "target_user": i.targetUser, "group": i.group, "source_ip": i.sourceIP, "first_seen": AlertMessage.format(i.firstSeen, timeZone),
             "last_seen": AlertMessage.format(i.lastSeen, timeZone), "when": when, "count": String(i.count), "rule": i.rule,
             "analysis": analysis.map { AlertMessage.clip($0, AlertMessage.analysisBytes) },
+            "provenance": AlertMessage.provenance(i, language),
         ]
         func fill(_ s: String, evidence: [String], markdown: Bool) -> String {
             var lines: [String] = []

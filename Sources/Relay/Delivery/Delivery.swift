@@ -118,9 +118,12 @@ public final class Delivery: Service, Sendable {
         analyst.withLock { $0 = a }
     }
 
-    /// Queues an incident that just opened for every channel that takes its severity.
-    public func enqueue(_ incident: Incident) {
-        let names = channels.filter { incident.severity >= $0.minimumSeverity }.map(\.name)
+    /// Queues an incident that just opened for every channel that takes its severity; one
+    /// that was raised from `escalatedFrom`, for the channels that did not take it before.
+    public func enqueue(_ incident: Incident, escalatedFrom: Event.Severity? = nil) {
+        let names = channels.filter { channel in
+            incident.severity >= channel.minimumSeverity && !(escalatedFrom.map { $0 >= channel.minimumSeverity } ?? false)
+        }.map(\.name)
         guard !names.isEmpty else { return }
         do {
             try store.enqueue(incident, channels: names, now: Pipeline.now())

@@ -32,6 +32,8 @@ public final class Intake: Sendable {
     private let forgeries = Mutex(ForgeryTracker())
     /// Addresses each listed edge may send from; edges not listed may send from anywhere.
     private let edgeSources: [String: [IPRange]]
+    /// Senders plain syslog is taken from (nil: all).
+    private let plainSyslogFrom: [IPRange]?
     public let policy: EdgeRegistry.Policy
     public let counters: Counters
     private let continuation: AsyncStream<IntakeItem>.Continuation
@@ -57,6 +59,7 @@ public final class Intake: Sendable {
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         policy = configuration.edgePolicy
         edgeSources = configuration.edgeSources
+        plainSyslogFrom = configuration.plainSyslogFrom
         self.store = store
         if let data = try store.state(Self.registryState), var saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
             saved.validate()
@@ -115,6 +118,7 @@ public final class Intake: Sendable {
     private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
         if Self.contains(buffer, Self.wirePrefix) { return false }
         plainCounter.add()
+        guard takesPlainSyslog(from: sender) else { return true }
         guard let (event, repeats) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
         syslogEventsCounter.add(repeats)
         emit(.detected(Array(repeating: event, count: repeats), sender: sender))
@@ -156,6 +160,7 @@ public final class Intake: Sendable {
         switch result {
         case nil:
             plainCounter.add()
+            guard takesPlainSyslog(from: sender) else { return }
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
             if !events.isEmpty { syslogEventsCounter.add(events.count) }
             emit(.syslog(message, events: events, sender: sender))
@@ -241,6 +246,14 @@ public final class Intake: Sendable {
         if case .dropped = continuation.yield(item) {
             counters.add("relay_dropped_total{reason=\"queue_full\"}")
         }
+    }
+
+    /// Whether plain syslog from `sender` is taken; a refusal is counted.
+    private func takesPlainSyslog(from sender: String) -> Bool {
+        guard let allowed = plainSyslogFrom else { return true }
+        if allowed.contains(where: { $0.contains(sender) }) { return true }
+        counters.add("relay_rejected_total{reason=\"plain_syslog_refused\"}")
+        return false
     }
 
     private func reject(_ error: WireError, sender: String) {

@@ -25,8 +25,11 @@ public enum ConsolePrinter {
         switch change {
         case .opened:
             var parts = ["INCIDENT #\(i.id)", i.severity.rawValue.uppercased(), i.kind, time, i.title]
+            if !i.authenticated { parts.append("[plain syslog, not authenticated]") }
             if i.count > 1 { parts.append("(\(i.count) events)") }
             return parts.joined(separator: " ")
+        case .escalated(_, let from):
+            return "ESCALATED #\(i.id) \(from.rawValue.uppercased()) -> \(i.severity.rawValue.uppercased()) \(i.kind) \(time) \(i.title)"
         case .closed:
             return "closed #\(i.id) \(i.kind) after \(i.count) event(s), last at \(time)"
         case .updated:

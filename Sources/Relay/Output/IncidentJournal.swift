@@ -20,6 +20,7 @@ extension Incident {
         add("first_seen", SyslogTimestamp.iso8601UTC(microseconds: firstSeen, fractionDigits: 6))
         add("last_seen", SyslogTimestamp.iso8601UTC(microseconds: lastSeen, fractionDigits: 6))
         members.append(("delivered", delivered ? "true" : "false"))
+        members.append(("authenticated", authenticated ? "true" : "false"))
         add("status", status.rawValue)
         add("rule", rule)
         add("title", title)
@@ -49,7 +50,7 @@ public final class IncidentJournal: @unchecked Sendable {
         self.maxBytes = maxBytes
         self.keep = keep
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) }
         handle = FileHandle(forWritingAtPath: path)
         size = Int((try? handle?.seekToEnd()) ?? 0)
     }
@@ -58,6 +59,7 @@ public final class IncidentJournal: @unchecked Sendable {
         let name: String
         switch change {
         case .opened: name = "opened"
+        case .escalated: name = "escalated"
         case .closed: name = "closed"
         case .updated: return
         }
@@ -65,9 +67,18 @@ public final class IncidentJournal: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if size + line.count > maxBytes { rotate() }
-        handle?.write(line)
-        size += line.count
+        do {
+            // `write(_:)` traps on an error (a full disk killed the relay, again after every
+            // restart); the journal is a copy of the store, so a line it misses is counted.
+            try handle?.write(contentsOf: line)
+            size += line.count
+        } catch {
+            failedWrites += 1
+        }
     }
+
+    /// Lines that could not be written (disk full, I/O error) since the start.
+    public private(set) var failedWrites = 0
 
     private func rotate() {
         try? handle?.close()
@@ -79,7 +90,7 @@ public final class IncidentJournal: @unchecked Sendable {
             }
         }
         try? fm.moveItem(atPath: path, toPath: "\(path).1")
-        fm.createFile(atPath: path, contents: nil)
+        _ = fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         handle = FileHandle(forWritingAtPath: path)
         size = 0
     }
