@@ -27,6 +27,8 @@ public final class EdgeReader: @unchecked Sendable {
     private var state: EdgeState
     private let encoder: FrameEncoder
     private let journal: EventJournal?
+    /// 1 when the state file was there but unreadable at start (reported in heartbeats).
+    private var stateUnreadable: UInt64 = 0
 
     /// Where lines come from.
     enum Source {
@@ -54,14 +56,21 @@ public final class EdgeReader: @unchecked Sendable {
         self.sender = sender
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        var state = EdgeState.load(directory: configuration.stateDirectory)
+        var (state, unreadable) = EdgeState.load(directory: configuration.stateDirectory)
+        if unreadable {
+            // Loud: positions are lost (sources start where start_at says), and an attacker
+            // who can corrupt this file must not go unnoticed.
+            stateUnreadable = 1
+            logger.error("state file unreadable: moved aside; positions lost, a new epoch past every spooled frame",
+                         metadata: ["directory": "\(configuration.stateDirectory)"])
+        }
         // A frame spooled after the state file was last written knows better.
         if let newer = spool.newestPositions(), newer.savedAtMicroseconds > state.savedAtMicroseconds {
             state.checkpoints.merge(newer.checkpoints) { _, spooled in spooled }
             state.cursors.merge(newer.cursors) { _, spooled in spooled }
             state.savedAtMicroseconds = newer.savedAtMicroseconds
         }
-        epoch = EdgeState.nextEpoch(after: state.epoch)
+        epoch = EdgeState.nextEpoch(after: max(state.epoch, spool.newestEpoch ?? 0))
         state.epoch = epoch
         try state.save(directory: configuration.stateDirectory)
         self.state = state
@@ -270,6 +279,7 @@ public final class EdgeReader: @unchecked Sendable {
         }
         counters["overlong_lines"] = UInt64(overlong)
         counters["rotations"] = UInt64(rotations)
+        counters["state_unreadable"] = stateUnreadable
         let body = Heartbeat(uptimeSeconds: UInt64(max(0, Date().timeIntervalSince(startedAt))), counters: counters, sources: summaries)
         do {
             let frame = try encoder.makeFrame(.heartbeat(body), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))

@@ -20,12 +20,13 @@ public final class RelayProcess: Sendable {
     }
 
     /// Writes a configuration (`extra` YAML appended) in a new directory and starts the relay.
-    public init(extra: String = "", directory: URL? = nil) throws {
+    /// `httpPort` puts the status server on a given port (one a test occupies, say).
+    public init(extra: String = "", directory: URL? = nil, httpPort: Int? = nil) throws {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.directory = dir
         let ports = try FreePort.pick(3)
-        (udpPort, tcpPort, httpPort) = (ports[0], ports[0], ports[2])
+        (udpPort, tcpPort, self.httpPort) = (ports[0], ports[0], httpPort ?? ports[2])
         configPath = dir.appendingPathComponent("relay.yaml").path
         let passkey = dir.appendingPathComponent("passkey").path
         _ = FileManager.default.createFile(atPath: passkey, contents: Data(RunningRelay.passkey.utf8), attributes: [.posixPermissions: 0o600])
@@ -33,7 +34,7 @@ public final class RelayProcess: Sendable {
             listen:
               - udp: "127.0.0.1:\(udpPort)"
               - tcp: "127.0.0.1:\(tcpPort)"
-            http: "127.0.0.1:\(httpPort)"
+            http: "127.0.0.1:\(self.httpPort)"
             data_directory: \(dir.path)/data
             passkey_file: \(passkey)
 
@@ -63,6 +64,9 @@ public final class RelayProcess: Sendable {
     public var printed: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
 
     public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+
+    /// The exit status once it has ended.
+    public var terminationStatus: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? nil : $0.terminationStatus } } }
 
     /// Waits until the relay answers /healthz (it has bound its sockets).
     public func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
@@ -116,30 +120,29 @@ final class OutputBuffer: Sendable {
     let data = Mutex(Data())
 }
 
-/// Ports the kernel says are free on 127.0.0.1 for both UDP and TCP (bound, then closed).
+/// Free ports on 127.0.0.1 for both UDP and TCP, from 20000-29999: below the kernel's
+/// ephemeral range (32768-60999), so no test that binds port 0 can be handed one of them
+/// between this check and the relay's bind.
 public enum FreePort {
     public static func pick(_ count: Int) throws -> [Int] {
         var ports: [Int] = []
-        var sockets: [Int32] = []
-        defer { for s in sockets { close(s) } }
+        var attempts = 0
         while ports.count < count {
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard bound == 0 else { close(s); throw POSIXError(.EADDRINUSE) }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
-            let port = Int(UInt16(bigEndian: address.sin_port))
-            sockets.append(s)
-            // The same number must be free for UDP too.
-            let u = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            let udpBound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(u, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            close(u)
-            if udpBound == 0 { ports.append(port) }
+            attempts += 1
+            guard attempts < 1000 else { throw POSIXError(.EADDRINUSE) }
+            let port = Int.random(in: 20000..<30000)
+            if !ports.contains(port), bindable(port, SOCK_STREAM), bindable(port, SOCK_DGRAM) { ports.append(port) }
         }
         return ports
+    }
+
+    static func bindable(_ port: Int, _ type: __socket_type) -> Bool {
+        let s = socket(AF_INET, Int32(type.rawValue), 0)
+        defer { close(s) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 }

@@ -180,4 +180,67 @@ struct HardeningTests {
         #expect(json.contains("\"authenticated\": true") && json.contains("\"authenticated\": false"))
         await fake.stop()
     }
+
+    /// Class 3: a full disk under the incident journal (incidents.jsonl linked to
+    /// /dev/full, which answers every write with ENOSPC). Foundation's `write(_:)` trapped:
+    /// the relay died on its first incident, and again after every restart.
+    @Test(.enabled(if: binaryBuilt && FileManager.default.fileExists(atPath: "/dev/full"), "build the relay first"))
+    func aFullDiskUnderTheJournalKillsNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/data/incidents.jsonl", withDestinationPath: "/dev/full")
+        let relay = try RelayProcess(directory: dir)
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        try await Self.bruteForce(relay, source: "198.51.100.30")
+        #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.30") })
+        try await Task.sleep(for: .seconds(1))
+        #expect(relay.isRunning, "relay died: \(relay.printed.suffix(2000))")
+        let (_, json) = try relay.command(["alerts", "--json"])
+        #expect(json.contains("198.51.100.30"), "the incident is in the store")
+        #expect(await relay.stop())
+    }
+
+    /// Class 7: the relay's UDP socket cannot be shared. With SO_REUSEADDR on it, any local
+    /// user could bind the same port (setting it too) and receive the datagrams instead of
+    /// the relay: tried as uid 65534 against the previous relay, which got nothing.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func noOtherProcessCanBindTheRelaysUDPPort() async throws {
+        let relay = try RelayProcess()
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(s) }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(relay.udpPort).bigEndian
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound != 0 && errno == EADDRINUSE, "another socket could bind the relay's UDP port")
+        #expect(await relay.stop())
+    }
+
+    /// A service that cannot start (the status port taken by another process) ends the
+    /// relay with the reason; it used to leave it running half-started, deaf to SIGTERM.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func aServiceThatCannotStartEndsTheRelay() async throws {
+        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(blocker) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(blocker, 1)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(blocker, $0, &length) } }
+        let relay = try RelayProcess(httpPort: Int(UInt16(bigEndian: address.sin_port)))
+        defer { relay.kill9() }
+        let ended = await RunningRelay.waitUntil(timeout: .seconds(15)) { !relay.isRunning }
+        #expect(ended, "the relay neither started nor ended: \(relay.printed.suffix(1500))")
+        #expect(relay.terminationStatus.map { $0 != 0 } ?? false)
+        #expect(relay.printed.contains("Address already in use"), "\(relay.printed.suffix(1500))")
+    }
 }

@@ -160,3 +160,27 @@ struct HardeningUnitTests {
 }
 
 import Synchronization
+
+/// Issue 10, class 4: one edge's key speaks for that edge's host and no other.
+@Suite("Edge events tied to their host")
+struct HostTieTests {
+    func event(_ host: String?) -> Event { Event(kind: .login, outcome: .failure, host: host, user: "root", raw: "line of \(host ?? "-")") }
+
+    @Test func anEdgeSpeaksForItsFirstHostAndItsId() {
+        var registry = EdgeRegistry()
+        let (first, r1) = registry.tieHosts([event("web01"), event(nil)], edge: "web-01", allowed: nil)
+        #expect(first.map(\.host) == ["web01", "web01"] && r1 == 0)
+        let (second, r2) = registry.tieHosts([event("dc01"), event("WEB01"), event("web-01")], edge: "web-01", allowed: nil)
+        #expect(second.map(\.host) == ["web01", "WEB01", "web-01"], "the domain controller's name is not web-01's to use")
+        #expect(r2 == 1 && registry.records["web-01"]?.hostsReplaced == 1)
+        #expect(second[0].raw == "line of dc01", "the raw line still shows the claim")
+    }
+
+    @Test func configuredHostsAndAnyHost() {
+        var registry = EdgeRegistry()
+        let (listed, replaced) = registry.tieHosts([event("a"), event("b"), event("c")], edge: "e1", allowed: ["a", "b"])
+        #expect(listed.map(\.host) == ["a", "b", "a"] && replaced == 1)
+        let (any, none) = registry.tieHosts([event("x"), event("y")], edge: "logs", allowed: ["*"])
+        #expect(any.map(\.host) == ["x", "y"] && none == 0)
+    }
+}

@@ -27,16 +27,31 @@ final class EventJournal {
         guard !buffer.isEmpty else { return }
         defer { buffer.removeAll(keepingCapacity: true) }
         if handle == nil { open() }
-        guard let handle else { return }
-        handle.write(Data(buffer))
-        size += buffer.count
+        guard let handle else {
+            failedWrites += 1
+            return
+        }
+        do {
+            // `write(_:)` traps on an error: a local user who fills the disk would kill the
+            // edge, again after every restart. The journal is the host's copy; the relay
+            // still gets every event.
+            try handle.write(contentsOf: buffer)
+            size += buffer.count
+        } catch {
+            failedWrites += 1
+            try? handle.close()
+            self.handle = nil
+        }
         if size >= maxBytes { rotate() }
     }
+
+    /// Batches that could not be written (disk full, I/O error).
+    private(set) var failedWrites = 0
 
     private func open() {
         try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
         }
         handle = FileHandle(forWritingAtPath: path)
         size = Int((try? handle?.seekToEnd()) ?? 0)

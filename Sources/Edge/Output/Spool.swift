@@ -104,6 +104,11 @@ public final class Spool: @unchecked Sendable {
         return sizes.values.reduce(0, +)
     }
 
+    /// The highest epoch among the spooled frames (from their names), if any.
+    public var newestEpoch: UInt32? {
+        names().compactMap { UInt32($0.prefix(10)) }.max()
+    }
+
     /// The newest entry's positions, for resuming after a crash.
     public func newestPositions() -> (checkpoints: [String: FileCheckpoint], cursors: [String: String], savedAtMicroseconds: Int64)? {
         guard let last = names().last, let entry = entry(last) else { return nil }

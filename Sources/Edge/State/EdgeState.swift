@@ -25,11 +25,20 @@ public struct EdgeState: Codable, Sendable, Equatable {
     }
 
     public static func load(directory: String) -> EdgeState {
+        load(directory: directory).state
+    }
+
+    /// The state, and whether a state file was there but could not be read. An unreadable
+    /// file is moved aside (`state.json.unreadable-<time>`, for whoever investigates) and
+    /// reported by the caller: positions are lost, and the epoch must still never go back.
+    public static func load(directory: String, now: Date = Date()) -> (state: EdgeState, unreadable: Bool) {
         let path = directory + "/state.json"
-        guard let data = FileManager.default.contents(atPath: path), let state = try? JSONDecoder().decode(EdgeState.self, from: data) else {
-            return EdgeState()
+        guard let data = FileManager.default.contents(atPath: path) else { return (EdgeState(), false) }
+        guard let state = try? JSONDecoder().decode(EdgeState.self, from: data) else {
+            try? FileManager.default.moveItem(atPath: path, toPath: path + ".unreadable-\(Int64(now.timeIntervalSince1970))")
+            return (EdgeState(), true)
         }
-        return state
+        return (state, false)
     }
 
     public func save(directory: String) throws {
@@ -38,9 +47,17 @@ public struct EdgeState: Codable, Sendable, Equatable {
         try Durable.write(try encoder.encode(self), to: directory + "/state.json")
     }
 
-    /// The epoch for a new start: later than every earlier one, and at least the time.
-    public static func nextEpoch(after previous: UInt32, now: Date = Date()) -> UInt32 {
+    /// The epoch for a new start: later than every earlier one known (`previous`: the state
+    /// file's and every spooled frame's), at least the time, plus a random boot nonce.
+    ///
+    /// (epoch, sequence) is the sealing nonce: it must never repeat. When the state file is
+    /// lost and the clock has gone back (air gaps drift), the time alone could give an epoch
+    /// already used; the nonce (up to 4,095) makes that a 1-in-4,096 chance at worst rather
+    /// than a certainty, and the spool's epochs make it impossible while frames are spooled.
+    public static func nextEpoch(after previous: UInt32, now: Date = Date(), nonce: UInt32 = UInt32.random(in: 0..<4096)) -> UInt32 {
         let seconds = UInt32(clamping: Int64(now.timeIntervalSince1970))
-        return max(seconds, previous == .max ? previous : previous + 1)
+        let base = max(seconds, previous == .max ? previous : previous + 1)
+        let (mixed, overflow) = base.addingReportingOverflow(nonce)
+        return overflow ? base : mixed
     }
 }

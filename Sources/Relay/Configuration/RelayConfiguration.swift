@@ -56,6 +56,9 @@ public struct RelayConfiguration: Sendable {
     /// default), from none (`plain_syslog: off`: edges only), or from these forwarders.
     /// Edge frames are taken whatever this says: they prove where they come from.
     public var plainSyslogFrom: [IPRange]? = nil
+    /// Host names each listed edge's events may name (`*`: any, for an edge reading a log
+    /// server's files). Edges not listed speak for their id and the first host they name.
+    public var edgeHosts: [String: [String]] = [:]
     /// How often the relay expires fragments, checks edges and saves its registry.
     public var tickSeconds = 5
     /// Correlation rules, in the order they are tried (the built-in set unless changed).

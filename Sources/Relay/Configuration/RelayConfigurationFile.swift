@@ -58,8 +58,21 @@ extension RelayConfiguration {
             if let n = int(f[Node("max_future_seconds")], "freshness.max_future_seconds", 1...(366 * 86_400)) { configuration.freshness.maxFuture = .seconds(n) }
         }
         if let e = map[Node("edges")]?.mapping {
-            for (k, _) in e where !["silence_seconds", "loss_after_seconds", "sources"].contains(k.string ?? "") {
-                problems.add(k, "unknown setting edges.\(k.string ?? "?") (known: loss_after_seconds, silence_seconds, sources)")
+            for (k, _) in e where !["silence_seconds", "loss_after_seconds", "sources", "hosts"].contains(k.string ?? "") {
+                problems.add(k, "unknown setting edges.\(k.string ?? "?") (known: hosts, loss_after_seconds, silence_seconds, sources)")
+            }
+            if let hosts = e[Node("hosts")] {
+                if let m = hosts.mapping {
+                    for (k, v) in m {
+                        guard let id = k.string.flatMap(EdgeID.init(rawValue:)) else {
+                            problems.add(k, "edges.hosts: \(k.string ?? "?") is not an edge id (1-64 of A-Z a-z 0-9 . _ -)")
+                            continue
+                        }
+                        configuration.edgeHosts[id.rawValue] = texts(v, "edges.hosts.\(id)", &problems) ?? []
+                    }
+                } else {
+                    problems.add(hosts, "edges.hosts maps edge ids to the host names they may speak for, e.g. web-01: [web01, web01.corp]")
+                }
             }
             if let sources = e[Node("sources")] {
                 if let m = sources.mapping {

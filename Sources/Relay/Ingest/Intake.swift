@@ -34,6 +34,8 @@ public final class Intake: Sendable {
     private let edgeSources: [String: [IPRange]]
     /// Senders plain syslog is taken from (nil: all).
     private let plainSyslogFrom: [IPRange]?
+    /// Host names each listed edge may speak for (`*`: any).
+    private let edgeHosts: [String: [String]]
     public let policy: EdgeRegistry.Policy
     public let counters: Counters
     private let continuation: AsyncStream<IntakeItem>.Continuation
@@ -60,6 +62,7 @@ public final class Intake: Sendable {
         policy = configuration.edgePolicy
         edgeSources = configuration.edgeSources
         plainSyslogFrom = configuration.plainSyslogFrom
+        edgeHosts = configuration.edgeHosts
         self.store = store
         if let data = try store.state(Self.registryState), var saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
             saved.validate()
@@ -164,9 +167,19 @@ public final class Intake: Sendable {
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
             if !events.isEmpty { syslogEventsCounter.add(events.count) }
             emit(.syslog(message, events: events, sender: sender))
-        case .delivered(let delivery)?:
+        case .delivered(var delivery)?:
             counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")
-            if case .events(let events) = delivery.body { counters.add("relay_edge_events_total", events.count) }
+            if case .events(let events) = delivery.body {
+                counters.add("relay_edge_events_total", events.count)
+                let edge = delivery.frame.edgeID.rawValue
+                let (tied, replaced) = registry.withLock { $0.tieHosts(events, edge: edge, allowed: edgeHosts[edge]) }
+                if replaced > 0 {
+                    counters.add("relay_edge_hosts_replaced_total", replaced)
+                    logger.warning("an edge named hosts it does not speak for: replaced by its own",
+                                   metadata: ["edge": "\(edge)", "events": "\(replaced)"])
+                }
+                delivery.body = .events(tied)
+            }
             let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
             emit(.frame(delivery, sender: sender))
             for event in raised { raise(event) }

@@ -46,8 +46,10 @@ public struct UDPListener: Service {
 
     public func run() async throws {
         let intake = self.intake, maxBytes = limits.maxMessageBytes
+        // No SO_REUSEADDR: on a UDP socket it lets any local user bind the same port with it
+        // and take the datagrams (Linux delivers unicast to the last socket bound), blinding
+        // the relay. UDP has no TIME_WAIT, so a restart does not need it.
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
             // recvmmsg splits the buffer evenly between the datagrams of one read: each slot
             // holds the largest message plus one byte, so a longer datagram is seen (and
@@ -70,9 +72,15 @@ public struct UDPListener: Service {
         }
         if let address = channel.localAddress { bound.set(address) }
         logger.info("listening", metadata: ["listener": "\(listener)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Ends on graceful shutdown and on cancellation (another service failed: waiting on
+        // the close future alone kept the relay alive, deaf to SIGTERM).
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
     }

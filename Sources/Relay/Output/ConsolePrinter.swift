@@ -6,7 +6,8 @@ import Wire
 public enum ConsolePrinter {
     public static func attach(
         to pipeline: Pipeline, events: Bool,
-        write: @escaping @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        // `try write(contentsOf:)`: `write(_:)` traps when stdout fails (a closed pipe, a full disk).
+        write: @escaping @Sendable (String) -> Void = { try? FileHandle.standardOutput.write(contentsOf: Data(($0 + "\n").utf8)) }
     ) {
         // Log text reaches these lines: controls are shown, never obeyed by the terminal.
         pipeline.observe(incidents: { change in

@@ -18,6 +18,10 @@ public struct EdgeRegistry: Codable, Sendable {
         public var framesLost: Int = 0
         public var silent = false
         var suspectedGaps: [Gap] = []
+        /// The host this edge speaks for: the first its events named (or its id).
+        public var host: String?
+        /// Events whose host was not the edge's and was replaced by it.
+        public var hostsReplaced: Int = 0
     }
 
     struct Gap: Codable, Sendable, Hashable {
@@ -67,6 +71,39 @@ public struct EdgeRegistry: Codable, Sendable {
         }
         records[id] = record
         return events
+    }
+
+    /// An edge's events with their host tied to the edge: a stolen key speaks for that edge
+    /// and nothing else. `allowed` lists the host names the edge may speak for (from
+    /// `edges.hosts`; `*` for any, e.g. an edge reading a log server's files); without a list
+    /// the edge speaks for its id and the first host name its events gave (pinned and kept
+    /// with the registry). An event naming another host gets the edge's, and is counted; its
+    /// raw line still shows what it claimed.
+    public mutating func tieHosts(_ events: [Event], edge: String, allowed: [String]?) -> (events: [Event], replaced: Int) {
+        if let allowed, allowed.contains("*") { return (events, 0) }
+        var record = records[edge] ?? Record()
+        if allowed == nil, record.host == nil {
+            record.host = events.lazy.compactMap(\.host).first { !$0.isEmpty } ?? edge
+        }
+        let own = allowed ?? [record.host ?? edge]
+        let fallback = own.first ?? edge
+        func permitted(_ host: String) -> Bool {
+            host.caseInsensitiveCompare(edge) == .orderedSame || own.contains { $0.caseInsensitiveCompare(host) == .orderedSame }
+        }
+        var replaced = 0
+        var out = events
+        for i in out.indices {
+            guard let host = out[i].host, !permitted(host) else {
+                if out[i].host == nil { out[i].host = fallback }
+                continue
+            }
+            out[i].host = fallback
+            replaced += 1
+        }
+        let (sum, overflow) = record.hostsReplaced.addingReportingOverflow(replaced)
+        record.hostsReplaced = overflow ? .max : sum
+        records[edge] = record
+        return (out, replaced)
     }
 
     /// Time passed: raises losses and silences that are now certain.
