@@ -44,6 +44,29 @@ public final class Pipeline: Service, Sendable {
         var events: [Store.StoredEvent] = []
         var incidents: [Int64: Incident] = [:]
         var lastPrune: Int64 = 0
+        /// The replay windows of the frames handled here, by edge: written in the same
+        /// transaction as the events they admitted, so after a crash the relay refuses
+        /// exactly the frames whose events it stored (an edge's resend of the others is
+        /// taken, and nothing is stored twice).
+        var committed: [String: EdgeSequenceState] = [:]
+        var changedWindows: Set<String> = []
+        /// Alerts to queue in the next flush, with their incidents.
+        var outbox: [(incident: Int64, channels: [String])] = []
+    }
+
+    /// State entries `window:<edge>` hold the committed replay windows.
+    public static let windowPrefix = "window:"
+
+    /// Which channels a change alerts (set by the composition when channels exist), and who
+    /// hears that alerts were queued.
+    public typealias AlertRoute = @Sendable (IncidentChange) -> [String]
+    private let route = Mutex<(route: AlertRoute, queued: @Sendable (Int) -> Void)?>(nil)
+
+    /// Alerts are queued in the transaction that stores their incident: a crash cannot leave
+    /// one without the other, and an incident's count never includes events that were not
+    /// stored with it. `queued` is called after each commit that queued alerts.
+    public func routeAlerts(_ route: @escaping AlertRoute, queued: @escaping @Sendable (Int) -> Void) {
+        self.route.withLock { $0 = (route, queued) }
     }
 
     public init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
@@ -56,7 +79,9 @@ public final class Pipeline: Service, Sendable {
         // Incidents still open when the relay stopped keep counting after the restart.
         let open = try store.openIncidents()
         let correlator = Correlator(rules: rules, allowlist: allowlist, open: open, nextID: try store.maxIncidentID() + 1)
-        state = Mutex(State(correlator: correlator))
+        var initial = State(correlator: correlator)
+        initial.committed = try Intake.committedWindows(store)
+        state = Mutex(initial)
     }
 
     /// Called for every intake item (before it is stored). Register before `run`.
@@ -78,6 +103,13 @@ public final class Pipeline: Service, Sendable {
                     self.tick()
                 }
             }
+            group.addTask {
+                // Relay events a full queue could not take: never dropped, handled here.
+                while !Task.isCancelled {
+                    guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { break }
+                    for event in self.intake.takeHeldRelayEvents() { self.handle(.relay(event)) }
+                }
+            }
             await cancelWhenGracefulShutdown {
                 for await item in self.intake.items {
                     self.handle(item)
@@ -92,6 +124,7 @@ public final class Pipeline: Service, Sendable {
     /// Processes one item: the intake's stream calls this; tests may too.
     public func handle(_ item: IntakeItem, arrival: Int64 = Pipeline.now()) {
         for observer in itemObservers.withLock({ $0 }) { observer(item) }
+        let route = self.route.withLock { $0?.route }
         let (changes, full) = state.withLock { s -> ([IncidentChange], Bool) in
             var changes: [IncidentChange] = []
             func take(_ events: [Event], edge: String?, sender: String?) {
@@ -102,14 +135,25 @@ public final class Pipeline: Service, Sendable {
             }
             switch item {
             case .frame(let delivery, let sender):
-                if case .events(let events) = delivery.body { take(events, edge: delivery.frame.edgeID.rawValue, sender: sender) }
+                let edge = delivery.frame.edgeID.rawValue
+                s.committed[edge, default: EdgeSequenceState()].record(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence)
+                s.changedWindows.insert(edge)
+                if case .events(let events) = delivery.body { take(events, edge: edge, sender: sender) }
             case .syslog(_, let events, let sender), .detected(let events, let sender):
                 take(events, edge: nil, sender: sender)
             case .relay(let event):
                 take([event], edge: event.host, sender: nil)
             }
-            for c in changes { s.incidents[c.incident.id] = c.incident }
-            return (changes, s.events.count >= settings.flushEvents)
+            var alerting = false
+            for c in changes {
+                s.incidents[c.incident.id] = c.incident
+                if let route, case let channels = route(c), !channels.isEmpty {
+                    s.outbox.append((c.incident.id, channels))
+                    alerting = true
+                }
+            }
+            // An alert waits for no batch: it is written (with its incident) at once.
+            return (changes, alerting || s.events.count >= settings.flushEvents)
         }
         publish(changes)
         if full { flush() }
@@ -135,18 +179,28 @@ public final class Pipeline: Service, Sendable {
     /// Writes what is pending to the store now.
     public func flush() {
         writing.withLock { _ in
-            let (events, incidents) = state.withLock { s in
+            let (events, incidents, outbox, windows) = state.withLock { s in
                 defer {
                     s.events.removeAll(keepingCapacity: true)
                     s.incidents.removeAll(keepingCapacity: true)
+                    s.outbox.removeAll()
+                    s.changedWindows.removeAll()
                 }
-                return (s.events, s.incidents.values.sorted { $0.id < $1.id })
+                let windows = s.changedWindows.sorted().compactMap { edge in s.committed[edge].map { (edge, $0) } }
+                return (s.events, s.incidents.values.sorted { $0.id < $1.id }, s.outbox, windows)
             }
-            guard !events.isEmpty || !incidents.isEmpty else { return }
+            guard !events.isEmpty || !incidents.isEmpty || !outbox.isEmpty || !windows.isEmpty else { return }
+            let encoder = JSONEncoder()
+            let entries = windows.compactMap { edge, window in (try? encoder.encode(window)).map { (Self.windowPrefix + edge, $0) } }
             do {
-                try store.write(events: events, incidents: incidents)
+                try store.write(events: events, incidents: incidents, outbox: outbox, state: entries, now: Pipeline.now())
                 storeOK.store(true, ordering: .relaxed)
                 intake.counters.add("relay_stored_events_total", events.count)
+                if !outbox.isEmpty {
+                    let rows = outbox.reduce(0) { $0 + $1.channels.count }
+                    intake.counters.add("relay_alerts_queued_total", rows)
+                    route.withLock { $0?.queued }?(rows)
+                }
             } catch {
                 storeOK.store(false, ordering: .relaxed)
                 intake.counters.add("relay_store_errors_total")
@@ -160,6 +214,9 @@ public final class Pipeline: Service, Sendable {
                         intake.counters.add("relay_dropped_total{reason=\"store_unwritable\"}", excess)
                     }
                     for i in incidents where s.incidents[i.id] == nil { s.incidents[i.id] = i }
+                    // Alerts are kept in memory until they can be written: never lost.
+                    s.outbox = outbox + s.outbox
+                    s.changedWindows.formUnion(windows.map(\.0))
                 }
             }
         }

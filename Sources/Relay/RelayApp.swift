@@ -60,13 +60,13 @@ public struct RelayApp: Sendable {
                     })
                 }, logger: logger)
             if let analysis = configuration.analysis { try delivery.use(analysis) }
-            pipeline.observe(incidents: { change in
+            pipeline.routeAlerts({ change in
                 switch change {
-                case .opened(let incident): delivery.enqueue(incident)
-                case .escalated(let incident, let from): delivery.enqueue(incident, escalatedFrom: from)
-                case .updated, .closed: break
+                case .opened(let incident): delivery.channels(for: incident)
+                case .escalated(let incident, let from): delivery.channels(for: incident, escalatedFrom: from)
+                case .updated, .closed: []
                 }
-            })
+            }, queued: { _ in delivery.wake() })
             self.delivery = delivery
         }
         let source = StatusSource(intake: intake, pipeline: pipeline, listeners: configuration.listeners.map(\.description))

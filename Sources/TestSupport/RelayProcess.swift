@@ -97,8 +97,15 @@ public final class RelayProcess: Sendable {
         p.waitUntilExit()
     }
 
-    /// Runs the binary with other arguments (`alerts --json`, `status`) on this configuration.
-    public func command(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs the binary with other arguments (`alerts --json`, `status`) on this configuration,
+    /// waiting on a thread of its own (not one of the few that run every test).
+    public func command(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try self.commandBlocking(arguments) }) }.start()
+        }
+    }
+
+    func commandBlocking(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = arguments + ["--config", configPath]

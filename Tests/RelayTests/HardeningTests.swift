@@ -103,15 +103,16 @@ struct HardeningTests {
         ]
         let lines = names.map { "<86>Dec  6 10:00:00 victim useradd[9]: new user: name=\($0), UID=1001, GID=1001, home=/home/x, shell=/bin/bash" }
         try await Send.udp(lines.map { Array($0.utf8) }, port: relay.udpPort)
-        func delivered() -> Int {
-            guard let (_, out) = try? relay.command(["alerts", "--json"]) else { return 0 }
+        func delivered() async -> Int {
+            guard let (_, out) = try? await relay.command(["alerts", "--json"]) else { return 0 }
             return out.split(separator: "\n").filter { $0.contains("\"delivered\": true") }.count
         }
-        let all = await RunningRelay.waitUntil(timeout: .seconds(40)) { delivered() >= names.count || !relay.isRunning }
+        let all = await RunningRelay.waitUntilAsync(timeout: .seconds(40)) { await delivered() >= names.count || !relay.isRunning }
         #expect(relay.isRunning, "relay died: \(relay.printed.suffix(2000))")
-        #expect(all && delivered() == names.count, "delivered \(delivered()) of \(names.count); robot refusals \(fake.refusals)")
+        let count = await delivered()
+        #expect(all && count == names.count, "delivered \(count) of \(names.count); robot refusals \(fake.refusals)")
         let texts = fake.accepted.map(\.text)
-        print("hostile fields: \(delivered()) incidents delivered in \(texts.count) messages of \(texts.map(\.utf8.count)) bytes")
+        print("hostile fields: \(count) incidents delivered in \(texts.count) messages of \(texts.map(\.utf8.count)) bytes")
         #expect(!texts.isEmpty)
         for text in texts {
             // The fake joins title and text with one new line; the markdown has its own.
@@ -176,7 +177,7 @@ struct HardeningTests {
         #expect(bruteForces.contains { $0.contains("已认证") && !$0.contains("未认证") }, "the edge's brute force has its own alert")
         #expect(bruteForces.contains { $0.contains("未认证") }, "the plain one says it is not authenticated")
         #expect(relay.printed.contains("ESCALATED"), "the console shows the escalation")
-        let (_, json) = try relay.command(["alerts", "--json"])
+        let (_, json) = try await relay.command(["alerts", "--json"])
         #expect(json.contains("\"authenticated\": true") && json.contains("\"authenticated\": false"))
         await fake.stop()
     }
@@ -196,7 +197,7 @@ struct HardeningTests {
         #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.30") })
         try await Task.sleep(for: .seconds(1))
         #expect(relay.isRunning, "relay died: \(relay.printed.suffix(2000))")
-        let (_, json) = try relay.command(["alerts", "--json"])
+        let (_, json) = try await relay.command(["alerts", "--json"])
         #expect(json.contains("198.51.100.30"), "the incident is in the store")
         #expect(await relay.stop())
     }

@@ -118,12 +118,21 @@ public final class Delivery: Service, Sendable {
         analyst.withLock { $0 = a }
     }
 
-    /// Queues an incident that just opened for every channel that takes its severity; one
-    /// that was raised from `escalatedFrom`, for the channels that did not take it before.
-    public func enqueue(_ incident: Incident, escalatedFrom: Event.Severity? = nil) {
-        let names = channels.filter { channel in
+    /// The channels an incident that just opened is alerted to: every one that takes its
+    /// severity; for one raised from `escalatedFrom`, those that did not take it before.
+    public func channels(for incident: Incident, escalatedFrom: Event.Severity? = nil) -> [String] {
+        channels.filter { channel in
             incident.severity >= channel.minimumSeverity && !(escalatedFrom.map { $0 >= channel.minimumSeverity } ?? false)
         }.map(\.name)
+    }
+
+    /// Alerts were queued in the store: look at the outbox now.
+    public func wake() { woken.add(1, ordering: .relaxed) }
+
+    /// Queues an incident for its channels on its own (tests; the relay queues alerts in the
+    /// pipeline's transaction).
+    public func enqueue(_ incident: Incident, escalatedFrom: Event.Severity? = nil) {
+        let names = channels(for: incident, escalatedFrom: escalatedFrom)
         guard !names.isEmpty else { return }
         do {
             try store.enqueue(incident, channels: names, now: Pipeline.now())

@@ -66,11 +66,12 @@ public final class Intake: Sendable {
         self.store = store
         if let data = try store.state(Self.registryState), var saved = try? JSONDecoder().decode(EdgeRegistry.self, from: data) {
             saved.validate()
-            // Replay windows survive a restart: frames accepted before it stay refused.
-            for (id, state) in saved.sequences {
-                if let edge = EdgeID(rawValue: id) { receiver.sequences[edge] = state }
-            }
             registry.withLock { $0 = saved }
+        }
+        // Replay windows survive a restart: frames whose events are stored stay refused, and
+        // only those (the pipeline commits the windows with the events they admitted).
+        for (id, state) in try Self.committedWindows(store) {
+            if let edge = EdgeID(rawValue: id) { receiver.sequences[edge] = state }
         }
         self.receiver = Mutex(receiver)
         self.counters = counters
@@ -82,6 +83,33 @@ public final class Intake: Sendable {
         syslogEventsCounter = counters.handle("relay_syslog_events_total")
         self.logger = logger
         (items, continuation) = AsyncStream.makeStream(of: IntakeItem.self, bufferingPolicy: .bufferingOldest(configuration.limits.queueDepth))
+    }
+
+    /// The replay windows last committed with the events they admitted (`window:<edge>`
+    /// state entries); before those existed, the registry's copy.
+    static func committedWindows(_ store: Store) throws -> [String: EdgeSequenceState] {
+        var windows: [String: EdgeSequenceState] = [:]
+        for (name, data) in try store.states(prefix: Pipeline.windowPrefix) {
+            if let w = try? JSONDecoder().decode(EdgeSequenceState.self, from: data) { windows[String(name.dropFirst(Pipeline.windowPrefix.count))] = w }
+        }
+        if windows.isEmpty, let data = try store.state(registryState) {
+            struct Legacy: Decodable { var sequences: [String: EdgeSequenceState]? }
+            windows = (try? JSONDecoder().decode(Legacy.self, from: data))?.sequences ?? [:]
+        }
+        return windows
+    }
+
+    /// Relay events the queue had no room for: they are never dropped, the pipeline takes
+    /// them on its next tick (at most `maxHeldRelayEvents`; past it the oldest go, counted).
+    private let heldRelayEvents = Mutex<[Event]>([])
+    static let maxHeldRelayEvents = 100_000
+
+    /// Takes the relay events held back by a full queue.
+    public func takeHeldRelayEvents() -> [Event] {
+        heldRelayEvents.withLock { held in
+            defer { held.removeAll() }
+            return held
+        }
     }
 
     /// No more items will come (listeners have stopped).
@@ -181,7 +209,14 @@ public final class Intake: Sendable {
                 delivery.body = .events(tied)
             }
             let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
-            emit(.frame(delivery, sender: sender))
+            if !emit(.frame(delivery, sender: sender)) {
+                // Not kept: take its acceptance back, so a resend of it is fresh (over TCP
+                // the edge resends after reconnecting), and raise the loss.
+                receiver.withLock { $0.sequences[delivery.frame.edgeID]?.forget(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence) }
+                counters.add("relay_frames_dropped_total")
+                raise(EdgeRegistry.event(.edgeLoss, delivery.frame.edgeID.rawValue, nowMilliseconds, severity: .high,
+                    "edge \(delivery.frame.edgeID) frame \(delivery.frame.sequence) of epoch \(delivery.frame.epoch) dropped: the relay's queue was full"))
+            }
             for event in raised { raise(event) }
         case .pending?:
             counters.add("relay_fragments_pending_total")
@@ -243,7 +278,14 @@ public final class Intake: Sendable {
 
     private func raise(_ event: Event) {
         counters.add("relay_edge_alerts_total{kind=\"\(event.kind)\"}")
-        emit(.relay(event))
+        guard !emit(.relay(event)) else { return }
+        heldRelayEvents.withLock { held in
+            held.append(event)
+            if held.count > Self.maxHeldRelayEvents {
+                held.removeFirst(held.count - Self.maxHeldRelayEvents)
+                counters.add("relay_dropped_total{reason=\"relay_events_held\"}")
+            }
+        }
     }
 
     public func reassemblyStatistics() -> Reassembler.Statistics {
@@ -255,10 +297,14 @@ public final class Intake: Sendable {
         receiver.withLock { ($0.pendingFrames, $0.pendingBytes, $0.reassemblyStatistics) }
     }
 
-    private func emit(_ item: IntakeItem) {
+    /// Queues `item`; false (and counted) when the queue is full.
+    @discardableResult
+    private func emit(_ item: IntakeItem) -> Bool {
         if case .dropped = continuation.yield(item) {
             counters.add("relay_dropped_total{reason=\"queue_full\"}")
+            return false
         }
+        return true
     }
 
     /// Whether plain syslog from `sender` is taken; a refusal is counted.

@@ -40,8 +40,12 @@ public struct EdgeRegistry: Codable, Sendable {
     }
 
     public private(set) var records: [String: Record] = [:]
-    /// Replay windows by edge id, kept with the records.
+    /// The receiver's replay windows by edge id, given on each tick to tell a gap's late
+    /// frames from lost ones. Not saved here: the pipeline commits the windows with the
+    /// events they admitted (one owner of what is stored).
     public var sequences: [String: EdgeSequenceState] = [:]
+
+    enum CodingKeys: String, CodingKey { case records }
 
     public init() {}
 

@@ -267,9 +267,20 @@ public final class Store: Sendable {
     }
 
     /// Writes events and incident changes in one transaction.
-    public func write(events: [StoredEvent], incidents: [Incident]) throws {
-        guard !events.isEmpty || !incidents.isEmpty else { return }
+    /// Writes events, incidents, the outbox rows of incidents to alert, and state entries in
+    /// one transaction: after a crash the store holds all of a flush or none of it (so the
+    /// replay windows committed with the events say exactly which frames are stored, and an
+    /// incident is never stored without its alerts).
+    public func write(
+        events: [StoredEvent], incidents: [Incident], outbox: [(incident: Int64, channels: [String])] = [], state: [(String, Data)] = [],
+        now: Int64 = 0
+    ) throws {
+        guard !events.isEmpty || !incidents.isEmpty || !outbox.isEmpty || !state.isEmpty else { return }
         try pool.write { db in
+            for (name, value) in state {
+                try db.execute(sql: "INSERT INTO state (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                               arguments: [name, value])
+            }
             if !events.isEmpty {
                 // Many rows per INSERT: SQLite spends most of a one-row insert outside the row.
                 let columns = "(arrival, time, kind, outcome, host, program, pid, user, target_user, grp, source_ip, source_port, method, logon_type, rule, severity, raw, edge, sender)"
@@ -309,6 +320,7 @@ public final class Store: Sendable {
                 }
             }
             try Self.upsert(incidents, in: db)
+            for row in outbox { try Self.queue(row.incident, for: row.channels, kind: .alert, now: now, in: db) }
         }
     }
 
@@ -457,6 +469,14 @@ public final class Store: Sendable {
 
     public func state(_ name: String) throws -> Data? {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM state WHERE name = ?", arguments: [name]) }
+    }
+
+    /// State entries whose name starts with `prefix`.
+    public func states(prefix: String) throws -> [(String, Data)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, value FROM state WHERE substr(name, 1, ?) = ?", arguments: [prefix.count, prefix])
+                .map { ($0["name"], $0["value"]) }
+        }
     }
 
     public func setState(_ name: String, _ value: Data) throws {

@@ -52,6 +52,15 @@ public struct ReplayWindow: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// Takes back an acceptance (the frame could not be kept after all): a resend of it is
+    /// fresh again. Only within the window; `highest` stays.
+    public mutating func forget(_ sequence: UInt64) {
+        guard let highest, sequence <= highest else { return }
+        let offset = highest - sequence
+        guard offset < UInt64(Self.size) else { return }
+        bits[Int(offset) / 64] &= ~(1 << UInt64(offset % 64))
+    }
+
     /// Sequence numbers in the window below `highest` not (yet) accepted.
     public var missingCount: Int {
         guard let highest else { return 0 }
@@ -165,6 +174,22 @@ public struct EdgeSequenceState: Sendable, Hashable, Codable {
         }
         result.gap = window.accept(sequence)
         return result
+    }
+
+    /// Takes back the acceptance of (epoch, sequence): see `ReplayWindow.forget`.
+    public mutating func forget(epoch frameEpoch: UInt32, sequence: UInt64) {
+        if frameEpoch == epoch {
+            window.forget(sequence)
+        } else if let i = previous.firstIndex(where: { $0.epoch == frameEpoch }) {
+            previous[i].window.forget(sequence)
+        }
+    }
+
+    /// Records (epoch, sequence) unless it is already recorded or too old to be: the
+    /// pipeline's committed copy, which follows what the receiver accepted.
+    public mutating func record(epoch frameEpoch: UInt32, sequence: UInt64) {
+        guard check(epoch: frameEpoch, sequence: sequence) == .fresh else { return }
+        _ = accept(epoch: frameEpoch, sequence: sequence)
     }
 
     private static func verdict(_ v: ReplayWindow.Verdict) -> Verdict {
