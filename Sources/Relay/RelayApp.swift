@@ -41,8 +41,13 @@ public struct RelayApp: Sendable {
             UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
         let tlsContext = try configuration.tls.map(TLSSetup.serverContext)
+        let (connections, lowered) = ConnectionTable.fitted(configuration.limits)
+        if let lowered {
+            logger.warning("limits.max_connections held below the descriptors the relay may open (raise LimitNOFILE)",
+                           metadata: ["configured": "\(configuration.limits.maxConnections)", "used": "\(lowered)"])
+        }
         tcpListeners = configuration.listeners.filter { $0.transport != .udp }.map {
-            TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits,
+            TCPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, connections: connections,
                         tls: $0.transport == .tls ? tlsContext : nil, logger: logger)
         }
         if configuration.channels.isEmpty {

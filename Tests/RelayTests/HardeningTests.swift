@@ -244,4 +244,85 @@ struct HardeningTests {
         #expect(relay.terminationStatus.map { $0 != 0 } ?? false)
         #expect(relay.printed.contains("Address already in use"), "\(relay.printed.suffix(1500))")
     }
+
+    /// Class 7: one address cannot hold all the connections. Ten idle connections from
+    /// 127.0.0.1 against a per-source cap of four: six are closed at once, and an edge or a
+    /// forwarder at another address is still served. Before, the cap was per listener and
+    /// counted every address together.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func oneAddressCannotTakeEveryConnection() async throws {
+        let relay = try RelayProcess(extra: "limits:\n  max_connections_per_source: 4\n")
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let idle = try (0..<10).map { _ in try RawTCP(from: "127.0.0.1", to: relay.tcpPort) }
+        try await Task.sleep(for: .milliseconds(500))
+        let closed = idle.filter { $0.closedByPeer() }.count
+        #expect(closed == 6, "\(closed) of 10 closed")
+        let other = try RawTCP(from: "127.0.0.2", to: relay.tcpPort)
+        try other.send((1...5).map { "<38>Dec  6 10:00:0\($0) h sshd[7]: Failed password for root from 198.51.100.40 port 4000\($0) ssh2\n" }.joined())
+        #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.40") })
+        #expect(await relay.stop())
+    }
+
+    /// Class 7: bytes that never make a message do not keep a connection open. One byte
+    /// every 300 ms, never a whole message, against an idle timeout of 2 s: closed within
+    /// a few seconds. Before, each byte reset the idle timer.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func aDripOfBytesDoesNotHoldAConnection() async throws {
+        let relay = try RelayProcess(extra: "limits:\n  idle_timeout_seconds: 2\n")
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let drip = try RawTCP(from: "127.0.0.1", to: relay.tcpPort)
+        try drip.send("<38>Dec  6 10:00:00 h sshd[7]: ")
+        let started = ContinuousClock.now
+        var closedAfter: Duration?
+        while ContinuousClock.now - started < .seconds(8) {
+            try? drip.send("x")
+            try await Task.sleep(for: .milliseconds(300))
+            if drip.closedByPeer() {
+                closedAfter = ContinuousClock.now - started
+                break
+            }
+        }
+        #expect(closedAfter != nil, "still open after 8 s of one byte every 300 ms")
+        print("drip of bytes: closed after \(closedAfter.map { "\($0)" } ?? "never")")
+        #expect(await relay.stop())
+    }
+}
+
+/// A plain blocking TCP client on loopback, bound to a chosen local address.
+final class RawTCP {
+    let fd: Int32
+
+    init(from local: String, to port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var me = sockaddr_in()
+        me.sin_family = sa_family_t(AF_INET)
+        me.sin_addr.s_addr = inet_addr(local)
+        _ = withUnsafePointer(to: &me) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var peer = sockaddr_in()
+        peer.sin_family = sa_family_t(AF_INET)
+        peer.sin_addr.s_addr = inet_addr("127.0.0.1")
+        peer.sin_port = UInt16(port).bigEndian
+        let r = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard r == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard n == bytes.count else { throw POSIXError(.EPIPE) }
+    }
+
+    /// Whether the peer has closed (or reset) the connection: a read that would not block
+    /// returns end of file or an error.
+    func closedByPeer() -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n <= 0
+    }
+
+    deinit { close(fd) }
 }

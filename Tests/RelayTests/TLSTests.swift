@@ -49,6 +49,29 @@ struct TLSTests {
         #expect(relay.syslogEvents.count == 1, "nothing from the plain connection was read as syslog")
     }
 
+    /// A connection to the TLS port that never completes its handshake is closed after
+    /// `tls_handshake_seconds` (it held a descriptor for the whole idle timeout before), and
+    /// one that completed it stays open while it sends messages.
+    @Test func aHandshakeThatNeverCompletesIsClosed() async throws {
+        let (cert, key) = try Self.certificate()
+        let relay = try await RunningRelay.start(limits: {
+            var l = RelayConfiguration.Limits()
+            l.tlsHandshakeSeconds = 1
+            l.idleTimeoutSeconds = 60
+            return l
+        }()) { c in
+            c.listeners.append(.init(transport: .tls, host: "127.0.0.1", port: 0))
+            c.tls = .init(certificateFile: cert, keyFile: key)
+        }
+        let port = try #require(await relay.app.tcpListeners.first { $0.listener.transport == .tls }?.bound.value().port)
+        let silent = try RawTCP(from: "127.0.0.1", to: port)
+        let started = ContinuousClock.now
+        let closed = await RunningRelay.waitUntil(timeout: .seconds(5)) { silent.closedByPeer() }
+        let took = ContinuousClock.now - started
+        await relay.stop()
+        #expect(closed && took >= .milliseconds(800), "closed \(closed) after \(took)")
+    }
+
     @Test func configurationNeedsTheFilesAndCheckConfigLoadsThem() throws {
         #expect(throws: ConfigurationProblems.self) {
             try RelayConfiguration.parse("listen:\n  - tls: \"127.0.0.1:6514\"\n", origin: "relay.yaml")

@@ -31,10 +31,20 @@ public struct RelayConfiguration: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Largest syslog message accepted, in bytes (UDP datagram or TCP frame).
         public var maxMessageBytes = 65_536
-        /// Most TCP connections open at once; more are closed on accept.
+        /// Most TCP connections open at once, over all listeners; more are closed on accept.
+        /// Held below the descriptors the process may open (RLIMIT_NOFILE), with room left
+        /// for the store, the robots and the model.
         public var maxConnections = 1024
-        /// A TCP connection that sends nothing for this long is closed.
+        /// Most TCP connections open at once from one address.
+        public var maxConnectionsPerSource = 64
+        /// A TCP connection that completes no syslog message for this long is closed (bytes
+        /// that never make a message do not keep it open).
         public var idleTimeoutSeconds = 300
+        /// A TCP connection is closed after this long whatever it does (a sender reconnects;
+        /// an edge resends what it is unsure of, and duplicates are refused).
+        public var maxConnectionSeconds = 86_400
+        /// A TLS connection must complete its handshake within this.
+        public var tlsHandshakeSeconds = 10
         /// Items waiting between intake and processing; past it new items are dropped and counted.
         public var queueDepth = 100_000
 

@@ -51,6 +51,13 @@ extension RelayConfiguration {
             if let n = int(limits[Node("max_message_bytes")], "limits.max_message_bytes", 480...(1 << 20)) { configuration.limits.maxMessageBytes = n }
             if let n = int(limits[Node("max_connections")], "limits.max_connections", 1...1_000_000) { configuration.limits.maxConnections = n }
             if let n = int(limits[Node("idle_timeout_seconds")], "limits.idle_timeout_seconds", 1...86_400) { configuration.limits.idleTimeoutSeconds = n }
+            if let n = int(limits[Node("max_connections_per_source")], "limits.max_connections_per_source", 1...1_000_000) {
+                configuration.limits.maxConnectionsPerSource = n
+            }
+            if let n = int(limits[Node("max_connection_seconds")], "limits.max_connection_seconds", 10...(30 * 86_400)) {
+                configuration.limits.maxConnectionSeconds = n
+            }
+            if let n = int(limits[Node("tls_handshake_seconds")], "limits.tls_handshake_seconds", 1...300) { configuration.limits.tlsHandshakeSeconds = n }
             if let n = int(limits[Node("queue_depth")], "limits.queue_depth", 1...10_000_000) { configuration.limits.queueDepth = n }
         }
         if let f = map[Node("freshness")]?.mapping {

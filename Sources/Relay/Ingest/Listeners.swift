@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import ServiceLifecycle
 import Synchronization
 import Wire
@@ -125,19 +126,21 @@ public struct TCPListener: Service {
     let limits: RelayConfiguration.Limits
     public let bound = BoundAddress()
     let logger: Logger
-    private let open = OpenConnections()
+    /// Shared by every TCP and TLS listener: the caps are the relay's, not a listener's.
+    private let connections: ConnectionTable
 
     /// Set for a `tls` listener: TLS is the first handler of every connection.
     let tls: NIOSSLContext?
 
     init(
         listener: RelayConfiguration.Listener, intake: Intake, group: any EventLoopGroup, limits: RelayConfiguration.Limits,
-        tls: NIOSSLContext? = nil, logger: Logger
+        connections: ConnectionTable, tls: NIOSSLContext? = nil, logger: Logger
     ) {
         self.listener = listener
         self.intake = intake
         self.group = group
         self.limits = limits
+        self.connections = connections
         self.tls = tls
         self.logger = logger
     }
@@ -152,11 +155,9 @@ public struct TCPListener: Service {
             .bind(host: listener.host, port: listener.port) { child in
                 child.eventLoop.makeCompletedFuture {
                     if let tls { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    let idle = TimeAmount.seconds(Int64(limits.idleTimeoutSeconds))
-                    try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
-                    try child.pipeline.syncOperations.addHandler(CloseWhenIdle())
                     try child.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(SyslogStreamDecoder(maxMessageBytes: limits.maxMessageBytes)))
+                    try child.pipeline.syncOperations.addHandler(ConnectionDeadlines(limits: limits, tls: tls != nil))
                     return try NIOAsyncChannel<SyslogFrame, Never>(wrappingChannelSynchronously: child)
                 }
             }
@@ -170,20 +171,18 @@ public struct TCPListener: Service {
     }
 
     private func acceptConnections(_ server: NIOAsyncChannel<NIOAsyncChannel<SyslogFrame, Never>, Never>) async throws {
-        let limits = self.limits
         try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
-                        let count = open.count.wrappingAdd(1, ordering: .relaxed).newValue
-                        if count > limits.maxConnections {
-                            open.count.wrappingSubtract(1, ordering: .relaxed)
-                            intake.counters.add("relay_connections_refused_total")
+                        let sender = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+                        if let refusal = self.connections.admit(sender) {
+                            intake.counters.add("relay_connections_refused_total{reason=\"\(refusal)\"}")
                             try? await connection.channel.close()
                             continue
                         }
                         group.addTask {
                             await handle(connection)
-                            open.count.wrappingSubtract(1, ordering: .relaxed)
+                            self.connections.release(sender)
                         }
                     }
                 }
@@ -221,6 +220,120 @@ public struct TCPListener: Service {
 
 final class OpenConnections: Sendable {
     let count = Atomic<Int>(0)
+}
+
+/// The TCP and TLS connections open, over all listeners and by address, against the
+/// relay's caps: idle connections from one address (or from many) cannot use up the
+/// descriptors that new edges, the store and the robots need.
+public final class ConnectionTable: Sendable {
+    public let maxTotal: Int
+    public let maxPerSource: Int
+    private let state = Mutex<(total: Int, bySource: [String: Int])>((0, [:]))
+
+    public init(maxTotal: Int, maxPerSource: Int) {
+        self.maxTotal = maxTotal
+        self.maxPerSource = maxPerSource
+    }
+
+    /// The relay's caps, with the total held below the descriptors the process may open:
+    /// the soft RLIMIT_NOFILE is raised to the hard one, and `reserve` of it kept for
+    /// everything else. Returns the table and whether the configured total was lowered.
+    public static func fitted(_ limits: RelayConfiguration.Limits, reserve: Int = 256) -> (ConnectionTable, lowered: Int?) {
+        var rl = rlimit()
+        var available = Int.max
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 {
+            if rl.rlim_cur < rl.rlim_max {
+                var raised = rl
+                raised.rlim_cur = rl.rlim_max
+                if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { rl = raised }
+            }
+            available = Int(clamping: rl.rlim_cur)  // RLIM_INFINITY is UInt64.max: clamped to Int.max
+        }
+        let total = max(1, min(limits.maxConnections, available - reserve))
+        return (ConnectionTable(maxTotal: total, maxPerSource: limits.maxConnectionsPerSource), total < limits.maxConnections ? total : nil)
+    }
+
+    /// Takes a place for a connection from `source`; the reason when there is none.
+    public func admit(_ source: String) -> String? {
+        state.withLock { s in
+            guard s.total < maxTotal else { return "total" }
+            guard s.bySource[source, default: 0] < maxPerSource else { return "per_source" }
+            s.total += 1
+            s.bySource[source, default: 0] += 1
+            return nil
+        }
+    }
+
+    public func release(_ source: String) {
+        state.withLock { s in
+            s.total -= 1
+            let n = s.bySource[source, default: 1] - 1
+            s.bySource[source] = n > 0 ? n : nil
+        }
+    }
+
+    public var open: Int { state.withLock { $0.total } }
+}
+
+/// Closes a TCP connection that completes no message for `idle_timeout_seconds` (bytes
+/// that never make a message do not count: one byte a minute held a connection forever),
+/// that has been open `max_connection_seconds`, or whose TLS handshake has not completed
+/// within `tls_handshake_seconds`. Sits after the framing decoder, which passes it each
+/// message and the TLS handshake's event.
+final class ConnectionDeadlines: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = SyslogFrame
+    typealias InboundOut = SyslogFrame
+
+    let idle: TimeAmount
+    let lifetime: TimeAmount
+    let handshake: TimeAmount?
+    private var opened = NIODeadline.now()
+    private var lastMessage = NIODeadline.now()
+    private var handshakeDone = false
+    private var check: RepeatedTask?
+
+    init(limits: RelayConfiguration.Limits, tls: Bool) {
+        idle = .seconds(Int64(limits.idleTimeoutSeconds))
+        lifetime = .seconds(Int64(limits.maxConnectionSeconds))
+        handshake = tls ? .seconds(Int64(limits.tlsHandshakeSeconds)) : nil
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        opened = .now()
+        lastMessage = opened
+        // Checked a few times per the shortest deadline, at most once a second.
+        let shortest = min(idle, lifetime, handshake ?? idle)
+        let every = TimeAmount.nanoseconds(max(100_000_000, min(1_000_000_000, shortest.nanoseconds / 4)))
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { [weak self] _ in
+            guard let self else { return }
+            let now = NIODeadline.now()
+            let expired = now - self.lastMessage >= self.idle || now - self.opened >= self.lifetime
+                || (!self.handshakeDone && self.handshake.map { now - self.opened >= $0 } ?? false)
+            if expired { loopBound.value.close(promise: nil) }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastMessage = .now()
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent { handshakeDone = true }
+        context.fireUserInboundEventTriggered(event)
+    }
 }
 
 /// Closes a connection when IdleStateHandler says it has been quiet too long.
