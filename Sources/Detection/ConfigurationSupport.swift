@@ -30,7 +30,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
         } catch let p as ConfigurationProblems {
             throw p
         } catch {
-            add(nil, "not valid YAML: \(error)")
+            add(nil, Self.yamlProblem(error))
             throw self
         }
         guard let map = root.mapping else {
@@ -41,6 +41,23 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
             add(k, "unknown setting \(k.string ?? "?") (known: \(known.sorted().joined(separator: ", ")))")
         }
         return (root, map)
+    }
+
+    /// A YAML syntax error as its place and the parser's words, never the text of the line:
+    /// Yams' own description quotes it, and the line may hold a secret (`passkey: "..."`,
+    /// a key with a stray quote) that would then reach a terminal or a log.
+    public static func yamlProblem(_ error: any Error) -> String {
+        guard let e = error as? YamlError else { return "not valid YAML" }
+        switch e {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return "line \(mark.line), column \(mark.column): not valid YAML: \(problem)"
+        case let .reader(problem, offset, _, _):
+            return "not valid YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? "")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return "line \(context.mark.line): a setting given twice: \(duplicates.sorted().joined(separator: ", "))"
+        default:
+            return "not valid YAML"
+        }
     }
 
     /// A non-empty text value, or nil (reported when present but not text).

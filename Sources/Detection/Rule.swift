@@ -247,7 +247,7 @@ public enum RuleLoader {
             // The basic resolver: every scalar a string, no regular expression per scalar.
             root = try Yams.compose(yaml: yaml, .basic)
         } catch {
-            throw Problems(messages: ["\(origin): \(error)"])
+            throw Problems(messages: ["\(origin): \(ConfigurationProblems.yamlProblem(error))"])
         }
         func fields(_ m: Node.Mapping) -> [String: Node] {
             var d: [String: Node] = [:]

@@ -55,7 +55,9 @@ public final class EdgeReader: @unchecked Sendable {
         self.spool = spool
         self.sender = sender
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        // Positions, spooled frames and the epoch: the edge's alone.
+        try SecretFile.privateDirectory(configuration.stateDirectory)
+        for warning in SecretFile.warnings { logger.warning("\(warning)") }
         var (state, unreadable) = EdgeState.load(directory: configuration.stateDirectory)
         if unreadable {
             // Loud: positions are lost (sources start where start_at says), and an attacker

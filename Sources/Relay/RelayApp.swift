@@ -74,6 +74,8 @@ public struct RelayApp: Sendable {
             }, queued: { _ in delivery.wake() })
             self.delivery = delivery
         }
+        // Secret files others may read: said once at start, with what to do.
+        for warning in SecretFile.warnings { logger.warning("\(warning)") }
         let source = StatusSource(intake: intake, pipeline: pipeline, listeners: configuration.listeners.map(\.description))
         statusServer = configuration.http.map { StatusServer(address: $0, app: source, group: group, logger: logger) }
     }

@@ -103,6 +103,7 @@ struct CheckConfig: ParsableCommand {
             FileHandle.standardError.write(Data(problems.map { "\(config): \($0)\n" }.joined().utf8))
             throw ExitCode(78)
         }
+        for warning in SecretFile.warnings { FileHandle.standardError.write(Data("\(config): warning: \(warning)\n".utf8)) }
         print("\(config): ok — listening on \(configuration.listeners.map(\.description).joined(separator: ", ")), data in \(configuration.dataDirectory.path)")
     }
 }

@@ -27,6 +27,22 @@ struct FileTailTests {
 
     func texts(_ lines: [FileTail.Line]) -> [String] { lines.map { String(decoding: $0.bytes, as: UTF8.self) } }
 
+    /// A FIFO at the log path (any local user who can write to the log directory can make
+    /// one) is not opened for reading: that blocks until a writer comes, and the edge with
+    /// it. The tail says why it is not following, and takes the file once it is a file.
+    @Test func aFIFOAtTheLogPathIsRefusedWithoutBlocking() throws {
+        #expect(mkfifo(log, 0o644) == 0)
+        let tail = FileTail(path: log, checkpoint: nil, startAt: .beginning)
+        let started = ContinuousClock.now
+        #expect(tail.read().isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(tail.state == "not a regular file")
+        try FileManager.default.removeItem(atPath: log)
+        try append("real 1\n")
+        #expect(texts(tail.read()) == ["real 1"])
+        #expect(tail.state == "following")
+    }
+
     @Test func startAtEndThenFollowsAndHoldsPartialLines() throws {
         try append("old 1\nold 2\n")
         let tail = FileTail(path: log, checkpoint: nil, startAt: .end)

@@ -48,6 +48,20 @@ struct JournalTests {
         #expect(p.terminationStatus == 0)
     }
 
+    /// The program is what journald recorded, not what the writer claimed: `logger -t sshd`
+    /// (any local user can run it) is logger, so sshd's rules do not apply to its text.
+    @Test func theProgramComesFromJournaldsOwnFields() {
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger"]) == "logger")
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger"]) == "logger")
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/usr/sbin/sshd"]) == "sshd")
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd-session", "_EXE": "/usr/lib/openssh/sshd-session"]) == "sshd-session")
+        // The kernel cuts _COMM at 15 bytes: a longer identifier that starts with it is taken.
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "systemd-logind-x", "_COMM": "systemd-logind-"]) == "systemd-logind-x")
+        // Imported entries without journald's fields keep their identifier.
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd"]) == "sshd")
+        #expect(JournalSource.program([:]) == "")
+    }
+
     static func failed(_ n: Int) -> (String, Int, String) {
         ("sshd", 500 + n, "Failed password for invalid user u\(n) from 192.0.2.44 port \(30000 + n) ssh2")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Detection
 import Logging
 import TestSupport
 import Testing
@@ -182,5 +183,67 @@ struct HostTieTests {
         #expect(listed.map(\.host) == ["a", "b", "a"] && replaced == 1)
         let (any, none) = registry.tieHosts([event("x"), event("y")], edge: "logs", allowed: ["*"])
         #expect(any.map(\.host) == ["x", "y"] && none == 0)
+    }
+}
+
+/// Issue 10, class 7: secrets and state on disk.
+@Suite("Secret files and directories")
+struct SecretFileTests {
+    let dir: String = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    func mode(_ path: String) -> mode_t {
+        var st = stat()
+        stat(path, &st)
+        return st.st_mode & 0o777
+    }
+
+    @Test func secretsAreCreatedExclusivelyAndPrivately() throws {
+        try SecretFile.create(dir + "/passkey", contents: Array("abc".utf8))
+        #expect(mode(dir + "/passkey") == 0o600)
+        #expect(throws: (any Error).self) { try SecretFile.create(dir + "/passkey", contents: Array("other".utf8)) }
+        // A link planted where the secret will go is not written through.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/planted", withDestinationPath: dir + "/elsewhere")
+        #expect(throws: (any Error).self) { try SecretFile.create(dir + "/planted", contents: Array("k".utf8)) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/elsewhere"))
+    }
+
+    @Test func exposedSecretsAreReportedAndDirectoriesMadePrivate() throws {
+        let path = dir + "/key"
+        try "0123456789abcdef0123456789abcdef".write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o644)
+        #expect(SecretFile.exposure(path)?.contains("mode 644") == true)
+        _ = try SecretSource.file(path).read()
+        #expect(SecretFile.warnings.contains { $0.contains(path) })
+        chmod(path, 0o600)
+        #expect(SecretFile.exposure(path) == nil)
+        try SecretFile.privateDirectory(dir + "/new/data")
+        #expect(mode(dir + "/new/data") == 0o700)
+        chmod(dir + "/new/data", 0o755)
+        #expect(try SecretFile.privateDirectory(dir + "/new/data"))
+        #expect(mode(dir + "/new/data") == 0o700)
+    }
+
+    /// Yams quotes the offending line in its errors; a configuration's line may be its
+    /// passkey. Reported by line and column only.
+    @Test func yamlErrorsNeverQuoteTheLine() {
+        let yaml = "listen:\n  - udp: \"127.0.0.1:5514\"\npasskey: \"s3cr3t-passkey-value-of-32-bytes\n"
+        do {
+            _ = try RelayConfiguration.parse(yaml, origin: "relay.yaml")
+            Issue.record("a broken file parsed")
+        } catch {
+            let text = "\(error)"
+            #expect(!text.contains("s3cr3t"), "\(text)")
+            #expect(text.contains("line"), "\(text)")
+        }
+        do {
+            _ = try RuleLoader.parse("- id: x\n  pattern: \"key=hunter2-secret\n", origin: "rules.yaml")
+            Issue.record("a broken rule file parsed")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"), "\(error)")
+        }
     }
 }

@@ -75,7 +75,25 @@ public final class FileTail {
     /// Times the file was found rotated or truncated.
     public private(set) var rotations = 0
     /// Human-readable state for heartbeats: `following`, `waiting` (no file yet).
-    public var state: String { fd >= 0 ? "following" : "waiting" }
+    public var state: String { fd >= 0 ? "following" : (notRegular ? "not a regular file" : "waiting") }
+
+    /// The path names something other than a regular file (a FIFO, a device, a socket): it
+    /// is not read. Opening a FIFO for reading blocks until someone writes to it, so any
+    /// local user who could put one at a log path could stall the edge.
+    public private(set) var notRegular = false
+
+    /// Opens `path` for reading without blocking (O_NONBLOCK: a FIFO would otherwise wait for
+    /// a writer) and only if it is a regular file.
+    static func openRegular(_ path: String) -> (fd: Int32, stat: stat)? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return nil
+        }
+        return (fd, st)
+    }
 
     public init(path: String, checkpoint: FileCheckpoint?, startAt: StartAt, maxLineBytes: Int = 64 * 1024) {
         self.path = path
@@ -154,13 +172,12 @@ public final class FileTail {
 
     /// Opens `path`; `offset` nil means wherever `startAt` says (the caller adjusts).
     private func openCurrent(at offset: Int64?) -> Bool {
-        let newFD = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard newFD >= 0 else { return false }
-        var st = stat()
-        guard fstat(newFD, &st) == 0 else {
-            close(newFD)
+        guard let (newFD, st) = Self.openRegular(path) else {
+            var probe = stat()
+            notRegular = lstat(path, &probe) == 0 && probe.st_mode & S_IFMT != S_IFREG && probe.st_mode & S_IFMT != S_IFLNK
             return false
         }
+        notRegular = false
         if fd >= 0 { close(fd) }
         fd = newFD
         device = UInt64(st.st_dev)
@@ -287,11 +304,8 @@ public final class FileTail {
     /// Reads `file` from `offset` to its end as complete lines (an unterminated last line
     /// is handed on too: nothing will complete it).
     private func drain(_ file: String, from offset: Int64, into lines: inout [Line]) {
-        let other = Glibc.open(file, O_RDONLY | O_CLOEXEC)
-        guard other >= 0 else { return }
+        guard let (other, st) = Self.openRegular(file) else { return }
         defer { close(other) }
-        var st = stat()
-        fstat(other, &st)
         var first = [UInt8](repeating: 0, count: Self.fingerprintSpan)
         let firstCount = first.withUnsafeMutableBytes { pread(other, $0.baseAddress, Self.fingerprintSpan, 0) }
         // Checkpoints of drained lines name the rotated file, as the path it had: a restart
@@ -347,8 +361,7 @@ public final class FileTail {
 
     private func matchesFingerprint(path: String, _ checkpoint: FileCheckpoint) -> Bool {
         guard checkpoint.fingerprintBytes > 0 else { return true }
-        let other = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard other >= 0 else { return false }
+        guard let (other, _) = Self.openRegular(path) else { return false }
         defer { close(other) }
         return matchesFingerprint(fd: other, checkpoint.fingerprint, checkpoint.fingerprintBytes)
     }

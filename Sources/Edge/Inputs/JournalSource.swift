@@ -136,13 +136,30 @@ public final class JournalSource: @unchecked Sendable {
             self.cursor = cursor
             lock.unlock()
             guard let message = Self.text(object["MESSAGE"]) else { continue }
-            let program = Self.text(object["SYSLOG_IDENTIFIER"]) ?? Self.text(object["_COMM"]) ?? ""
+            let program = Self.program(object)
             entries.append(Entry(
                 program: program, pid: Self.text(object["_PID"]).flatMap { Int64($0) } ?? Self.text(object["SYSLOG_PID"]).flatMap { Int64($0) },
                 host: Self.text(object["_HOSTNAME"]), timeMicroseconds: Self.text(object["__REALTIME_TIMESTAMP"]).flatMap { Int64($0) },
                 message: message, cursor: cursor))
         }
         return entries
+    }
+
+    /// The program that wrote an entry, from the fields journald sets itself (`_EXE`, then
+    /// `_COMM`), not from `SYSLOG_IDENTIFIER`, which the writer chooses: `logger -t sshd` is
+    /// `logger`, and any local user can run it. The identifier is used only when journald
+    /// recorded neither (entries imported from elsewhere), or when `_COMM` is the kernel's
+    /// 15-byte cut of it.
+    static func program(_ object: [String: Any]) -> String {
+        let identifier = text(object["SYSLOG_IDENTIFIER"])
+        if let exe = text(object["_EXE"]), let name = exe.split(separator: "/").last, !name.isEmpty {
+            return String(name)
+        }
+        if let comm = text(object["_COMM"]), !comm.isEmpty {
+            if comm.utf8.count == 15, let identifier, identifier.hasPrefix(comm) { return identifier }
+            return comm
+        }
+        return identifier ?? ""
     }
 
     /// journalctl writes a field as a string, or as an array of byte values when it is not

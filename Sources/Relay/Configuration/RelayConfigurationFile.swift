@@ -184,7 +184,7 @@ extension RelayConfiguration {
                                 parseRules(list, into: &configuration.correlationRules, problems: &fileProblems)
                             }
                         } catch {
-                            fileProblems.add(nil, "not valid YAML: \(error)")
+                            fileProblems.add(nil, ConfigurationProblems.yamlProblem(error))
                         }
                         for message in fileProblems.messages { problems.add(nil, message) }
                     } else {

@@ -36,12 +36,11 @@ public final class KeyRing: Sendable {
         if FileManager.default.fileExists(atPath: path) {
             return (KeyRing(passkey: try passkey(SecretSource.file(path).read(), from: path)), nil)
         }
-        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        try SecretFile.privateDirectory(dataDirectory.path)
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        guard FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw RelayError("cannot create \(path)")
-        }
+        // 0600 from the first byte, and never through a file or link someone put there.
+        try SecretFile.create(path, contents: Array((secret + "\n").utf8))
         return (KeyRing(passkey: try passkey(secret, from: path)), path)
     }
 

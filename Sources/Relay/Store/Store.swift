@@ -41,7 +41,8 @@ public final class Store: Sendable {
                 throw RelayError("no store at \(path): has the relay run with this data directory?")
             }
         } else {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // The store holds every event and the robots' answers: its owner's alone.
+            try SecretFile.privateDirectory(directory.path)
             configuration.prepareDatabase { db in
                 // WAL with NORMAL sync: a committed transaction survives a crash of the
                 // relay; a power cut may lose the last moments, never corrupt the file.

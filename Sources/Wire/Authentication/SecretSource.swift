@@ -22,6 +22,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                 throw WireError.badKey("cannot read the secret file \(path)")
             }
+            if let warning = SecretFile.exposure(path) { _ = SecretFile.recorded.withLock { $0.insert(warning) } }
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         case .environment(let name):
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
