@@ -4,8 +4,9 @@ import Wire
 /// Turns log lines into events with a rule set.
 public struct Detector: Sendable {
     public let rules: RuleSet
-    /// Most events one "message repeated N times" line may stand for.
-    public static let maxRepeat = 1000
+    /// The most a "message repeated N times" line may count (it becomes one event with
+    /// `count` N, whatever N is: the cost does not grow with it).
+    public static let maxRepeat = Int(Event.maxCount)
 
     public init(rules: RuleSet = .builtin) {
         self.rules = rules
@@ -22,12 +23,12 @@ public struct Detector: Sendable {
 
     /// The edge's hot path: scan the line in place, and make Strings only for a match.
     public func detect(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
-        guard let (event, repeats) = detectOne(buffer: buffer, parser: parser, hostOverride: hostOverride) else { return [] }
-        return Array(repeating: event, count: repeats)
+        guard let (event, _) = detectOne(buffer: buffer, parser: parser, hostOverride: hostOverride) else { return [] }
+        return [event]
     }
 
-    /// Like `detect(buffer:parser:)`, without building an array: the event, and how many
-    /// times it happened ("message repeated N times" stands for N).
+    /// Like `detect(buffer:parser:)`, without building an array: the event (with `count`
+    /// when a "message repeated N times" line stands for N), and that count.
     /// `defaultHost` names the host when the line carries no HOSTNAME (the relay passes the
     /// sender's address).
     public func detectOne(
@@ -35,10 +36,11 @@ public struct Detector: Sendable {
     ) -> (Event, Int)? {
         scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
-            let event = Self.makeEvent(
+            var event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
                 host: hostOverride ?? header.hostname.map(text) ?? defaultHost, time: header.timestamp?.microseconds,
                 raw: String(decoding: buffer, as: UTF8.self))
+            if repeats > 1 { event.count = Int64(repeats) }
             return (event, repeats)
         }
     }
@@ -131,8 +133,9 @@ public struct Detector: Sendable {
         _ rule: CompiledRule, _ ranges: Captures, _ text: UnsafeBufferPointer<UInt8>, repeats: Int,
         program: String, pid: Int64?, host: String?, time: Int64?, raw: () -> String
     ) -> [Event] {
-        let event = makeEvent(rule, ranges, text, program: program, pid: pid, host: host, time: time, raw: raw())
-        return Array(repeating: event, count: repeats)
+        var event = makeEvent(rule, ranges, text, program: program, pid: pid, host: host, time: time, raw: raw())
+        if repeats > 1 { event.count = Int64(repeats) }
+        return [event]
     }
 
     static func makeEvent(
@@ -243,8 +246,9 @@ public struct Detector: Sendable {
         var i = r.lowerBound + repeatedPrefix.count
         var count = 0
         var digits = 0
-        while i < r.upperBound, t[i] >= 0x30, t[i] <= 0x39, digits < 9 {
-            count = count * 10 + Int(t[i] - 0x30)
+        while i < r.upperBound, t[i] >= 0x30, t[i] <= 0x39 {
+            // Saturating at the most a count may say, however many digits are written.
+            count = min(count * 10 + Int(t[i] - 0x30), maxRepeat)
             i += 1
             digits += 1
         }

@@ -174,10 +174,10 @@ public final class EdgeReader: @unchecked Sendable {
                 readAny = true
                 sender.counters.add(.linesRead, lines.count)
                 for line in lines {
-                    guard let (event, repeats) = line.bytes.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else {
+                    guard let (event, _) = line.bytes.withUnsafeBufferPointer({ detector.detectOne(buffer: $0, parser: parser) }) else {
                         continue
                     }
-                    add(event, repeats, index, .file(line.checkpoint), &pending)
+                    add(event, index, .file(line.checkpoint), &pending)
                 }
             case .journal(let j):
                 let entries = j.read()
@@ -188,18 +188,18 @@ public final class EdgeReader: @unchecked Sendable {
                     let stamp = e.timeMicroseconds.map { SyslogTimestamp.iso8601UTC(microseconds: $0) } ?? "-"
                     let raw = "\(stamp) \(e.host ?? "-") \(e.program)\(e.pid.map { "[\($0)]" } ?? ""): \(e.message)"
                     let events = detector.detect(program: e.program, pid: e.pid, host: e.host, timeMicroseconds: e.timeMicroseconds, message: e.message, raw: raw)
-                    for event in events { add(event, 1, index, .cursor(e.cursor), &pending) }
+                    for event in events { add(event, index, .cursor(e.cursor), &pending) }
                 }
             }
         }
         return readAny
     }
 
-    private func add(_ event: Event, _ repeats: Int, _ source: Int, _ position: Position, _ pending: inout [Pending]) {
-        for _ in 0..<repeats {
-            pending.append(Pending(event: event, source: source, position: position))
-            journal?.append(event)
-        }
+    /// One event per line, whatever its count ("message repeated 1000 times" was 1000
+    /// events, 650 KB of pending memory for one crafted line).
+    private func add(_ event: Event, _ source: Int, _ position: Position, _ pending: inout [Pending]) {
+        pending.append(Pending(event: event, source: source, position: position))
+        journal?.append(event)
     }
 
     /// Spools the first `count` pending events as one frame; false when it could not.

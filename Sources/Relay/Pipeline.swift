@@ -112,6 +112,7 @@ public final class Pipeline: Service, Sendable {
             }
             await cancelWhenGracefulShutdown {
                 for await item in self.intake.items {
+                    self.intake.consumed(item)
                     self.handle(item)
                 }
             }

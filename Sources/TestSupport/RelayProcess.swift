@@ -65,6 +65,16 @@ public final class RelayProcess: Sendable {
 
     public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
 
+    /// Resident memory of the running relay, in bytes (from /proc).
+    public var residentBytes: Int? {
+        guard let pid = process.withLock({ $0?.processIdentifier }),
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return nil }
+        return kb * 1024
+    }
+
     /// The exit status once it has ended.
     public var terminationStatus: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? nil : $0.terminationStatus } } }
 

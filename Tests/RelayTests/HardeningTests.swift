@@ -288,6 +288,47 @@ struct HardeningTests {
         print("drip of bytes: closed after \(closedAfter.map { "\($0)" } ?? "never")")
         #expect(await relay.stop())
     }
+
+    /// Class 2: a flood of "message repeated 1000 times" datagrams (3,000 of them: three
+    /// million failed passwords as plain syslog) neither grows the relay's memory nor loses
+    /// an authenticated event sent in the middle of it; what the relay had to drop is
+    /// counted and raised as an incident. Before: each datagram became 1,000 events in one
+    /// queue item (the relay reached 22 GB in 20 s), and an edge's account.created sent
+    /// during it was neither stored nor reported.
+    @Test(.enabled(if: binaryBuilt, "build the relay first"))
+    func aRepeatFloodNeitherGrowsMemoryNorLosesAnAuthenticatedEvent() async throws {
+        let relay = try RelayProcess(extra: "limits:\n  queue_bytes: 4194304\n  plain_per_sender_per_second: 500\n")
+        defer { relay.kill9() }
+        #expect(await relay.waitUntilReady())
+        let flood = (0..<3000).map { n in
+            Array("<38>Dec  6 10:00:00 h sshd[7]: message repeated 1000 times: [ Failed password for root from 198.51.100.\(n % 200) port \(n) ssh2]".utf8)
+        }
+        var created = EdgeFixture.event(1)
+        created.kind = .accountCreated
+        created.outcome = .success
+        created.targetUser = "backdoor"
+        created.timeMicroseconds = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        var peak = 0
+        for (i, chunk) in stride(from: 0, to: flood.count, by: 500).enumerated() {
+            try await Send.udp(Array(flood[chunk..<min(flood.count, chunk + 500)]), port: relay.udpPort)
+            if i == 2 { try await Send.udp(try EdgeFixture.messages(events: [created], sequence: 1), port: relay.udpPort, from: "127.0.0.2") }
+            peak = max(peak, relay.residentBytes ?? 0)
+        }
+        let stored = await RunningRelay.waitUntilAsync(timeout: .seconds(20)) {
+            ((try? await relay.command(["alerts", "--json"]))?.output ?? "").contains("backdoor")
+        }
+        let raised = await RunningRelay.waitUntil(timeout: .seconds(15)) { relay.printed.contains("relay.dropped") }
+        for _ in 0..<10 {
+            peak = max(peak, relay.residentBytes ?? 0)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print("repeat flood: peak RSS \(peak / 1_048_576) MiB; account.created stored \(stored); drops raised \(raised)")
+        #expect(stored, "the edge's account.created was lost in the flood")
+        #expect(raised, "the drops were not raised: \(relay.printed.suffix(1500))")
+        #expect(peak < 400 << 20, "peak RSS \(peak / 1_048_576) MiB")
+        #expect(relay.isRunning)
+        #expect(await relay.stop())
+    }
 }
 
 /// A plain blocking TCP client on loopback, bound to a chosen local address.

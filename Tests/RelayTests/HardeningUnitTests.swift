@@ -247,3 +247,34 @@ struct SecretFileTests {
         }
     }
 }
+
+@Suite("Plain syslog per sender")
+struct SenderRateTests {
+    @Test func aSenderOverItsRateIsCutAndOthersAreNot() {
+        var limiter = SenderRateLimiter(perSecond: 100, maxSenders: 4)
+        let t0 = ContinuousClock.now
+        let first = (0..<300).filter { _ in limiter.take("10.0.0.1", now: t0) }.count
+        #expect(first == 100, "a second's worth at once")
+        let other = limiter.take("10.0.0.2", now: t0)
+        #expect(other)
+        // Half a second later, half a second's worth more.
+        let later = (0..<300).filter { _ in limiter.take("10.0.0.1", now: t0 + .milliseconds(500)) }.count
+        #expect(later == 50)
+        // Spoofed addresses cost memory only up to the bound.
+        for n in 0..<1000 { _ = limiter.take("192.0.2.\(n)", now: t0 + .seconds(1)) }
+        let afterFlood = limiter.take("10.0.0.9", now: t0 + .seconds(1))
+        #expect(afterFlood)
+    }
+
+    /// "message repeated 5 times" of failed passwords is a brute force on its own: the count
+    /// is what thresholds add.
+    @Test func aCountFeedsThresholds() {
+        var c = Correlator()
+        var e = Event(kind: .login, outcome: .failure, timeMicroseconds: 1_795_939_815_000_000, host: "h", user: "root",
+                      sourceIP: "198.51.100.9", method: "password", severity: .medium, raw: "message repeated 5 times: [...]")
+        e.count = 5
+        let changes = c.process(e, edge: nil, arrival: 1_795_939_815_000_000)
+        let opened = changes.compactMap { if case .opened(let i) = $0 { i } else { nil } }
+        #expect(opened.map(\.kind) == ["brute_force"] && opened.first?.count == 5, "\(changes)")
+    }
+}

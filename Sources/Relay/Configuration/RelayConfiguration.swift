@@ -47,6 +47,12 @@ public struct RelayConfiguration: Sendable {
         public var tlsHandshakeSeconds = 10
         /// Items waiting between intake and processing; past it new items are dropped and counted.
         public var queueDepth = 100_000
+        /// Bytes those items may hold in all (their lines and fields, estimated); past it new
+        /// items are dropped and counted, and the relay raises an incident.
+        public var queueBytes = 256 << 20
+        /// Plain syslog messages one sender may send a second (a burst of one second's worth
+        /// is allowed); past it they are dropped and counted. Edge frames are not limited.
+        public var plainPerSenderPerSecond = 100_000
 
         public init() {}
     }

@@ -59,6 +59,10 @@ extension RelayConfiguration {
             }
             if let n = int(limits[Node("tls_handshake_seconds")], "limits.tls_handshake_seconds", 1...300) { configuration.limits.tlsHandshakeSeconds = n }
             if let n = int(limits[Node("queue_depth")], "limits.queue_depth", 1...10_000_000) { configuration.limits.queueDepth = n }
+            if let n = int(limits[Node("queue_bytes")], "limits.queue_bytes", (1 << 20)...(64 << 30)) { configuration.limits.queueBytes = n }
+            if let n = int(limits[Node("plain_per_sender_per_second")], "limits.plain_per_sender_per_second", 1...100_000_000) {
+                configuration.limits.plainPerSenderPerSecond = n
+            }
         }
         if let f = map[Node("freshness")]?.mapping {
             if let n = int(f[Node("max_age_seconds")], "freshness.max_age_seconds", 1...(366 * 86_400)) { configuration.freshness.maxAge = .seconds(n) }

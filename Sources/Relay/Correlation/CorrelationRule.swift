@@ -171,6 +171,12 @@ extension CorrelationRule {
         single("edge-silent-ended", kind: "edge.silent", outcome: .success, groupBy: [.host], severity: .info, "edge {host} is heard again",
                resolves: ["edge-silent"]),
         single("edge-silent", kind: "edge.silent", groupBy: [.host], quiet: 3600, severity: .high, "edge {host} has gone silent"),
+        // The relay's own drops (queue full, senders over their rate): a genuine event may
+        // have been among them.
+        CorrelationRule(
+            id: "relay-dropped", incident: "relay.dropped", shape: .single,
+            match: EventMatch(kinds: ["edge.loss"], values: [.program: ["relay-intake"]]), groupBy: [.host],
+            windowSeconds: 600, quietSeconds: 600, severity: .high, title: "the relay dropped input"),
         single("edge-loss", kind: "edge.loss", groupBy: [.host], quiet: 600, severity: .high, "edge {host} lost frames"),
         single("edge-restarted", kind: "edge.restarted", groupBy: [.host], quiet: 600, severity: .medium, "edge {host} restarted"),
         single("edge-forgery", kind: "edge.forgery", groupBy: [.host], quiet: 600, severity: .high, "forged or replayed frames for edge {host}"),

@@ -37,6 +37,9 @@ public struct Correlator: Sendable {
     struct Pending: Sendable {
         var times: [Int64] = []
         var evidence: [String] = []
+        /// How many times each event happened (a repeat line's count), and their sum.
+        var weights: [Int] = []
+        var total = 0
         var lastArrival: Int64 = 0
     }
 
@@ -114,7 +117,7 @@ public struct Correlator: Sendable {
                 claimed = true
             case .threshold(let count):
                 statistics.pendingDropped += Self.remember(event, key: key, time: time, arrival: arrival, keep: count, window: rule.windowSeconds, in: &pending, maxGroups: maxPendingGroups)
-                if let p = pending[key], p.times.count >= count {
+                if let p = pending[key], p.total >= count {
                     pending[key] = nil
                     changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: p)))
                     claimed = true
@@ -122,8 +125,8 @@ public struct Correlator: Sendable {
             case .sequence(_, let needed):
                 let window = Int64(rule.windowSeconds) * 1_000_000
                 if let b = beginnings[key] {
-                    let recent = b.times.filter { $0 <= time && time - $0 <= window }
-                    if recent.count >= needed {
+                    let recent = zip(b.times, b.weights).filter { $0.0 <= time && time - $0.0 <= window }.reduce(0) { $0 + $1.1 }
+                    if recent >= needed {
                         beginnings[key] = nil
                         changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: b)))
                         claimed = true
@@ -164,7 +167,7 @@ public struct Correlator: Sendable {
             // A threshold's earlier events are part of the count; a sequence's beginnings
             // are evidence only (the incident counts its `then` events).
             if case .threshold = rule.shape {
-                incident.count = before.times.count - 1
+                incident.count = max(0, before.total - event.occurrences)
                 incident.firstSeen = min(time, before.times.min() ?? time)
                 incident.evidence = Array(before.evidence.dropLast().filter { !$0.isEmpty }.prefix(Incident.evidenceLimit - 1))
             } else {
@@ -190,14 +193,18 @@ public struct Correlator: Sendable {
         }
         var p = table[key] ?? Pending()
         let limit = Int64(window) * 1_000_000
-        // Insert in time order (spooled events may arrive late), keep only the window.
+        // Insert in time order (spooled events may arrive late), keep only the window, and
+        // no more events than it takes to reach `keep` occurrences.
         let index = p.times.lastIndex(where: { $0 <= time }).map { $0 + 1 } ?? 0
         p.times.insert(time, at: index)
         p.evidence.insert(event.raw ?? "", at: index)
+        p.weights.insert(event.occurrences, at: index)
+        p.total += event.occurrences
         let newest = p.times.last ?? time
-        while let first = p.times.first, newest - first > limit || p.times.count > keep {
+        while let first = p.times.first, newest - first > limit || p.total - p.weights[0] >= keep {
             p.times.removeFirst()
             p.evidence.removeFirst()
+            p.total -= p.weights.removeFirst()
         }
         p.lastArrival = max(p.lastArrival, arrival)
         table[key] = p

@@ -45,7 +45,9 @@ public struct Incident: Sendable, Hashable {
     public static let evidenceLimit = 10
 
     mutating func add(_ event: Event, time: Int64, arrival: Int64, edge: String?) {
-        count += 1
+        // Saturating: a repeat line's count is text anyone can write.
+        let (sum, overflow) = count.addingReportingOverflow(event.occurrences)
+        count = overflow ? .max : sum
         firstSeen = min(firstSeen, time)
         lastSeen = max(lastSeen, time)
         lastArrival = max(lastArrival, arrival)

@@ -83,6 +83,8 @@ public final class Intake: Sendable {
         syslogEventsCounter = counters.handle("relay_syslog_events_total")
         self.logger = logger
         (items, continuation) = AsyncStream.makeStream(of: IntakeItem.self, bufferingPolicy: .bufferingOldest(configuration.limits.queueDepth))
+        maxQueueBytes = configuration.limits.queueBytes
+        senderLimiter = Mutex(SenderRateLimiter(perSecond: configuration.limits.plainPerSenderPerSecond))
     }
 
     /// The replay windows last committed with the events they admitted (`window:<edge>`
@@ -97,6 +99,25 @@ public final class Intake: Sendable {
             windows = (try? JSONDecoder().decode(Legacy.self, from: data))?.sequences ?? [:]
         }
         return windows
+    }
+
+    /// Bytes held by the items in the queue (estimated), against `limits.queueBytes`.
+    private let queuedBytes = Atomic<Int>(0)
+    private let maxQueueBytes: Int
+    /// Plain syslog per sender.
+    private let senderLimiter: Mutex<SenderRateLimiter>
+    /// Drops since the relay last raised them, by reason (and the senders rate-limited).
+    private let drops = Mutex(DropTally())
+
+    struct DropTally {
+        var byReason: [String: Int] = [:]
+        var limitedSenders: [String: Int] = [:]
+        var isEmpty: Bool { byReason.isEmpty }
+    }
+
+    /// The pipeline took `item` off the queue.
+    public func consumed(_ item: IntakeItem) {
+        queuedBytes.subtract(item.estimatedBytes, ordering: .relaxed)
     }
 
     /// Relay events the queue had no room for: they are never dropped, the pipeline takes
@@ -149,10 +170,10 @@ public final class Intake: Sendable {
     private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
         if Self.contains(buffer, Self.wirePrefix) { return false }
         plainCounter.add()
-        guard takesPlainSyslog(from: sender) else { return true }
-        guard let (event, repeats) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
-        syslogEventsCounter.add(repeats)
-        emit(.detected(Array(repeating: event, count: repeats), sender: sender))
+        guard takesPlainSyslog(from: sender), withinRate(sender) else { return true }
+        guard let (event, _) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
+        syslogEventsCounter.add(1)
+        emit(.detected([event], sender: sender))
         return true
     }
 
@@ -191,7 +212,7 @@ public final class Intake: Sendable {
         switch result {
         case nil:
             plainCounter.add()
-            guard takesPlainSyslog(from: sender) else { return }
+            guard takesPlainSyslog(from: sender), withinRate(sender) else { return }
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
             if !events.isEmpty { syslogEventsCounter.add(events.count) }
             emit(.syslog(message, events: events, sender: sender))
@@ -248,6 +269,7 @@ public final class Intake: Sendable {
         }
         for event in raised { raise(event) }
         for event in forgeries.withLock({ $0.tick(nowMilliseconds: now) }) { raise(event) }
+        raiseDrops(nowMilliseconds: now)
         save(snapshot)
     }
 
@@ -297,14 +319,56 @@ public final class Intake: Sendable {
         receiver.withLock { ($0.pendingFrames, $0.pendingBytes, $0.reassemblyStatistics) }
     }
 
-    /// Queues `item`; false (and counted) when the queue is full.
+    /// Queues `item`; false (counted, and raised on the next tick) when the queue is full,
+    /// in items or in bytes.
     @discardableResult
     private func emit(_ item: IntakeItem) -> Bool {
+        let size = item.estimatedBytes
+        if queuedBytes.add(size, ordering: .relaxed).newValue > maxQueueBytes {
+            queuedBytes.subtract(size, ordering: .relaxed)
+            dropped("queue_bytes")
+            return false
+        }
         if case .dropped = continuation.yield(item) {
-            counters.add("relay_dropped_total{reason=\"queue_full\"}")
+            queuedBytes.subtract(size, ordering: .relaxed)
+            dropped("queue_full")
             return false
         }
         return true
+    }
+
+    private func dropped(_ reason: String, sender: String? = nil) {
+        counters.add("relay_dropped_total{reason=\"\(reason)\"}")
+        drops.withLock { d in
+            d.byReason[reason, default: 0] += 1
+            if let sender, d.limitedSenders[sender] != nil || d.limitedSenders.count < 16 { d.limitedSenders[sender, default: 0] += 1 }
+        }
+    }
+
+    /// Whether `sender` is within its rate of plain syslog; a message over it is dropped.
+    private func withinRate(_ sender: String) -> Bool {
+        let now = ContinuousClock.now
+        guard senderLimiter.withLock({ $0.take(sender, now: now) }) else {
+            dropped("sender_rate", sender: sender)
+            return false
+        }
+        return true
+    }
+
+    /// Input dropped since the last call, raised as one relay event (an incident "relay
+    /// dropped input"): a genuine event may have been among what was dropped.
+    func raiseDrops(nowMilliseconds now: Int64) {
+        let tally = drops.withLock { d in
+            defer { d = DropTally() }
+            return d
+        }
+        guard !tally.isEmpty else { return }
+        let reasons = tally.byReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let senders = tally.limitedSenders.sorted { $0.value > $1.value }.prefix(8).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        var event = EdgeRegistry.event(.edgeLoss, "relay", now, severity: .high,
+            "the relay dropped input: \(reasons)" + (senders.isEmpty ? "" : "; rate-limited senders: \(senders)"))
+        event.program = "relay-intake"
+        raise(event)
     }
 
     /// Whether plain syslog from `sender` is taken; a refusal is counted.
@@ -318,5 +382,54 @@ public final class Intake: Sendable {
     private func reject(_ error: WireError, sender: String) {
         counters.add("relay_rejected_total{reason=\"\(error.reason)\"}")
         logger.debug("rejected message", metadata: ["sender": "\(sender)", "reason": "\(error.reason)", "detail": "\(error.detail)"])
+    }
+}
+
+extension IntakeItem {
+    /// What an item holds in memory, roughly: its lines and a fixed cost per event.
+    var estimatedBytes: Int {
+        func events(_ list: [Event]) -> Int { list.reduce(0) { $0 + 256 + ($1.raw?.utf8.count ?? 0) } }
+        switch self {
+        case .frame(let delivery, _):
+            if case .events(let list) = delivery.body { return 256 + events(list) }
+            return 1024
+        case .syslog(let message, let list, _): return 256 + message.message.utf8.count + events(list)
+        case .detected(let list, _): return 64 + events(list)
+        case .relay(let event): return 256 + (event.raw?.utf8.count ?? 0)
+        }
+    }
+}
+
+/// Plain syslog per sender: a token bucket each, refilled at `perSecond`, holding one
+/// second's worth. At most `maxSenders` are remembered (spoofed UDP sources are free): past
+/// it the buckets that have been full longest are forgotten, so a flood of addresses costs
+/// memory only up to the bound and a forgotten sender starts again with a full bucket.
+struct SenderRateLimiter {
+    let perSecond: Double
+    let maxSenders: Int
+    private var buckets: [String: (tokens: Double, at: ContinuousClock.Instant)] = [:]
+
+    init(perSecond: Int, maxSenders: Int = 10_000) {
+        self.perSecond = Double(perSecond)
+        self.maxSenders = maxSenders
+    }
+
+    mutating func take(_ sender: String, now: ContinuousClock.Instant) -> Bool {
+        var bucket = buckets[sender] ?? (perSecond, now)
+        let elapsed = now - bucket.at
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        bucket.tokens = min(perSecond, bucket.tokens + seconds * perSecond)
+        bucket.at = now
+        guard bucket.tokens >= 1 else {
+            buckets[sender] = bucket
+            return false
+        }
+        bucket.tokens -= 1
+        if buckets[sender] == nil, buckets.count >= maxSenders {
+            // Forget the tenth that has waited longest (their buckets are fullest).
+            for (key, _) in buckets.sorted(by: { $0.value.at < $1.value.at }).prefix(max(1, maxSenders / 10)) { buckets[key] = nil }
+        }
+        buckets[sender] = bucket
+        return true
     }
 }

@@ -77,6 +77,7 @@ public enum ConsolePrinter {
         if let g = e.group { parts.append("group=\(g)") }
         if let ip = e.sourceIP { parts.append("from=\(ip)" + (e.sourcePort.map { ":\($0)" } ?? "")) }
         if let r = e.rule { parts.append("rule=\(r)") }
+        if let n = e.count { parts.append("count=\(n)") }
         return parts.joined(separator: " ")
     }
 }

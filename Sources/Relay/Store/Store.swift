@@ -101,6 +101,10 @@ public final class Store: Sendable {
             // 'alert', or 'analysis': the model's answer that came after the alert went.
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'")
         }
+        m.registerMigration("v4-event-count") { db in
+            // A "message repeated N times" line is one row with count N (NULL: once).
+            try db.execute(sql: "ALTER TABLE event ADD COLUMN count INTEGER")
+        }
         return m
     }
 
@@ -284,8 +288,8 @@ public final class Store: Sendable {
             }
             if !events.isEmpty {
                 // Many rows per INSERT: SQLite spends most of a one-row insert outside the row.
-                let columns = "(arrival, time, kind, outcome, host, program, pid, user, target_user, grp, source_ip, source_port, method, logon_type, rule, severity, raw, edge, sender)"
-                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                let columns = "(arrival, time, kind, outcome, host, program, pid, user, target_user, grp, source_ip, source_port, method, logon_type, rule, severity, raw, edge, sender, count)"
+                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 var start = 0
                 while start < events.count {
                     let chunk = events[start..<min(events.count, start + Self.rowsPerInsert)]
@@ -315,6 +319,7 @@ public final class Store: Sendable {
                         binder.bind(e.raw)
                         binder.bind(s.edge)
                         binder.bind(s.sender)
+                        binder.bind(e.count)
                     }
                     try binder.run(db)
                     start += chunk.count
@@ -445,6 +450,7 @@ public final class Store: Sendable {
                 e.targetUser = row["target_user"]
                 e.group = row["grp"]
                 e.sourceIP = row["source_ip"]
+                e.count = row["count"]
                 e.sourcePort = row["source_port"]
                 e.method = row["method"]
                 e.logonType = row["logon_type"]

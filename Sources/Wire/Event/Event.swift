@@ -96,13 +96,23 @@ public struct Event: Hashable, Sendable {
     public var severity: Severity?
     /// The original line or event XML, at most `maxRawBytes` UTF-8 bytes.
     public var raw: String?
+    /// How many times it happened, when more than once: a "message repeated N times" line
+    /// is one event with `count` N, not N events (nil means once).
+    public var count: Int64?
+
+    /// Most a count may say (a repeat line is plain text anyone can write).
+    public static let maxCount: Int64 = 1_000_000
+
+    /// `count`, or 1.
+    public var occurrences: Int { Int(count ?? 1) }
 
     public init(
         kind: Kind, outcome: Outcome? = nil, timeMicroseconds: Int64? = nil, host: String? = nil,
         program: String? = nil, pid: Int64? = nil, user: String? = nil, targetUser: String? = nil,
         group: String? = nil, sourceIP: String? = nil, sourcePort: Int64? = nil, method: String? = nil,
-        logonType: Int64? = nil, rule: String? = nil, severity: Severity? = nil, raw: String? = nil
+        logonType: Int64? = nil, rule: String? = nil, severity: Severity? = nil, raw: String? = nil, count: Int64? = nil
     ) {
+        self.count = count.map { min(max($0, 1), Event.maxCount) }.flatMap { $0 > 1 ? $0 : nil }
         self.kind = kind
         self.outcome = outcome
         self.timeMicroseconds = timeMicroseconds

@@ -5,6 +5,8 @@
 enum EventField: UInt64 {
     case kind = 1, outcome, time, host, program, pid, user, targetUser, group
     case sourceIP, sourcePort, method, logonType, rule, severity, raw
+    /// Added after v1 (a v1 decoder skips it and reads the event once).
+    case count
 }
 
 /// Limits on a decoded batch, applied while decoding.
@@ -64,6 +66,7 @@ enum EventBatchCodec {
         string(.rule, e.rule)
         string(.severity, e.severity?.rawValue)
         string(.raw, e.raw)
+        int(.count, e.count)
     }
 
     static func decode(_ bytes: ArraySlice<UInt8>, limits: PayloadLimits) throws -> [Event] {
@@ -104,6 +107,9 @@ enum EventBatchCodec {
                 case .pid: event.pid = value
                 case .sourcePort: event.sourcePort = value
                 case .logonType: event.logonType = value
+                case .count:
+                    guard (2...Event.maxCount).contains(value) else { throw WireError.malformedPayload("count \(value) out of range") }
+                    event.count = value
                 default: throw WireError.malformedPayload("field \(number) must be bytes")
                 }
             case .bytes(let data):
@@ -127,7 +133,7 @@ enum EventBatchCodec {
                     guard let s = Event.Severity(rawValue: text) else { throw WireError.malformedPayload("severity \(text.prefix(32))") }
                     event.severity = s
                 case .raw: event.raw = Event.truncatedRaw(text)
-                case .time, .pid, .sourcePort, .logonType:
+                case .time, .pid, .sourcePort, .logonType, .count:
                     throw WireError.malformedPayload("field \(number) must be a varint")
                 }
             }

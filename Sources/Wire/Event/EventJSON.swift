@@ -44,6 +44,7 @@ extension Event {
         member("rule", rule.map { .string($0) })
         member("severity", severity.map { .string($0.rawValue) })
         member("raw", raw.map { .string($0) })
+        member("count", count.map { .int($0) })
         for (name, value) in extra {
             if !first { out.append(contentsOf: [UInt8(ascii: ","), 0x20]) }
             first = false
