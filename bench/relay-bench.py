@@ -3,6 +3,8 @@ relay-load, and prints the figures. Every server listens on loopback only."""
 import os, re, subprocess, sys, tempfile, time, urllib.request
 
 loggen_root, step_seconds = os.path.abspath(sys.argv[1]), int(sys.argv[2])
+# "flood" runs only the flood (section 4); "all" (default) runs everything.
+only = sys.argv[3] if len(sys.argv) > 3 else "all"
 # Network syslog carries a PRI: with it, LF framing over TCP is unambiguous for both servers
 # (a line starting with a digit would read as an octet count).
 log = os.path.abspath("bench/out/auth-200000.pri.log")
@@ -47,13 +49,21 @@ def settle(read, expected, patience=3.0):
     return last
 
 
+def cpu_seconds(pid):
+    """User and system CPU of a process so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Relay:
-    def __init__(self, port, http):
+    def __init__(self, port, http, defaults=False):
         self.dir = tempfile.mkdtemp(prefix="relay-bench-")
         cfg = os.path.join(self.dir, "relay.yaml")
         with open(cfg, "w") as f:
             f.write(f'listen:\n  - udp: "127.0.0.1:{port}"\n  - tcp: "127.0.0.1:{port}"\nhttp: "127.0.0.1:{http}"\n'
-                    f'data_directory: {self.dir}/data\npasskey: "{PASSKEY}"\nlimits: {{queue_depth: 1000000}}\n')
+                    f'data_directory: {self.dir}/data\npasskey: "{PASSKEY}"\n'
+                    + ("" if defaults else "limits: {queue_depth: 1000000}\n"))
         self.http = http
         self.proc = subprocess.Popen([relay_bin, "run", "--config", cfg, "--log-level", "error"], stdout=subprocess.DEVNULL)
         for _ in range(100):
@@ -116,6 +126,46 @@ def highest_rate(server, port, tcp):
     return best, rows
 
 
+def flood():
+    """4. A paced flood of failed passwords over UDP, every message an event (1,000 sources,
+    1,000,000 messages at 80,000/s), to the relay on its default configuration and to
+    rsyslog writing a file: what each received, what the relay stored and dropped, and the
+    CPU each spent per message."""
+    path = os.path.abspath("bench/out/flood-1000000.log")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            for n in range(1_000_000):
+                f.write(f"<38>Dec  6 10:{n // 60000 % 60:02d}:{n // 1000 % 60:02d} web-{n % 7:02d} sshd[{1000 + n % 5000}]: "
+                        f"Failed password for invalid user u{n % 977} from 10.{n % 1000 // 256}.{n % 256}.{7 + n % 3} port {1024 + n % 60000} ssh2\n")
+    count, rate = 1_000_000, 80_000
+    for name in ("relay", "rsyslog"):
+        server = Relay(25618, 29618, defaults=True) if name == "relay" else Rsyslog(25619)
+        port = 25618 if name == "relay" else 25619
+        try:
+            cpu0 = cpu_seconds(server.proc.pid)
+            args = [f"{loggen_root}/usr/bin/loggen", "--inet", "--dgram", "-r", str(rate), "-n", str(count), "-I", str(count // rate + 10), "-l", "-R", path, "-d", "-Q",
+                    "127.0.0.1", str(port)]
+            out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+            m = re.findall(r"average rate = ([\d.]+) msg/sec, count=(\d+)", out.stderr + out.stdout)
+            sent, achieved = (int(m[-1][1]), float(m[-1][0])) if m else (count, float(rate))
+            got = settle(lambda: server.received("udp"), sent, patience=5.0)
+            if name == "relay":
+                stored = settle(lambda: metric(29618, "relay_stored_events_total"), got, patience=5.0)
+                dropped = metric(29618, "relay_dropped_total")
+            cpu = cpu_seconds(server.proc.pid) - cpu0
+            line = (f"flood {name:8s}: sent {sent:,} at {achieved:,.0f}/s, received {got:,} (lost at the socket {sent - got:,}), "
+                    f"CPU {cpu:.1f} s = {cpu / max(got, 1) * 1e6:.1f} us per message")
+            if name == "relay":
+                line += f"; events stored {stored:,}, dropped {dropped:,}; peak RSS {server.peak_rss_mib():.0f} MiB"
+            print(line, flush=True)
+        finally:
+            server.stop()
+
+
+if only == "flood":
+    flood()
+    sys.exit(0)
+
 results = {}
 for tcp in (False, True):
     transport = "TCP" if tcp else "UDP"
@@ -165,3 +215,5 @@ try:
     print(f"1,000 edges: {edges} edges registered, {metric(29617, 'relay_edge_events_total'):,} events; peak RSS {relay.peak_rss_mib():.1f} MiB")
 finally:
     relay.stop()
+
+flood()

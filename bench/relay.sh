@@ -5,8 +5,11 @@
 #     file), same generator (syslog-ng's loggen) and same input; prints the ratio;
 #  2. edge frames: events per second verified, reassembled, inflated and decoded, and
 #     stored, from one edge over TCP;
-#  3. peak RSS of the relay with 1,000 simulated edges.
-#   bench/relay.sh [SECONDS_PER_STEP]     (default 10)
+#  3. peak RSS of the relay with 1,000 simulated edges;
+#  4. a flood of failed passwords over UDP (1,000,000 at 80,000/s, every one an event) to the
+#     relay on its default configuration and to rsyslog: received, stored, dropped, CPU per
+#     message for both.
+#   bench/relay.sh [SECONDS_PER_STEP] [flood]     (default 10; `flood` runs only section 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
@@ -19,4 +22,4 @@ loggen_root=bench/out/loggen
 if [ ! -x "$loggen_root/usr/bin/loggen" ]; then
     (cd bench/out && apt-get download syslog-ng-core >/dev/null 2>&1 && dpkg -x syslog-ng-core_*.deb loggen && rm -f syslog-ng-core_*.deb)
 fi
-exec python3 bench/relay-bench.py "$loggen_root" "${1:-10}"
+exec python3 bench/relay-bench.py "$loggen_root" "${1:-10}" "${2:-all}"

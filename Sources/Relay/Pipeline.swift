@@ -17,7 +17,10 @@ public final class Pipeline: Service, Sendable {
         /// Closed incidents kept in the store, in days.
         public var incidentRetentionDays = 180
         public var flushInterval: Duration = .milliseconds(250)
-        public var flushEvents = 4096
+        /// (65,536, so that under a flood the interval decides: each flush also rewrites
+        /// every incident that changed, and under a brute force from many sources that is
+        /// most of the open ones.)
+        public var flushEvents = 65_536
         /// Pending events kept in memory while the store cannot be written (disk full);
         /// past it the oldest are dropped and counted. Incidents are never dropped.
         public var maxUnwrittenEvents = 1_000_000
@@ -33,6 +36,8 @@ public final class Pipeline: Service, Sendable {
     let settings: Settings
     let logger: Logger
     private let state: Mutex<State>
+    /// Counted once per event of an open incident: a handle, not a name looked up each time.
+    private let incidentEvents: Counters.Handle
     /// Serialises store writes (the consumer and the timer both flush).
     private let writing = Mutex<Void>(())
     private let storeOK = Atomic<Bool>(true)
@@ -72,6 +77,7 @@ public final class Pipeline: Service, Sendable {
     public init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
                 settings: Settings = Settings(), logger: Logger) throws {
         self.intake = intake
+        incidentEvents = intake.counters.handle("relay_incident_events_total")
         self.store = store
         self.journal = journal
         self.settings = settings
@@ -111,9 +117,8 @@ public final class Pipeline: Service, Sendable {
                 }
             }
             await cancelWhenGracefulShutdown {
-                for await item in self.intake.items {
-                    self.intake.consumed(item)
-                    self.handle(item)
+                while let batch = await self.intake.queue.next() {
+                    self.handle(batch)
                 }
             }
             group.cancelAll()
@@ -122,9 +127,26 @@ public final class Pipeline: Service, Sendable {
         journal?.close()
     }
 
-    /// Processes one item: the intake's stream calls this; tests may too.
+    /// Processes one item (tests; the relay takes batches).
     public func handle(_ item: IntakeItem, arrival: Int64 = Pipeline.now()) {
-        for observer in itemObservers.withLock({ $0 }) { observer(item) }
+        process(CollectionOfOne(item), arrival: arrival)
+    }
+
+    /// Processes what the queue held, up to 1,024 items per hold of the state's lock.
+    public func handle(_ batch: [IntakeItem]) {
+        var start = 0
+        while start < batch.count {
+            let end = min(batch.count, start + 1024)
+            process(batch[start..<end], arrival: Pipeline.now())
+            start = end
+        }
+    }
+
+    private func process(_ items: some Collection<IntakeItem>, arrival: Int64) {
+        let observers = itemObservers.withLock { $0 }
+        if !observers.isEmpty {
+            for item in items { for observer in observers { observer(item) } }
+        }
         let route = self.route.withLock { $0?.route }
         let (changes, full) = state.withLock { s -> ([IncidentChange], Bool) in
             var changes: [IncidentChange] = []
@@ -134,16 +156,28 @@ public final class Pipeline: Service, Sendable {
                     changes += s.correlator.process(e, edge: edge, arrival: arrival)
                 }
             }
-            switch item {
-            case .frame(let delivery, let sender):
-                let edge = delivery.frame.edgeID.rawValue
-                s.committed[edge, default: EdgeSequenceState()].record(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence)
-                s.changedWindows.insert(edge)
-                if case .events(let events) = delivery.body { take(events, edge: edge, sender: sender) }
-            case .syslog(_, let events, let sender), .detected(let events, let sender):
-                take(events, edge: nil, sender: sender)
-            case .relay(let event):
-                take([event], edge: event.host, sender: nil)
+            for item in items {
+                switch item {
+                case .frame(let delivery, let sender):
+                    let edge = delivery.frame.edgeID.rawValue
+                    s.committed[edge, default: EdgeSequenceState()].record(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence)
+                    s.changedWindows.insert(edge)
+                    if case .events(let events) = delivery.body { take(events, edge: edge, sender: sender) }
+                case .syslog(_, let events, let sender), .detected(let events, let sender):
+                    take(events, edge: nil, sender: sender)
+                case .relay(let event):
+                    take([event], edge: event.host, sender: nil)
+                }
+            }
+            // An incident that only counted several times in this batch is reported once, as
+            // it stands after the last: one copy per incident, not one per event.
+            var lastUpdate: [Int64: Int] = [:]
+            for (i, c) in changes.enumerated() { if case .updated(let incident) = c { lastUpdate[incident.id] = i } }
+            if lastUpdate.count < changes.count {
+                changes = changes.enumerated().compactMap { i, c in
+                    if case .updated(let incident) = c, lastUpdate[incident.id] != i { return nil }
+                    return c
+                }
             }
             var alerting = false
             for c in changes {
@@ -243,7 +277,7 @@ public final class Pipeline: Service, Sendable {
             switch change {
             case .opened(let i): intake.counters.add("relay_incidents_opened_total{severity=\"\(i.severity.rawValue)\"}")
             case .closed: intake.counters.add("relay_incidents_closed_total")
-            case .updated: intake.counters.add("relay_incident_events_total")
+            case .updated: incidentEvents.add()
             case .escalated(let i, _):
                 intake.counters.add("relay_incident_events_total")
                 intake.counters.add("relay_incidents_escalated_total{severity=\"\(i.severity.rawValue)\"}")

@@ -132,8 +132,8 @@ struct HardeningUnitTests {
         intake.handle(Array(line.utf8), sender: "127.0.0.1", transport: .udp)
         intake.finish()
         var times: [Int64] = []
-        for await item in intake.items {
-            if case .detected(let events, _) = item { times += events.compactMap(\.timeMicroseconds) }
+        while let batch = await intake.queue.next() {
+            for item in batch { if case .detected(let events, _) = item { times += events.compactMap(\.timeMicroseconds) } }
         }
         #expect(times == [start + 2 * 86_400_000_000], "resolved to \(times.map { SyslogTimestamp.iso8601UTC(microseconds: $0, fractionDigits: 0) })")
     }

@@ -46,7 +46,9 @@ public struct RelayConfiguration: Sendable {
         /// A TLS connection must complete its handshake within this.
         public var tlsHandshakeSeconds = 10
         /// Items waiting between intake and processing; past it new items are dropped and counted.
-        public var queueDepth = 100_000
+        /// (A million: the bytes below are the bound that matters; a flood the pipeline
+        /// falls behind on for a few seconds waits here instead of being dropped.)
+        public var queueDepth = 1_000_000
         /// Bytes those items may hold in all (their lines and fields, estimated); past it new
         /// items are dropped and counted, and the relay raises an incident.
         public var queueBytes = 256 << 20

@@ -41,6 +41,32 @@ public struct Correlator: Sendable {
         var weights: [Int] = []
         var total = 0
         var lastArrival: Int64 = 0
+
+        /// Inserts in time order (spooled events may arrive late), keeps only the window,
+        /// and no more events than it takes to reach `keep` occurrences.
+        mutating func remember(_ event: Event, time: Int64, arrival: Int64, keep: Int, window: Int) {
+            let limit = Int64(window) * 1_000_000
+            var index = times.count
+            if let last = times.last, last > time { index = times.lastIndex(where: { $0 <= time }).map { $0 + 1 } ?? 0 }
+            times.insert(time, at: index)
+            evidence.insert(event.raw ?? "", at: index)
+            weights.insert(event.occurrences, at: index)
+            total += event.occurrences
+            let newest = times.last ?? time
+            var drop = 0
+            var kept = total
+            while drop < times.count, newest - times[drop] > limit || kept - weights[drop] >= keep {
+                kept -= weights[drop]
+                drop += 1
+            }
+            if drop > 0 {
+                times.removeFirst(drop)
+                evidence.removeFirst(drop)
+                weights.removeFirst(drop)
+                total = kept
+            }
+            lastArrival = max(lastArrival, arrival)
+        }
     }
 
     /// `open` are incidents still open in the store (a restart keeps counting them);
@@ -101,10 +127,10 @@ public struct Correlator: Sendable {
                 ended.status = .closed
                 changes.append(.closed(ended))
             }
-            if var incident = open[key] {
-                let before = incident.severity
-                incident.add(event, time: time, arrival: arrival, edge: edge)
-                open[key] = incident
+            if let index = open.index(forKey: key) {
+                // Changed in place: a copy taken out and put back copied its evidence too.
+                var before = Event.Severity.info
+                let incident = Self.adding(event, to: &open.values[index], time: time, arrival: arrival, edge: edge, before: &before)
                 // A more severe event raises the incident: channels that wait for that
                 // severity hear of it now (a sudo failure, then "user NOT in sudoers").
                 changes.append(incident.severity > before ? .escalated(incident, from: before) : .updated(incident))
@@ -180,6 +206,16 @@ public struct Correlator: Sendable {
         return incident
     }
 
+    /// Adds `event` to `incident` in place; returns the incident as it now is and its
+    /// severity before (read through the same access, not a copy of the whole incident).
+    private static func adding(
+        _ event: Event, to incident: inout Incident, time: Int64, arrival: Int64, edge: String?, before: inout Event.Severity
+    ) -> Incident {
+        before = incident.severity
+        incident.add(event, time: time, arrival: arrival, edge: edge)
+        return incident
+    }
+
     /// Returns how many stale groups were dropped to make room.
     private static func remember(
         _ event: Event, key: String, time: Int64, arrival: Int64, keep: Int, window: Int, in table: inout [String: Pending], maxGroups: Int
@@ -191,23 +227,8 @@ public struct Correlator: Sendable {
             for (k, _) in stale { table[k] = nil }
             dropped = stale.count
         }
-        var p = table[key] ?? Pending()
-        let limit = Int64(window) * 1_000_000
-        // Insert in time order (spooled events may arrive late), keep only the window, and
-        // no more events than it takes to reach `keep` occurrences.
-        let index = p.times.lastIndex(where: { $0 <= time }).map { $0 + 1 } ?? 0
-        p.times.insert(time, at: index)
-        p.evidence.insert(event.raw ?? "", at: index)
-        p.weights.insert(event.occurrences, at: index)
-        p.total += event.occurrences
-        let newest = p.times.last ?? time
-        while let first = p.times.first, newest - first > limit || p.total - p.weights[0] >= keep {
-            p.times.removeFirst()
-            p.evidence.removeFirst()
-            p.total -= p.weights.removeFirst()
-        }
-        p.lastArrival = max(p.lastArrival, arrival)
-        table[key] = p
+        // Changed in place (a copy put back would copy its arrays on every event).
+        table[key, default: Pending()].remember(event, time: time, arrival: arrival, keep: keep, window: window)
         return dropped
     }
 
@@ -219,13 +240,21 @@ public struct Correlator: Sendable {
     /// an alert goes out when an incident opens). Values are escaped so that no value can
     /// end one field and start the next.
     func key(_ rule: CorrelationRule, _ event: Event, edge: String?) -> String {
-        var key = rule.id + (edge == nil ? "|syslog" : "|signed")
+        var key = rule.id
+        key.reserveCapacity(rule.id.utf8.count + 8 + rule.groupBy.count * 24)
+        key += edge == nil ? "|syslog" : "|signed"
         for field in rule.groupBy {
             key += "|"
-            for c in (field.value(in: event) ?? "").unicodeScalars {
-                if c == "|" || c == "\\" { key.unicodeScalars.append("\\") }
-                key.unicodeScalars.append(c)
+            guard var value = field.value(in: event) else { continue }
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: "\\") }) {
+                var escaped = ""
+                for c in value.unicodeScalars {
+                    if c == "|" || c == "\\" { escaped.unicodeScalars.append("\\") }
+                    escaped.unicodeScalars.append(c)
+                }
+                value = escaped
             }
+            key += value
         }
         return key
     }

@@ -38,8 +38,8 @@ public final class Intake: Sendable {
     private let edgeHosts: [String: [String]]
     public let policy: EdgeRegistry.Policy
     public let counters: Counters
-    private let continuation: AsyncStream<IntakeItem>.Continuation
-    public let items: AsyncStream<IntakeItem>
+    /// Items for the pipeline, bounded in items and bytes.
+    public let queue: IntakeQueue
     private let logger: Logger
     private let store: Store
     /// The store's state entry holding the registry with its replay windows.
@@ -82,8 +82,7 @@ public final class Intake: Sendable {
         plainCounter = counters.handle("relay_syslog_plain_total")
         syslogEventsCounter = counters.handle("relay_syslog_events_total")
         self.logger = logger
-        (items, continuation) = AsyncStream.makeStream(of: IntakeItem.self, bufferingPolicy: .bufferingOldest(configuration.limits.queueDepth))
-        maxQueueBytes = configuration.limits.queueBytes
+        queue = IntakeQueue(maxItems: configuration.limits.queueDepth, maxBytes: configuration.limits.queueBytes)
         senderLimiter = Mutex(SenderRateLimiter(perSecond: configuration.limits.plainPerSenderPerSecond))
     }
 
@@ -101,9 +100,6 @@ public final class Intake: Sendable {
         return windows
     }
 
-    /// Bytes held by the items in the queue (estimated), against `limits.queueBytes`.
-    private let queuedBytes = Atomic<Int>(0)
-    private let maxQueueBytes: Int
     /// Plain syslog per sender.
     private let senderLimiter: Mutex<SenderRateLimiter>
     /// Drops since the relay last raised them, by reason (and the senders rate-limited).
@@ -113,11 +109,6 @@ public final class Intake: Sendable {
         var byReason: [String: Int] = [:]
         var limitedSenders: [String: Int] = [:]
         var isEmpty: Bool { byReason.isEmpty }
-    }
-
-    /// The pipeline took `item` off the queue.
-    public func consumed(_ item: IntakeItem) {
-        queuedBytes.subtract(item.estimatedBytes, ordering: .relaxed)
     }
 
     /// Relay events the queue had no room for: they are never dropped, the pipeline takes
@@ -134,7 +125,7 @@ public final class Intake: Sendable {
     }
 
     /// No more items will come (listeners have stopped).
-    public func finish() { continuation.finish() }
+    public func finish() { queue.finish() }
 
     /// Whether every plain syslog message becomes an item, or only those with events (the
     /// default: a flood of unremarkable syslog then costs a scan and a count each).
@@ -323,18 +314,13 @@ public final class Intake: Sendable {
     /// in items or in bytes.
     @discardableResult
     private func emit(_ item: IntakeItem) -> Bool {
-        let size = item.estimatedBytes
-        if queuedBytes.add(size, ordering: .relaxed).newValue > maxQueueBytes {
-            queuedBytes.subtract(size, ordering: .relaxed)
-            dropped("queue_bytes")
-            return false
+        switch queue.push(item, bytes: item.estimatedBytes) {
+        case nil: return true
+        case .items?: dropped("queue_full")
+        case .bytes?: dropped("queue_bytes")
+        case .finished?: break
         }
-        if case .dropped = continuation.yield(item) {
-            queuedBytes.subtract(size, ordering: .relaxed)
-            dropped("queue_full")
-            return false
-        }
-        return true
+        return false
     }
 
     private func dropped(_ reason: String, sender: String? = nil) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Wire
 
 /// Prints incidents as they open and close, one line each, for an operator watching the
@@ -22,7 +23,8 @@ public enum ConsolePrinter {
 
     static func line(for change: IncidentChange) -> String? {
         let i = change.incident
-        let time = SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0)
+        // Made only for a line that is printed: most changes (an incident counting) print none.
+        var time: String { SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0) }
         switch change {
         case .opened:
             var parts = ["INCIDENT #\(i.id)", i.severity.rawValue.uppercased(), i.kind, time, i.title]
@@ -34,12 +36,27 @@ public enum ConsolePrinter {
         case .closed:
             return "closed #\(i.id) \(i.kind) after \(i.count) event(s), last at \(time)"
         case .updated:
-            // A growing incident is reported at powers of ten, not at every event.
-            var n = i.count
-            while n >= 10, n % 10 == 0 { n /= 10 }
-            guard i.count >= 10, n == 1 else { return nil }
+            // A growing incident is reported when it reaches a power of ten, not at every event
+            // (changes come a batch at a time, and a count can grow by more than one).
+            guard i.count >= 10 else { return nil }
+            let reached = powerOfTen(atMost: i.count)
+            guard printedPowers.withLock({ p in
+                guard (p[i.id] ?? 0) < reached else { return false }
+                if p.count > 10_000 { p.removeAll() }
+                p[i.id] = reached
+                return true
+            }) else { return nil }
             return "incident #\(i.id) \(i.kind) now \(i.count) events: \(i.title)"
         }
+    }
+
+    /// The highest power of ten each counting incident was reported at.
+    static let printedPowers = Mutex<[Int64: Int]>([:])
+
+    static func powerOfTen(atMost n: Int) -> Int {
+        var p = 1
+        while p <= n / 10 { p *= 10 }
+        return p
     }
 
     static func lines(for item: IntakeItem) -> [String] {

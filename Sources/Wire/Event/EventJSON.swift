@@ -61,6 +61,15 @@ extension Event {
     /// Appends `s` as a JSON string literal.
     public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
+        // Most text needs no escape: then it goes in one copy, not byte by byte.
+        if let plain = s.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }), plain {
+            out.append(0x22)
+            return
+        }
         for b in s.utf8 {
             switch b {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])
