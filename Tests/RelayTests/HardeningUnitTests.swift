@@ -278,3 +278,104 @@ struct SenderRateTests {
         #expect(opened.map(\.kind) == ["brute_force"] && opened.first?.count == 5, "\(changes)")
     }
 }
+
+/// Issue 10, class 4: the relay's state machines and parsers on extreme values, at random
+/// (a fixed seed, bounded counts): nothing traps, nothing overflows.
+@Suite("Extreme values at random")
+struct ExtremeValueTests {
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (state >> 29) ^ (state << 35)
+        }
+    }
+
+    static let extremes: [Int64] = [Int64.min, Int64.min + 1, -1, 0, 1, Int64.max - 1, Int64.max]
+
+    @Test func theCorrelatorTakesAnyEvent() {
+        var rng = Generator(state: 42)
+        var c = Correlator()
+        let base: Int64 = 1_795_939_815_000_000
+        let kinds = Event.Kind.vocabulary
+        let texts = ["", "|", "\\\\", "a|b\\\\|c", String(repeating: "x", count: 5000), "e" + String(repeating: "\u{301}", count: 500), "root"]
+        for n in 0..<20_000 {
+            var e = Event(kind: kinds[Int(rng.next() % UInt64(kinds.count))])
+            e.outcome = rng.next() % 2 == 0 ? .failure : .success
+            e.timeMicroseconds = rng.next() % 3 == 0 ? Self.extremes[Int(rng.next() % 7)] : base + Int64(rng.next() % 1_000_000_000)
+            e.host = texts[Int(rng.next() % UInt64(texts.count))]
+            e.user = texts[Int(rng.next() % UInt64(texts.count))]
+            e.targetUser = texts[Int(rng.next() % UInt64(texts.count))]
+            e.group = rng.next() % 4 == 0 ? "sudo" : texts[Int(rng.next() % UInt64(texts.count))]
+            e.sourceIP = "198.51.100.\(rng.next() % 4)"
+            e.method = rng.next() % 2 == 0 ? "password" : nil
+            e.severity = Event.Severity.allCases[Int(rng.next() % 5)]
+            e.count = rng.next() % 5 == 0 ? [2, 999, Event.maxCount][Int(rng.next() % 3)] : nil
+            e.raw = texts[Int(rng.next() % UInt64(texts.count))]
+            _ = c.process(e, edge: rng.next() % 2 == 0 ? nil : "web-01", arrival: base + Int64(n) * 1000)
+        }
+        _ = c.tick(now: base + 86_400_000_000)
+        #expect(c.open.values.allSatisfy { $0.count >= 1 })
+    }
+
+    @Test func theRegistryTakesAnySequenceAndEpoch() throws {
+        var rng = Generator(state: 7)
+        var registry = EdgeRegistry()
+        var state = EdgeSequenceState()
+        let sequences: [UInt64] = [0, 1, 2, 1023, 1024, UInt64.max / 2, UInt64.max - 1, UInt64.max]
+        for n in 0..<3000 {
+            let epoch = UInt32(truncatingIfNeeded: rng.next() % 4 == 0 ? rng.next() : UInt64([0, 1, 2, UInt32.max][Int(rng.next() % 4)]))
+            let sequence = rng.next() % 2 == 0 ? sequences[Int(rng.next() % 8)] : rng.next()
+            guard state.check(epoch: epoch, sequence: sequence) == .fresh else { continue }
+            let acceptance = state.accept(epoch: epoch, sequence: sequence)
+            let frame = Frame(kind: .events, flags: [], dictionaryID: 0, edgeID: EdgeID(rawValue: "x")!, epoch: epoch, sequence: sequence,
+                              sendTimeMilliseconds: 0, payload: [])
+            _ = registry.delivered(.init(frame: frame, body: .events([]), acceptance: acceptance), nowMilliseconds: Int64(n) * 1000)
+            registry.sequences = ["x": state]
+            if n % 100 == 0 { _ = registry.tick(nowMilliseconds: Int64(n) * 1000 + 60_000, policy: .init()) }
+        }
+        // Saved and loaded again, as after a restart.
+        let data = try JSONEncoder().encode(registry)
+        var loaded = try JSONDecoder().decode(EdgeRegistry.self, from: data)
+        loaded.validate()
+        loaded.sequences = ["x": state]
+        _ = loaded.tick(nowMilliseconds: 10_000_000, policy: .init())
+        #expect(loaded.records["x"].map { $0.framesLost >= 0 } ?? true)
+    }
+
+    @Test func modelAnswersWithAnyUsage() {
+        for usage in ["9223372036854775807", "-9223372036854775808", "1e300", "-5", "\"many\"", "null", "18446744073709551616"] {
+            let body = Array(#"{"choices": [{"message": {"content": "ok"}}], "usage": {"total_tokens": \#(usage)}}"#.utf8)
+            let answer = Analyst.answer(body, kind: .openai)
+            #expect(answer?.text == "ok")
+            #expect(Analyst.plausibleTokens(answer?.tokens ?? 0) <= 1_000_000)
+        }
+    }
+}
+
+/// Issue 10, class 5: refusals claiming invented edge ids are one group, and forgery events
+/// are limited over all groups, so forged packets cannot flood the chat with incidents.
+@Suite("Forgeries grouped")
+struct ForgeryGroupingTests {
+    @Test func inventedEdgesAreOneGroupAndEventsAreLimited() {
+        var tracker = ForgeryTracker()
+        var events: [Event] = []
+        for n in 0..<1000 {
+            if let e = tracker.record(claimedEdge: "made-up-\(n)", known: false, reason: "forged", sender: "10.0.0.\(n % 200)", nowMilliseconds: 1000) {
+                events.append(e)
+            }
+        }
+        #expect(events.count == 1 && events.first?.host == ForgeryTracker.unknownEdges)
+        // Known edges have their own events, up to the budget for the period.
+        for n in 0..<40 {
+            if let e = tracker.record(claimedEdge: "web-\(n)", known: true, reason: "replayed", sender: "10.0.0.1", nowMilliseconds: 2000) {
+                events.append(e)
+            }
+        }
+        #expect(events.count == tracker.maxEventsPerPeriod, "\(events.count) events")
+        // The rest is summed up in the next periods, still within the budget each.
+        let later = tracker.tick(nowMilliseconds: 70_000)
+        #expect(later.count <= tracker.maxEventsPerPeriod && !later.isEmpty)
+        #expect(later.contains { $0.host == ForgeryTracker.unknownEdges && ($0.raw ?? "").contains("999 frame(s)") })
+    }
+}

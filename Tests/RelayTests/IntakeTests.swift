@@ -175,6 +175,10 @@ struct ForgeryTests {
             interleaved.append(f)
             if i % 20 == 0 { interleaved.append(genuine[i / 20]) }
         }
+        // The edge has spoken before (refusals claiming edges never heard are grouped
+        // apart: ForgeryGroupingTests).
+        try await Send.udp([genuine[0]], port: relay.udpPort)
+        await relay.wait { relay.frames.count == 1 }
         try await Send.udp(interleaved, port: relay.udpPort)
         await relay.wait { relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 200 && relay.frames.count == 10 }
         #expect(relay.frames.count == 10, "every genuine frame delivered")

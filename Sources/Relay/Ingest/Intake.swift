@@ -241,7 +241,8 @@ public final class Intake: Sendable {
                 // what an operator needs to know which edge someone impersonates).
                 let claimed = message.element(Envelope.sdID)?["id"] ?? message.hostname ?? ""
                 let edge = EdgeID(rawValue: claimed)?.rawValue ?? "unknown"
-                if let event = forgeries.withLock({ $0.record(claimedEdge: edge, reason: error.reason, sender: sender, nowMilliseconds: nowMilliseconds) }) {
+                let known = registry.withLock { $0.records[edge] != nil }
+                if let event = forgeries.withLock({ $0.record(claimedEdge: edge, known: known, reason: error.reason, sender: sender, nowMilliseconds: nowMilliseconds) }) {
                     raise(event)
                 }
             }

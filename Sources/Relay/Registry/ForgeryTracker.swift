@@ -5,8 +5,11 @@ import Wire
 /// at once, later ones are folded into one summary per `periodMilliseconds`. A flood of
 /// forged packets is a handful of events (and one incident), not one per packet.
 ///
-/// Bounded: at most `maxEdges` claimed ids are tracked; refusals claiming others are
-/// counted under `*` (an attacker can claim any id).
+/// Refusals claiming edges the relay has never heard from are one group, `unknown edges`
+/// (an attacker can claim any id: a thousand invented ids were a thousand incidents and
+/// alerts), and at most `maxEventsPerPeriod` events are raised in a period over all groups;
+/// what is over goes into the next summaries. Bounded: at most `maxEdges` claimed ids are
+/// tracked; refusals claiming others are counted under `*`.
 struct ForgeryTracker: Sendable {
     struct Entry: Sendable {
         var lastRaised: Int64
@@ -17,18 +20,31 @@ struct ForgeryTracker: Sendable {
 
     var periodMilliseconds: Int64 = 60_000
     var maxEdges = 1024
+    var maxEventsPerPeriod = 16
     private(set) var entries: [String: Entry] = [:]
+    /// Events raised in the current period, over all groups.
+    private var raised: (since: Int64, count: Int) = (0, 0)
+    static let unknownEdges = "unknown edges"
 
-    mutating func record(claimedEdge: String, reason: String, sender: String, nowMilliseconds now: Int64) -> Event? {
-        let key = entries[claimedEdge] != nil || entries.count < maxEdges ? claimedEdge : "*"
-        if var entry = entries[key], now - entry.lastRaised < periodMilliseconds {
+    /// `known`: whether the claimed edge has ever sent the relay a valid frame.
+    mutating func record(claimedEdge: String, known: Bool = true, reason: String, sender: String, nowMilliseconds now: Int64) -> Event? {
+        let claimed = known ? claimedEdge : Self.unknownEdges
+        let key = entries[claimed] != nil || entries.count < maxEdges ? claimed : "*"
+        if now - raised.since >= periodMilliseconds { raised = (now, 0) }
+        let overBudget = raised.count >= maxEventsPerPeriod
+        if var entry = entries[key], now - entry.lastRaised < periodMilliseconds || overBudget {
             entry.unreported += 1
             entry.reasons[reason, default: 0] += 1
             if !entry.senders.contains(sender), entry.senders.count < 8 { entry.senders.append(sender) }
             entries[key] = entry
             return nil
         }
+        if overBudget {
+            entries[key] = Entry(lastRaised: now - periodMilliseconds, unreported: 1, reasons: [reason: 1], senders: [sender])
+            return nil
+        }
         entries[key] = Entry(lastRaised: now)
+        raised.count += 1
         return Self.event(key, count: 1, reasons: [reason: 1], senders: [sender], now: now)
     }
 
@@ -37,7 +53,9 @@ struct ForgeryTracker: Sendable {
         var events: [Event] = []
         for key in entries.keys.sorted() {
             guard var entry = entries[key], now - entry.lastRaised >= periodMilliseconds else { continue }
-            if entry.unreported > 0 {
+            if now - raised.since >= periodMilliseconds { raised = (now, 0) }
+            if entry.unreported > 0, raised.count < maxEventsPerPeriod {
+                raised.count += 1
                 events.append(Self.event(key, count: entry.unreported, reasons: entry.reasons, senders: entry.senders, now: now))
                 entry = Entry(lastRaised: now)
                 entries[key] = entry
