@@ -72,7 +72,12 @@ public final class EdgeReader: @unchecked Sendable {
             state.cursors.merge(newer.cursors) { _, spooled in spooled }
             state.savedAtMicroseconds = newer.savedAtMicroseconds
         }
-        epoch = EdgeState.nextEpoch(after: max(state.epoch, spool.newestEpoch ?? 0))
+        let previous = max(state.epoch, spool.newestEpoch ?? 0)
+        guard previous < UInt32.max - 4096 else {
+            // Every later epoch would reuse (epoch, sequence) pairs, the sealing nonces.
+            throw EdgeError("the edge has used up its epochs (\(previous)): give it a new edge id and key")
+        }
+        epoch = EdgeState.nextEpoch(after: previous)
         state.epoch = epoch
         try state.save(directory: configuration.stateDirectory)
         self.state = state

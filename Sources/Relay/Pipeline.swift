@@ -87,6 +87,9 @@ public final class Pipeline: Service, Sendable {
         let correlator = Correlator(rules: rules, allowlist: allowlist, open: open, nextID: try store.maxIncidentID() + 1)
         var initial = State(correlator: correlator)
         initial.committed = try Intake.committedWindows(store)
+        // Written again at the first flush: windows read from an older store's registry must
+        // become `window:` entries before that registry is saved without them.
+        initial.changedWindows = Set(initial.committed.keys)
         state = Mutex(initial)
     }
 

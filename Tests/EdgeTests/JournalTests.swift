@@ -54,6 +54,8 @@ struct JournalTests {
         #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger"]) == "logger")
         #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger"]) == "logger")
         #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/usr/sbin/sshd"]) == "sshd")
+        // A copy of logger named sshd, run from /tmp, is not sshd.
+        #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/tmp/sshd"]) == "untrusted:sshd")
         #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "sshd-session", "_EXE": "/usr/lib/openssh/sshd-session"]) == "sshd-session")
         // The kernel cuts _COMM at 15 bytes: a longer identifier that starts with it is taken.
         #expect(JournalSource.program(["SYSLOG_IDENTIFIER": "systemd-logind-x", "_COMM": "systemd-logind-"]) == "systemd-logind-x")

@@ -373,9 +373,51 @@ struct ForgeryGroupingTests {
             }
         }
         #expect(events.count == tracker.maxEventsPerPeriod, "\(events.count) events")
-        // The rest is summed up in the next periods, still within the budget each.
-        let later = tracker.tick(nowMilliseconds: 70_000)
-        #expect(later.count <= tracker.maxEventsPerPeriod && !later.isEmpty)
+        // The rest is summed up in the next periods, within the budget each, the groups that
+        // waited longest first; nothing is forgotten while it is unreported.
+        var later: [Event] = []
+        for period in 1...3 {
+            let batch = tracker.tick(nowMilliseconds: 2000 + Int64(period) * 61_000)
+            #expect(batch.count <= tracker.maxEventsPerPeriod)
+            later += batch
+        }
         #expect(later.contains { $0.host == ForgeryTracker.unknownEdges && ($0.raw ?? "").contains("999 frame(s)") })
+        #expect(Set(later.map(\.host)).count == 25 + 1, "every group over the budget reported: \(Set(later.map(\.host)).count)")
+    }
+}
+
+/// Review findings of session 4, each at the value that showed it.
+@Suite("Queue headroom, relay kinds, IPv6 sources")
+struct ReviewFindingTests {
+    /// Plain syslog may fill three quarters of the queue; the rest is kept for edge frames
+    /// and the relay's own events (spoofed senders get past any per-sender limit).
+    @Test func plainSyslogCannotTakeTheLastQuarterOfTheQueue() {
+        let queue = IntakeQueue(maxItems: 8, maxBytes: 1 << 20)
+        let plain = IntakeItem.detected([Event(kind: .login)], sender: "10.0.0.1")
+        let accepted = (0..<10).filter { _ in queue.push(plain, bytes: 100) == nil }.count
+        #expect(accepted == 6)
+        let relay = IntakeItem.relay(Event(kind: .edgeLoss, host: "relay"))
+        #expect(queue.push(relay, bytes: 100) == nil && queue.push(relay, bytes: 100) == nil)
+        #expect(queue.push(relay, bytes: 100) == .items)
+    }
+
+    /// An edge cannot send the relay's own kinds: edge.silent naming another edge would open
+    /// that incident first, and the relay's genuine one would only raise its count.
+    @Test func edgesCannotSendTheRelaysKinds() {
+        var registry = EdgeRegistry()
+        let events = [Event(kind: .edgeSilent, host: "db-01"), Event(kind: .login, host: "web-01"), Event(kind: .edgeLoss, host: "web-01")]
+        let (kept, refused) = registry.tieHosts(events, edge: "web-01", allowed: ["*"])
+        #expect(kept.map(\.kind) == [.login] && refused == 2)
+    }
+
+    @Test func ipv6SourcesAreCountedPerSlash64() {
+        #expect(ConnectionTable.sourceKey("2001:db8:1:2::5") == ConnectionTable.sourceKey("2001:db8:1:2:ffff::9"))
+        #expect(ConnectionTable.sourceKey("2001:db8:1:3::5") != ConnectionTable.sourceKey("2001:db8:1:2::5"))
+        #expect(ConnectionTable.sourceKey("10.0.0.1") == "10.0.0.1")
+        let table = ConnectionTable(maxTotal: 100, maxPerSource: 2)
+        #expect(table.admit("2001:db8::1") == nil && table.admit("2001:db8::2") == nil)
+        #expect(table.admit("2001:db8::3") == "per_source")
+        table.release("2001:db8::1")
+        #expect(table.admit("2001:db8::4") == nil)
     }
 }

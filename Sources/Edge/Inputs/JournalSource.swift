@@ -153,7 +153,10 @@ public final class JournalSource: @unchecked Sendable {
     static func program(_ object: [String: Any]) -> String {
         let identifier = text(object["SYSLOG_IDENTIFIER"])
         if let exe = text(object["_EXE"]), let name = exe.split(separator: "/").last, !name.isEmpty {
-            return String(name)
+            // A copy of logger named sshd in /tmp is not sshd: only programs installed in the
+            // system's directories speak under their own name.
+            let system = ["/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/"].contains { exe.hasPrefix($0) }
+            return system ? String(name) : "untrusted:" + name
         }
         if let comm = text(object["_COMM"]), !comm.isEmpty {
             if comm.utf8.count == 15, let identifier, identifier.hasPrefix(comm) { return identifier }

@@ -99,8 +99,9 @@ public struct AlertMessage: Sendable, Equatable {
         let prefix = keyword.map { "[\($0)] " } ?? ""
         let title = language == .zh ? "\(prefix)【分析】#\(i.id) \(clip(i.title, factBytes))" : "\(prefix)[analysis] #\(i.id) \(clip(i.title, factBytes))"
         let heading = language == .zh ? "**分析**（模型生成，仅供参考；告警已先行发送）" : "**Analysis** (by the model, for guidance; the alert went first)"
-        // Escaping at most quadruples a byte: a quarter of what is left always fits.
-        let room = max(0, maxBytes - escape(title).utf8.count - heading.utf8.count - 16) / 4
+        // Defanging and escaping make at most seven bytes of one ("." after "://" becomes
+        // "\\[.\\]"): a seventh of what is left always fits.
+        let room = max(0, maxBytes - escape(title).utf8.count - heading.utf8.count - 16) / 7
         let body = escape(clip(analysis, min(analysisBytes, room)))
         let text = "### \(escape(title))\n\n\(heading)\n\n\(body)"
         guard text.utf8.count <= maxBytes else { return minimal(i, language: language, keyword: keyword, maxBytes: maxBytes) }
@@ -148,7 +149,10 @@ public struct AlertMessage: Sendable, Equatable {
     /// Whether the evidence is authenticated: plain syslog is evidence, not proof (anyone
     /// on the network can send it, under any host name).
     static func provenance(_ i: Incident, _ language: Language) -> String {
-        switch (i.authenticated, language) {
+        if i.kind.hasPrefix("edge.") || i.kind.hasPrefix("relay.") {
+            return language == .zh ? "中继自身观察到" : "observed by the relay itself"
+        }
+        return switch (i.authenticated, language) {
         case (true, .zh): "已认证（探针签名）"
         case (true, .en): "authenticated (signed by the edge)"
         case (false, .zh): "普通 syslog，未认证（可能伪造）"
@@ -191,10 +195,7 @@ public struct AlertMessage: Sendable, Equatable {
     /// Whether `scalar` must not reach a chat as it is: line and paragraph separators,
     /// C0 and C1 controls, DEL, and the bidirectional overrides that reorder what is shown.
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0xFEFF: true
-        default: false
-        }
+        TerminalText.needsEscape(scalar) || scalar.value == 0xFEFF
     }
 
     /// Log text without markdown, for Feishu's rich text and titles: every control and line

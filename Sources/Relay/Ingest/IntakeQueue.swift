@@ -13,6 +13,7 @@ public final class IntakeQueue: Sendable {
         var bytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
+        var cancelled = false
     }
 
     private let state = Mutex(State())
@@ -24,12 +25,20 @@ public final class IntakeQueue: Sendable {
 
     public enum Refusal: Sendable { case items, bytes, finished }
 
-    /// Adds `item` (holding about `bytes`); the reason when there is no room.
+    /// Adds `item` (holding about `bytes`); the reason when there is no room. Plain syslog
+    /// (anyone can send it, from spoofed addresses past any per-sender limit) may fill only
+    /// three quarters of the queue: the last quarter is kept for edge frames and the relay's
+    /// own events, so a flood of plain syslog cannot make the relay drop an authenticated one.
     public func push(_ item: IntakeItem, bytes: Int) -> Refusal? {
+        let plain: Bool
+        switch item {
+        case .syslog, .detected: plain = true
+        case .frame, .relay: plain = false
+        }
         let (refusal, waiter) = state.withLock { s -> (Refusal?, CheckedContinuation<Void, Never>?) in
             guard !s.finished else { return (.finished, nil) }
-            guard s.items.count < maxItems else { return (.items, nil) }
-            guard s.bytes + bytes <= maxBytes else { return (.bytes, nil) }
+            guard s.items.count < (plain ? maxItems / 4 * 3 : maxItems) else { return (.items, nil) }
+            guard s.bytes + bytes <= (plain ? maxBytes / 4 * 3 : maxBytes) else { return (.bytes, nil) }
             s.items.append(item)
             s.bytes += bytes
             defer { s.waiter = nil }
@@ -44,11 +53,13 @@ public final class IntakeQueue: Sendable {
     public func next() async -> [IntakeItem]? {
         while true {
             if let batch = take() { return batch.isEmpty ? nil : batch }
-            if Task.isCancelled { return nil }
+            if Task.isCancelled || state.withLock({ $0.cancelled }) { return nil }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let ready = state.withLock { s -> Bool in
-                        if !s.items.isEmpty || s.finished { return true }
+                        // `cancelled` is set under this lock: a cancellation between the check
+                        // above and here is seen, not lost with a waiter nobody resumes.
+                        if !s.items.isEmpty || s.finished || s.cancelled { return true }
                         s.waiter = continuation
                         return false
                     }
@@ -56,6 +67,7 @@ public final class IntakeQueue: Sendable {
                 }
             } onCancel: {
                 let waiter = state.withLock { s in
+                    s.cancelled = true
                     defer { s.waiter = nil }
                     return s.waiter
                 }

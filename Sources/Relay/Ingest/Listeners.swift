@@ -253,9 +253,19 @@ public final class ConnectionTable: Sendable {
         return (ConnectionTable(maxTotal: total, maxPerSource: limits.maxConnectionsPerSource), total < limits.maxConnections ? total : nil)
     }
 
+    /// The key a source is counted under: its address, or for IPv6 its /64 (one host holds
+    /// a whole /64 to pick addresses from).
+    static func sourceKey(_ source: String) -> String {
+        guard source.contains(":") else { return source }
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, source, &address) == 1 else { return source }
+        return withUnsafeBytes(of: &address) { bytes in bytes.prefix(8).map { String(format: "%02x", $0) }.joined() } + "::/64"
+    }
+
     /// Takes a place for a connection from `source`; the reason when there is none.
     public func admit(_ source: String) -> String? {
-        state.withLock { s in
+        let source = Self.sourceKey(source)
+        return state.withLock { s in
             guard s.total < maxTotal else { return "total" }
             guard s.bySource[source, default: 0] < maxPerSource else { return "per_source" }
             s.total += 1
@@ -265,6 +275,7 @@ public final class ConnectionTable: Sendable {
     }
 
     public func release(_ source: String) {
+        let source = Self.sourceKey(source)
         state.withLock { s in
             s.total -= 1
             let n = s.bySource[source, default: 1] - 1

@@ -84,18 +84,29 @@ public struct EdgeRegistry: Codable, Sendable {
     /// with the registry). An event naming another host gets the edge's, and is counted; its
     /// raw line still shows what it claimed.
     public mutating func tieHosts(_ events: [Event], edge: String, allowed: [String]?) -> (events: [Event], replaced: Int) {
-        if let allowed, allowed.contains("*") { return (events, 0) }
+        // The relay's own kinds (edge.silent, edge.loss, ...) are the relay's to raise: an edge
+        // that sends them could open the incident first and swallow the real one.
+        let own = events.filter { !$0.kind.rawValue.hasPrefix("edge.") }
+        let refusedKinds = events.count - own.count
+        if let allowed, allowed.contains("*") { return (own, refusedKinds) }
         var record = records[edge] ?? Record()
         if allowed == nil, record.host == nil {
-            record.host = events.lazy.compactMap(\.host).first { !$0.isEmpty } ?? edge
+            record.host = own.lazy.compactMap(\.host).first { !$0.isEmpty } ?? edge
         }
-        let own = allowed ?? [record.host ?? edge]
-        let fallback = own.first ?? edge
+        let names = allowed ?? [record.host ?? edge]
+        let fallback = names.first ?? edge
+        // Host names compare without regard to ASCII case (Foundation's caseInsensitiveCompare
+        // cost more than decoding the frame: two calls per event).
+        func same(_ a: String, _ b: String) -> Bool {
+            a == b || (a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { x, y in
+                x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
+            })
+        }
         func permitted(_ host: String) -> Bool {
-            host.caseInsensitiveCompare(edge) == .orderedSame || own.contains { $0.caseInsensitiveCompare(host) == .orderedSame }
+            same(host, edge) || names.contains { same($0, host) }
         }
-        var replaced = 0
-        var out = events
+        var replaced = refusedKinds
+        var out = own
         for i in out.indices {
             guard let host = out[i].host, !permitted(host) else {
                 if out[i].host == nil { out[i].host = fallback }

@@ -51,7 +51,8 @@ struct ForgeryTracker: Sendable {
     /// Summaries of refusals not yet reported whose period is over; forgets quiet edges.
     mutating func tick(nowMilliseconds now: Int64) -> [Event] {
         var events: [Event] = []
-        for key in entries.keys.sorted() {
+        // Oldest report first: no group can keep the budget from another period after period.
+        for key in entries.keys.sorted(by: { (entries[$0]?.lastRaised ?? 0, $0) < (entries[$1]?.lastRaised ?? 0, $1) }) {
             guard var entry = entries[key], now - entry.lastRaised >= periodMilliseconds else { continue }
             if now - raised.since >= periodMilliseconds { raised = (now, 0) }
             if entry.unreported > 0, raised.count < maxEventsPerPeriod {
@@ -59,7 +60,7 @@ struct ForgeryTracker: Sendable {
                 events.append(Self.event(key, count: entry.unreported, reasons: entry.reasons, senders: entry.senders, now: now))
                 entry = Entry(lastRaised: now)
                 entries[key] = entry
-            } else if now - entry.lastRaised >= 10 * periodMilliseconds {
+            } else if entry.unreported == 0, now - entry.lastRaised >= 10 * periodMilliseconds {
                 entries[key] = nil
             }
         }

@@ -18,7 +18,8 @@ public enum TerminalText {
         return String(out)
     }
 
-    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+    /// C0 and C1 controls, DEL, line and paragraph separators, bidirectional marks and overrides.
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
         default: false
