@@ -16,6 +16,9 @@ public final class Pipeline: Service, Sendable {
         public var eventRetentionDays = 30
         /// Closed incidents kept in the store, in days.
         public var incidentRetentionDays = 180
+        /// Most bytes the store may hold; past it the oldest events are deleted (checked every
+        /// 10 s: a flood of 80,000 events a second adds ~25 MB a second).
+        public var maxStoreBytes: Int64 = 8 << 30
         public var flushInterval: Duration = .milliseconds(250)
         /// (65,536, so that under a flood the interval decides: each flush also rewrites
         /// every incident that changed, and under a brute force from many sources that is
@@ -49,6 +52,7 @@ public final class Pipeline: Service, Sendable {
         var events: [Store.StoredEvent] = []
         var incidents: [Int64: Incident] = [:]
         var lastPrune: Int64 = 0
+        var lastQuotaCheck: Int64 = 0
         /// The replay windows of the frames handled here, by edge: written in the same
         /// transaction as the events they admitted, so after a crash the relay refuses
         /// exactly the frames whose events it stored (an edge's resend of the others is
@@ -159,6 +163,11 @@ public final class Pipeline: Service, Sendable {
                     changes += s.correlator.process(e, edge: edge, arrival: arrival)
                 }
             }
+            let evictedBefore = s.correlator.statistics.evicted
+            defer {
+                let evicted = s.correlator.statistics.evicted - evictedBefore
+                if evicted > 0 { intake.counters.add("relay_incidents_evicted_total", evicted) }
+            }
             for item in items {
                 switch item {
                 case .frame(let delivery, let sender):
@@ -212,6 +221,27 @@ public final class Pipeline: Service, Sendable {
             return true
         }
         if due { prune(now: now) }
+        let quotaDue = state.withLock { s -> Bool in
+            guard now - s.lastQuotaCheck >= 10_000_000 else { return false }
+            s.lastQuotaCheck = now
+            return true
+        }
+        if quotaDue { enforceQuota() }
+    }
+
+    /// Keeps the store within `maxStoreBytes`: the oldest events go first (to 90% of it),
+    /// counted and logged.
+    func enforceQuota() {
+        do {
+            guard try store.usedBytes() > settings.maxStoreBytes else { return }
+            let deleted = try writing.withLock { _ in try store.shrink(toBytes: settings.maxStoreBytes / 10 * 9) }
+            if deleted > 0 {
+                intake.counters.add("relay_store_quota_deleted_total", deleted)
+                logger.warning("store over its quota: oldest events deleted", metadata: ["events": "\(deleted)", "max_bytes": "\(settings.maxStoreBytes)"])
+            }
+        } catch {
+            logger.error("cannot keep the store within its quota", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Writes what is pending to the store now.
@@ -265,6 +295,7 @@ public final class Pipeline: Service, Sendable {
         do {
             let (events, incidents) = try store.prune(
                 eventsBefore: now - Int64(settings.eventRetentionDays) * day, incidentsBefore: now - Int64(settings.incidentRetentionDays) * day)
+            try store.pruneOutbox(before: now - Int64(settings.eventRetentionDays) * day)
             if events + incidents > 0 {
                 logger.info("retention: removed old records", metadata: ["events": "\(events)", "incidents": "\(incidents)"])
             }

@@ -421,3 +421,23 @@ struct ReviewFindingTests {
         #expect(table.admit("2001:db8::4") == nil)
     }
 }
+
+/// Issue 10, class 3: open incidents are bounded; the least severe go first.
+@Suite("Open incidents bounded")
+struct OpenIncidentBoundTests {
+    @Test func theLeastSevereAreClosedEarlyAndCounted() {
+        var c = Correlator()
+        c.maxOpen = 100
+        let base: Int64 = 1_795_939_815_000_000
+        // One critical incident (audit log cleared), then a flood of low ones with new keys.
+        _ = c.process(Event(kind: .auditCleared, timeMicroseconds: base, host: "dc-01", user: "x", severity: .critical), edge: "dc-01", arrival: base)
+        var closed = 0
+        for n in 0..<1000 {
+            let e = Event(kind: .accountChanged, outcome: .success, timeMicroseconds: base, host: "h", targetUser: "u\(n)", severity: .low)
+            closed += c.process(e, edge: nil, arrival: base + Int64(n)).filter { if case .closed = $0 { true } else { false } }.count
+        }
+        #expect(c.open.count <= 100)
+        #expect(c.statistics.evicted == closed && closed > 0)
+        #expect(c.open.values.contains { $0.kind == "audit.cleared" }, "the critical incident stays open")
+    }
+}

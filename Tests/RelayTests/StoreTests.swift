@@ -105,3 +105,30 @@ struct StoreTests {
         #expect(throws: RelayError.self) { try Store(directory: Self.directory(), readOnly: true) }
     }
 }
+
+/// Issue 10, class 3: the store has a size quota as well as retention.
+@Suite("Store quota")
+struct StoreQuotaTests {
+    @Test func theOldestEventsGoWhenTheStoreIsOverItsQuota() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("quota-\(UUID().uuidString)")
+        let store = try Store(directory: dir)
+        let raw = String(repeating: "x", count: 900)
+        for batch in 0..<20 {
+            let events = (0..<1000).map { n in
+                Store.StoredEvent(event: Event(kind: .login, outcome: .failure, timeMicroseconds: Int64(batch * 1000 + n), host: "h", raw: raw),
+                                  arrival: Int64(batch * 1000 + n), edge: nil, sender: "10.0.0.1")
+            }
+            try store.write(events: events, incidents: [])
+        }
+        let before = try store.usedBytes()
+        #expect(before > 18_000_000)
+        // Deleted 10,000 at a time: one round brings 20,000 events to 10,000.
+        let target = before / 10 * 6
+        let deleted = try store.shrink(toBytes: target)
+        #expect(deleted == 10_000)
+        #expect(try store.usedBytes() <= target)
+        // The newest stay.
+        let kept = try store.recentEvents(limit: 1)
+        #expect(kept.first?.arrival == 19_999)
+    }
+}

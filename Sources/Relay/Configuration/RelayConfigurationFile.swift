@@ -203,11 +203,12 @@ extension RelayConfiguration {
         if let a = map[Node("allow")] { configuration.allowlist = parseAllowlist(a, &problems) }
         if let st = map[Node("store")] {
             if let m = st.mapping {
-                for (k, _) in m where !["event_retention_days", "incident_retention_days"].contains(k.string ?? "") {
-                    problems.add(k, "unknown setting store.\(k.string ?? "?") (known: event_retention_days, incident_retention_days)")
+                for (k, _) in m where !["event_retention_days", "incident_retention_days", "max_bytes"].contains(k.string ?? "") {
+                    problems.add(k, "unknown setting store.\(k.string ?? "?") (known: event_retention_days, incident_retention_days, max_bytes)")
                 }
                 if let n = int(m[Node("event_retention_days")], "store.event_retention_days", 1...3650) { configuration.pipeline.eventRetentionDays = n }
                 if let n = int(m[Node("incident_retention_days")], "store.incident_retention_days", 1...3650) { configuration.pipeline.incidentRetentionDays = n }
+                if let n = int(m[Node("max_bytes")], "store.max_bytes", (64 << 20)...(1 << 50)) { configuration.pipeline.maxStoreBytes = Int64(n) }
             } else {
                 problems.add(st, "store must be a mapping")
             }

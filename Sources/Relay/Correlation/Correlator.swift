@@ -16,6 +16,8 @@ public struct Correlator: Sendable {
     public struct Statistics: Sendable, Hashable {
         public var allowed = 0
         public var pendingDropped = 0
+        /// Open incidents closed early to stay within `maxOpen`.
+        public var evicted = 0
     }
 
     public let rules: [CorrelationRule]
@@ -33,6 +35,10 @@ public struct Correlator: Sendable {
     /// Sequence rules: recent `first` events per group.
     private var beginnings: [String: Pending] = [:]
     public var maxPendingGroups = 100_000
+    /// Most incidents open at once. Past it the least severe (then the stalest) tenth is
+    /// closed early, counted in `statistics.evicted`: anyone can send plain syslog that
+    /// opens incidents with ever new keys.
+    public var maxOpen = 100_000
 
     struct Pending: Sendable {
         var times: [Int64] = []
@@ -139,12 +145,14 @@ public struct Correlator: Sendable {
             }
             switch rule.shape {
             case .single:
+                changes += makeRoom()
                 changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: nil)))
                 claimed = true
             case .threshold(let count):
                 statistics.pendingDropped += Self.remember(event, key: key, time: time, arrival: arrival, keep: count, window: rule.windowSeconds, in: &pending, maxGroups: maxPendingGroups)
                 if let p = pending[key], p.total >= count {
                     pending[key] = nil
+                    changes += makeRoom()
                     changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: p)))
                     claimed = true
                 }
@@ -154,6 +162,7 @@ public struct Correlator: Sendable {
                     let recent = zip(b.times, b.weights).filter { $0.0 <= time && time - $0.0 <= window }.reduce(0) { $0 + $1.1 }
                     if recent >= needed {
                         beginnings[key] = nil
+                        changes += makeRoom()
                         changes.append(.opened(openIncident(rule, key: key, event: event, time: time, arrival: arrival, edge: edge, before: b)))
                         claimed = true
                     }
@@ -178,6 +187,21 @@ public struct Correlator: Sendable {
         pending = pending.filter { now - $0.value.lastArrival < longest }
         beginnings = beginnings.filter { now - $0.value.lastArrival < longest }
         return changes.sorted { $0.incident.id < $1.incident.id }
+    }
+
+    /// Closes the least severe, stalest tenth of the open incidents when there is no room
+    /// for one more (sorted once per tenth: amortised, not a scan per new incident).
+    private mutating func makeRoom() -> [IncidentChange] {
+        guard open.count >= maxOpen else { return [] }
+        let victims = open.values.sorted { ($0.severity, $0.lastArrival) < ($1.severity, $1.lastArrival) }.prefix(max(1, maxOpen / 10))
+        var changes: [IncidentChange] = []
+        for var incident in victims {
+            open[incident.key] = nil
+            incident.status = .closed
+            changes.append(.closed(incident))
+        }
+        statistics.evicted += changes.count
+        return changes
     }
 
     private mutating func openIncident(

@@ -474,6 +474,44 @@ public final class Store: Sendable {
         }
     }
 
+    /// Bytes the store's pages hold (free pages left by deletions are not counted: SQLite
+    /// reuses them).
+    public func usedBytes() throws -> Int64 {
+        try pool.read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            return (pages - free) * size
+        }
+    }
+
+    /// Deletes the oldest events, 10,000 at a time, until the store holds at most `target`
+    /// bytes (at most `maxRounds` rounds a call). Incidents and the outbox are kept: alerts
+    /// and their evidence outlive the events. Returns how many events went.
+    public func shrink(toBytes target: Int64, maxRounds: Int = 50) throws -> Int {
+        var deleted = 0
+        for _ in 0..<maxRounds {
+            guard try usedBytes() > target else { break }
+            let n = try pool.write { db -> Int in
+                try db.execute(sql: "DELETE FROM event WHERE id IN (SELECT id FROM event ORDER BY id LIMIT 10000)")
+                return db.changesCount
+            }
+            deleted += n
+            if n == 0 { break }
+        }
+        return deleted
+    }
+
+    /// Outbox rows that are done with (delivered, or dead and given up on) and older than
+    /// `before` (microseconds): the table does not grow for ever.
+    @discardableResult
+    public func pruneOutbox(before: Int64) throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE status != 'pending' AND created < ?", arguments: [before])
+            return db.changesCount
+        }
+    }
+
     public func state(_ name: String) throws -> Data? {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM state WHERE name = ?", arguments: [name]) }
     }
