@@ -265,13 +265,10 @@ public final class Intake: Sendable {
         save(snapshot)
     }
 
-    /// Saves the registry and replay windows now (also done by `tick`).
+    /// Saves the registry now (also done by `tick`).
+    /// (The replay windows are not part of it: the pipeline commits them with the events.)
     public func save() {
-        let sequences = receiver.withLock { r in Dictionary(uniqueKeysWithValues: r.sequences.map { ($0.key.rawValue, $0.value) }) }
-        save(registry.withLock { registry in
-            registry.sequences = sequences
-            return registry
-        })
+        save(registry.withLock { $0 })
     }
 
     private func save(_ snapshot: EdgeRegistry) {
