@@ -25,6 +25,8 @@ public struct Correlator: Sendable {
     /// a sequence's `first`), in order; rules that name no kind are in every list.
     private let rulesByKind: [String: [Int]]
     private let rulesForAnyKind: [Int]
+    /// Rule indices by id (for `resolves`).
+    private let ruleIndex: [String: Int]
     public let allowlist: [Allowance]
     let calendar: Calendar
     public private(set) var open: [String: Incident] = [:]
@@ -102,6 +104,7 @@ public struct Correlator: Sendable {
         }
         rulesByKind = byKind.mapValues { $0.sorted() }
         rulesForAnyKind = any
+        ruleIndex = Dictionary(rules.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.allowlist = allowlist
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -129,7 +132,7 @@ public struct Correlator: Sendable {
             }
             let key = key(rule, event, edge: edge)
             for resolved in rule.resolves {
-                guard let other = rules.first(where: { $0.id == resolved }), var ended = open.removeValue(forKey: self.key(other, event, edge: edge)) else { continue }
+                guard let other = ruleIndex[resolved].map({ rules[$0] }), var ended = open.removeValue(forKey: self.key(other, event, edge: edge)) else { continue }
                 ended.status = .closed
                 changes.append(.closed(ended))
             }

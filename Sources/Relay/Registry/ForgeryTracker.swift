@@ -52,8 +52,9 @@ struct ForgeryTracker: Sendable {
     mutating func tick(nowMilliseconds now: Int64) -> [Event] {
         var events: [Event] = []
         // Oldest report first: no group can keep the budget from another period after period.
-        for key in entries.keys.sorted(by: { (entries[$0]?.lastRaised ?? 0, $0) < (entries[$1]?.lastRaised ?? 0, $1) }) {
-            guard var entry = entries[key], now - entry.lastRaised >= periodMilliseconds else { continue }
+        for (key, current) in entries.sorted(by: { ($0.value.lastRaised, $0.key) < ($1.value.lastRaised, $1.key) }) {
+            var entry = current
+            guard now - entry.lastRaised >= periodMilliseconds else { continue }
             if now - raised.since >= periodMilliseconds { raised = (now, 0) }
             if entry.unreported > 0, raised.count < maxEventsPerPeriod {
                 raised.count += 1
