@@ -102,6 +102,7 @@ let package = Package(
             dependencies: [
                 "Wire",
                 "Detection",
+                "Relay",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of Wire and runs each for a bounded time.
+# Builds the libFuzzer targets (Wire's decoders, the rules, the relay's state machines) and
+# runs each for a bounded time.
 #
 #   fuzz/run.sh                  # every target, FUZZ_SECONDS each (default 60)
 #   fuzz/run.sh packet syslog    # only these
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing detect)
+[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing detect correlate registry usage)
 
 swift build -c release --product fuzz-wire --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING 2>&1 | tail -n 2

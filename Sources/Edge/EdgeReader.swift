@@ -122,17 +122,33 @@ public final class EdgeReader: @unchecked Sendable {
         var lastStateSave = ContinuousClock.now
         let maxDelay = Duration.milliseconds(configuration.batch.maxDelayMilliseconds)
         let heartbeatEvery = Duration.seconds(configuration.heartbeatSeconds)
+        // Read no further while this many events wait for the spool (a full disk): their
+        // lines wait in the files and the journal, not in memory, and the positions saved
+        // never pass what was spooled.
+        let maxPending = max(configuration.batch.maxEvents * 16, 1024)
+        var lastSpoolFailure: ContinuousClock.Instant?
         while true {
             let stopping = isStopped
-            let readAny = read(into: &pending)
+            let readAny = pending.count < maxPending ? read(into: &pending) : false
             journal?.flush()
             if pendingSince == nil, !pending.isEmpty { pendingSince = .now }
             var spooled = false
-            while pending.count >= configuration.batch.maxEvents {
-                spooled = flush(&pending, count: configuration.batch.maxEvents) || spooled
+            // After a failure, the spool is tried again once a second (not on every wake-up).
+            var spoolFailing = lastSpoolFailure.map { ContinuousClock.now - $0 < .seconds(1) && !stopping } ?? false
+            func flushOrNote(_ count: Int) {
+                if flush(&pending, count: count) {
+                    spooled = true
+                    lastSpoolFailure = nil
+                } else {
+                    spoolFailing = true
+                    lastSpoolFailure = .now
+                }
             }
-            if let since = pendingSince, !pending.isEmpty, stopping || ContinuousClock.now - since >= maxDelay {
-                spooled = flush(&pending, count: pending.count) || spooled
+            while pending.count >= configuration.batch.maxEvents, !spoolFailing {
+                flushOrNote(configuration.batch.maxEvents)
+            }
+            if !spoolFailing, let since = pendingSince, !pending.isEmpty, stopping || ContinuousClock.now - since >= maxDelay {
+                flushOrNote(pending.count)
             }
             if pending.isEmpty { pendingSince = nil }
             if spooled {
@@ -156,6 +172,8 @@ public final class EdgeReader: @unchecked Sendable {
             if !readAny {
                 var timeout = lastHeartbeat + heartbeatEvery - ContinuousClock.now
                 if let since = pendingSince { timeout = min(timeout, since + maxDelay - ContinuousClock.now) }
+                // The spool failed: try again in a second, not in a busy loop.
+                if spoolFailing { timeout = max(timeout, .seconds(1)) }
                 if pending.isEmpty && ContinuousClock.now - lastStateSave < .seconds(2) {
                     timeout = min(timeout, .seconds(2))
                 }
@@ -232,6 +250,7 @@ public final class EdgeReader: @unchecked Sendable {
             sender.counters.add(.events, batch.count)
             return true
         } catch {
+            sender.counters.add(.spoolFailures)
             logger.error("cannot spool a frame; its events stay pending", metadata: ["error": "\(error)"])
             pending.insert(contentsOf: batch, at: 0)
             return false

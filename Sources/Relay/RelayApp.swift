@@ -41,7 +41,8 @@ public struct RelayApp: Sendable {
             UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
         let tlsContext = try configuration.tls.map(TLSSetup.serverContext)
-        let (connections, lowered) = ConnectionTable.fitted(configuration.limits)
+        let (connections, lowered) = ConnectionTable.fitted(
+            configuration.limits, known: configuration.edgeSources.values.flatMap { $0 } + (configuration.plainSyslogFrom ?? []))
         if let lowered {
             logger.warning("limits.max_connections held below the descriptors the relay may open (raise LimitNOFILE)",
                            metadata: ["configured": "\(configuration.limits.maxConnections)", "used": "\(lowered)"])

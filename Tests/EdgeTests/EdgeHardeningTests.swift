@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Wire
 
@@ -44,5 +45,169 @@ struct EdgeHardeningTests {
         let epochs = Set((0..<64).map { _ in EdgeState.nextEpoch(after: 0, now: yesterday) })
         #expect(epochs.count > 32)
         #expect(EdgeState.nextEpoch(after: UInt32.max, nonce: 9) == UInt32.max)
+    }
+}
+
+/// Issue 10, class 2 on the edge: when the spool cannot be written (a full disk, or here a
+/// file where its directory was), the edge neither spins nor grows. It reads no further
+/// than it can spool (lines wait in the file), tries once a second, and a crash during the
+/// outage loses nothing: the positions saved never passed what was spooled. The previous
+/// edge retried the failed frame in a loop without pause: a core at 100% and an error line
+/// per try (hundreds of thousands a second) until the disk was freed.
+@Suite("Edge spool failures", .serialized)
+struct EdgeSpoolFailureTests {
+    /// User and system CPU time of a process, in seconds (from /proc: Linux only).
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the name: state is field 3, utime 14, stime 15 (1-based, counted from pid).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func residentMiB(_ pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kb / 1024
+    }
+
+    @Test func aSpoolThatCannotBeWrittenHoldsTheEdgeBackAndLosesNothing() async throws {
+        let binary = try CrashTests.edgeBinary()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-fail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("auth.log").path
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let relay = try await RunningRelay.start()
+        let key = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeID(rawValue: "full-01")!).hexEncoded
+        let config = dir.appendingPathComponent("edge.yaml").path
+        try """
+            edge_id: full-01
+            key: \(key)
+            relay: {transport: tcp, addresses: ["127.0.0.1:\(relay.tcpPort)"]}
+            sources: [{file: \(log)}]
+            start_at: beginning
+            state_directory: \(dir.path)/state
+            heartbeat_seconds: 1
+            batch: {max_events: 8, max_delay_ms: 20}
+            journal: off
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let running = Running()
+        defer { running.killAll() }
+        let errors = dir.appendingPathComponent("stderr").path
+        func start() throws -> Process {
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["run", "--config", config, "--log-level", "error"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle(forWritingAtPath: errors)
+            try p.run()
+            running.add(p)
+            return p
+        }
+        func write(_ range: Range<Int>) throws {
+            let h = try #require(FileHandle(forWritingAtPath: log))
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(range.map {
+                "Nov 29 16:10:15 host sshd[77]: Failed password for root from 198.51.100.7 port \(20000 + $0) ssh2\n"
+            }.joined().utf8))
+            try h.close()
+        }
+        func ports() -> [Int] { relay.edgeEvents.compactMap(\.sourcePort).map { Int($0) - 20000 } }
+
+        let edge = try start()
+        try write(0..<10)
+        #expect(await relay.wait(timeout: .seconds(20)) { ports().count == 10 })
+
+        // The spool's directory becomes a file: every frame written from now on fails.
+        let spool = dir.path + "/state/spool"
+        try FileManager.default.removeItem(atPath: spool)
+        _ = FileManager.default.createFile(atPath: spool, contents: Data("not a directory".utf8))
+        let total = 20_010
+        try write(10..<total)
+        try await Task.sleep(for: .seconds(1))
+        let cpuBefore = Self.cpuSeconds(edge.processIdentifier)
+        var resident = 0.0
+        for _ in 0..<6 {
+            try await Task.sleep(for: .milliseconds(500))
+            resident = max(resident, Self.residentMiB(edge.processIdentifier))
+        }
+        let cpu = Self.cpuSeconds(edge.processIdentifier) - cpuBefore
+        let complaints = (try String(contentsOfFile: errors, encoding: .utf8)).components(separatedBy: "cannot spool").count - 1
+        #expect(cpu < 0.5, "the edge used \(cpu) s of CPU in 3 s waiting for its spool")
+        #expect(complaints >= 1 && complaints <= 10, "\(complaints) spool errors logged in 4 s")
+        #expect(resident < 64, "\(resident) MiB resident: the unit's MemoryMax is 64M")
+        #expect(ports().count == 10, "nothing was sent that was not spooled")
+
+        // It dies during the outage; the disk is freed; started again, it sends every line once.
+        kill(edge.processIdentifier, SIGKILL)
+        edge.waitUntilExit()
+        try FileManager.default.removeItem(atPath: spool)
+        let again = try start()
+        let complete = await relay.wait(timeout: .seconds(90)) { Set(ports()).count == total }
+        again.terminate()
+        again.waitUntilExit()
+        await relay.stop()
+        let got = ports()
+        #expect(complete, "\(Set(got).count) of \(total) lines arrived")
+        #expect(got.count == Set(got).count, "\(got.count - Set(got).count) lines arrived twice")
+    }
+}
+
+/// journalctl's output was appended to memory as fast as it came: a first start on a journal
+/// of gigabytes, or a local user flooding it with `logger`, grew the edge without bound.
+/// Now the pipe's reader waits while `maxBuffered` bytes are unread (journalctl then waits
+/// too), and nothing is lost.
+@Suite("Journal output bounded")
+struct JournalBoundTests {
+    @Test func journalctlOutputIsHeldWithinABoundAndNothingIsLost() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-bound-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // A stand-in for journalctl: 60,000 entries (about 24 MB) as fast as the pipe takes
+        // them, then a long wait, as `--follow` does. One entry is 5 MB long.
+        let script = dir.appendingPathComponent("journalctl").path
+        try """
+            #!/usr/bin/env python3
+            import json, sys, time
+            out = sys.stdout
+            for i in range(60000):
+                message = "Failed password for root from 198.51.100.7 port %d ssh2 " % i + "x" * 300
+                if i == 30000:
+                    message = "y" * (5 << 20)
+                out.write(json.dumps({"__CURSOR": "c%d" % i, "MESSAGE": message, "_COMM": "sshd", "_PID": "7"}) + "\\n")
+            out.flush()
+            time.sleep(600)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let source = JournalSource(file: nil, cursor: nil, startAt: .beginning, journalctl: script) {}
+        source.start()
+        defer { source.stop() }
+        // Unread, the buffer fills to its bound and stays there.
+        var most = 0
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(100))
+            most = max(most, source.bufferedBytes)
+        }
+        #expect(most >= JournalSource.maxBuffered / 2, "journalctl wrote \(most) bytes")
+        #expect(most <= JournalSource.maxBuffered + (64 << 10), "\(most) bytes held")
+        // Read as the edge reads, everything arrives, in order, once; the overlong entry is
+        // skipped and counted.
+        var seen: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while seen.count < 59_999, ContinuousClock.now < deadline {
+            let entries = source.read()
+            if entries.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            for e in entries {
+                #expect(e.message.utf8.count < 1000)
+                seen.append(Int(e.cursor.dropFirst()) ?? -1)
+            }
+            #expect(source.bufferedBytes <= JournalSource.maxBuffered + (64 << 10))
+        }
+        let expected = Array(0..<30000) + Array(30001..<60000)
+        #expect(seen.count == expected.count)
+        #expect(seen.elementsEqual(expected), "first difference at \(zip(seen, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+        #expect(source.malformed == 1)
     }
 }

@@ -343,6 +343,62 @@ struct ExtremeValueTests {
         #expect(loaded.records["x"].map { $0.framesLost >= 0 } ?? true)
     }
 
+    /// Found by the `registry` fuzz target: a state file whose times were damaged (or edited)
+    /// to the extremes made the first tick trap on `now - heard`, at every restart.
+    @Test func aDamagedStateFileWithExtremeTimesLoads() throws {
+        let json = #"""
+            {"records": {"e": {"epoch": 4294967295, "lastFrameMilliseconds": -9223372036854775808, "lastHeartbeatMilliseconds": 9223372036854775807,
+             "frames": -1, "restarts": 9223372036854775807, "framesLost": -3, "silent": false, "hostsReplaced": 0,
+             "suspectedGaps": [{"epoch": 1, "first": 0, "last": 18446744073709551615, "seenMilliseconds": -9223372036854775808}]}}}
+            """#
+        var registry = try JSONDecoder().decode(EdgeRegistry.self, from: Data(json.utf8))
+        registry.validate()
+        let record = try #require(registry.records["e"])
+        #expect(record.lastFrameMilliseconds == 0 && record.frames == 0 && record.framesLost == 0)
+        #expect(record.lastHeartbeatMilliseconds == Event.timeRange.upperBound / 1000)
+        // Unvalidated too (the clock is the relay's, the times the file's): ages saturate.
+        var raw = try JSONDecoder().decode(EdgeRegistry.self, from: Data(json.utf8))
+        for now in [Int64.min, 0, 1_795_939_815_000, Int64.max] {
+            _ = registry.tick(nowMilliseconds: now, policy: .init())
+            _ = raw.tick(nowMilliseconds: now, policy: .init())
+        }
+        #expect(EdgeRegistry.age(.min, .max) == .max && EdgeRegistry.age(.max, .min) == .min)
+    }
+
+    /// The analysis budget as a value told the time: no hour of waiting, any token figure.
+    @Test func theAnalysisBudgetCountsAnHourOfCallsAndTokens() {
+        let start: Int64 = 1_795_939_815_000_000
+        var budget = AnalysisBudget(maxCalls: 3, maxTokens: 2_500_000)
+        let first = budget.admit(now: start)
+        #expect(first)
+        budget.spend(Int.max, now: start)  // a model claiming more than any answer uses
+        #expect(budget.tokensThisHour == 1_000_000)
+        let second = budget.admit(now: start + 1)
+        #expect(second)
+        budget.spend(.min, now: start + 1)
+        let third = budget.admit(now: start + 2)
+        #expect(third)
+        budget.spend(1_600_000, now: start + 2)
+        #expect(budget.tokensThisHour == 2_000_000)
+        let fourth = budget.admit(now: start + 3)
+        #expect(!fourth, "three calls an hour")
+        // An hour after the first call it is forgotten, and its tokens with it.
+        let anHourLater = budget.admit(now: start + 3_600_000_000)
+        #expect(anHourLater)
+        #expect(budget.callsThisHour == 3 && budget.tokensThisHour == 1_000_000)
+        budget.spend(1_000_000, now: start + 3_600_000_000)
+        // Over the token budget: no call, whatever the call count says.
+        var tight = AnalysisBudget(maxCalls: 100, maxTokens: 10)
+        let tightFirst = tight.admit(now: start)
+        #expect(tightFirst)
+        tight.spend(10, now: start)
+        let tightSecond = tight.admit(now: start + 1)
+        #expect(!tightSecond)
+        // A clock stepped far back or forward forgets rather than traps.
+        let back = tight.admit(now: .min), forward = tight.admit(now: .max)
+        #expect(back && forward)
+    }
+
     @Test func modelAnswersWithAnyUsage() {
         for usage in ["9223372036854775807", "-9223372036854775808", "1e300", "-5", "\"many\"", "null", "18446744073709551616"] {
             let body = Array(#"{"choices": [{"message": {"content": "ok"}}], "usage": {"total_tokens": \#(usage)}}"#.utf8)
@@ -401,6 +457,27 @@ struct ReviewFindingTests {
         #expect(queue.push(relay, bytes: 100) == .items)
     }
 
+    /// The batch the pipeline is working on still holds its memory: it counts against the
+    /// bounds until the pipeline asks for the next one. The queue used to start from zero
+    /// when a batch was taken, so memory reached twice `queue_bytes` under a flood.
+    @Test func theBatchBeingProcessedCountsAgainstTheBound() async {
+        let queue = IntakeQueue(maxItems: 1000, maxBytes: 1000)
+        let frame = IntakeItem.relay(Event(kind: .edgeLoss, host: "relay"))
+        #expect((0..<20).filter { _ in queue.push(frame, bytes: 100) == nil }.count == 10)
+        let batch = await queue.next()
+        #expect(batch?.count == 10)
+        // Taken, not yet done: still no room.
+        #expect(queue.push(frame, bytes: 100) == .bytes)
+        // Asking for the next batch says this one is done.
+        let waiting = Task { await queue.next() }
+        var pushed = false
+        for _ in 0..<10_000 where !pushed {
+            if queue.push(frame, bytes: 100) == nil { pushed = true } else { try? await Task.sleep(for: .milliseconds(1)) }
+        }
+        #expect(pushed)
+        #expect(await waiting.value?.count == 1)
+    }
+
     /// An edge cannot send the relay's own kinds: edge.silent naming another edge would open
     /// that incident first, and the relay's genuine one would only raise its count.
     @Test func edgesCannotSendTheRelaysKinds() {
@@ -408,6 +485,22 @@ struct ReviewFindingTests {
         let events = [Event(kind: .edgeSilent, host: "db-01"), Event(kind: .login, host: "web-01"), Event(kind: .edgeLoss, host: "web-01")]
         let (kept, refused) = registry.tieHosts(events, edge: "web-01", allowed: ["*"])
         #expect(kept.map(\.kind) == [.login] && refused == 2)
+    }
+
+    /// Connections from anywhere could take every place under the global cap, and the known
+    /// edges were locked out with everyone else. A quarter is now kept for listed sources.
+    @Test func knownSourcesKeepAQuarterOfTheConnections() {
+        let table = ConnectionTable(maxTotal: 8, maxPerSource: 100, known: [IPRange("10.1.0.0/16")!, IPRange("2001:db8:5::7")!])
+        #expect(table.reserved == 2)
+        let strangers = (0..<20).filter { table.admit("192.0.2.\($0)") == nil }.count
+        #expect(strangers == 6)
+        #expect(table.admit("10.1.2.3") == nil && table.admit("2001:db8:5::7") == nil)
+        #expect(table.admit("10.1.2.4") == "total", "the reserve is a quarter, not more")
+        table.release("192.0.2.0")
+        #expect(table.admit("::ffff:10.1.9.9") == nil, "an IPv4 edge seen through a dual-stack socket is known")
+        // Nothing listed: nothing reserved.
+        let open = ConnectionTable(maxTotal: 8, maxPerSource: 100)
+        #expect((0..<20).filter { open.admit("192.0.2.\($0)") == nil }.count == 8)
     }
 
     @Test func ipv6SourcesAreCountedPerSlash64() {

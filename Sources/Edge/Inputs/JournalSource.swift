@@ -20,8 +20,11 @@ public final class JournalSource: @unchecked Sendable {
     /// A journal file or directory instead of the system journal (tests, exported journals).
     public let file: String?
     public let journalctl: String
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private var buffer: [UInt8] = []
+    private var generation: UInt64 = 0
+    /// Dropping the rest of an overlong entry, up to its end.
+    private var skipping = false
     private var cursor: String?
     private var process: Process?
     private var stopped = false
@@ -60,8 +63,12 @@ public final class JournalSource: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !stopped, process == nil else { return }
-        // Anything buffered but not yet read comes again after the cursor.
+        // Anything buffered but not yet read comes again after the cursor; a reader still
+        // draining the previous process's pipe sees the generation change and stops.
         buffer = []
+        skipping = false
+        generation &+= 1
+        lock.broadcast()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: journalctl)
         var arguments = ["--follow", "--output=json", "--no-pager", "--all", "SYSLOG_FACILITY=4", "SYSLOG_FACILITY=10"]
@@ -75,18 +82,6 @@ public final class JournalSource: @unchecked Sendable {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            self.lock.lock()
-            self.buffer.append(contentsOf: data)
-            self.lock.unlock()
-            self.wake()
-        }
         p.terminationHandler = { [weak self] _ in
             guard let self else { return }
             self.lock.lock()
@@ -103,27 +98,87 @@ public final class JournalSource: @unchecked Sendable {
             process = p
         } catch {
             process = nil
+            return
         }
+        let handle = pipe.fileHandleForReading
+        let generation = generation
+        Thread.detachNewThread { [weak self] in
+            defer { try? handle.close() }
+            var chunk = [UInt8](repeating: 0, count: 64 << 10)
+            while let self, self.waitForRoom(generation) {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { return }
+                self.lock.lock()
+                if self.generation == generation { self.buffer.append(contentsOf: chunk[..<n]) }
+                self.lock.unlock()
+                self.wake()
+            }
+        }
+    }
+
+    /// Blocks the pipe's reader while `maxBuffered` bytes wait to be read: journalctl then
+    /// blocks on its output, and nothing is lost or held in memory past the bound (a first
+    /// start on a journal of gigabytes, or a local flood with `logger`). False once this
+    /// process's output is no longer wanted.
+    private func waitForRoom(_ generation: UInt64) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while buffer.count >= Self.maxBuffered, self.generation == generation, !stopped { lock.wait() }
+        return self.generation == generation && !stopped
+    }
+
+    /// Most bytes of journalctl's output held at once, and handed on per `read()`.
+    static let maxBuffered = 4 << 20
+    static let maxRead = 1 << 20
+
+    /// Bytes waiting to be read (tests).
+    var bufferedBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return buffer.count
     }
 
     public func stop() {
         lock.lock()
         stopped = true
+        lock.broadcast()
         let p = process
         lock.unlock()
         p?.terminate()
     }
 
-    /// Entries received since the last call.
+    /// Entries received since the last call, at most about `maxRead` bytes of them. An entry
+    /// longer than `maxBuffered` is skipped whole and counted in `malformed`.
     public func read() -> [Entry] {
         lock.lock()
-        guard let lastLF = buffer.lastIndex(of: 0x0A) else {
+        if skipping {
+            guard let lf = buffer.firstIndex(of: 0x0A) else {
+                buffer.removeAll(keepingCapacity: true)
+                lock.broadcast()
+                lock.unlock()
+                return []
+            }
+            buffer.removeFirst(lf + 1)
+            skipping = false
+        }
+        guard let lastLF = buffer.prefix(Self.maxRead).lastIndex(of: 0x0A) ?? buffer.firstIndex(of: 0x0A) else {
+            if buffer.count >= Self.maxBuffered {
+                malformed += 1
+                buffer.removeAll(keepingCapacity: true)
+                skipping = true
+                lock.broadcast()
+            }
             lock.unlock()
             return []
         }
         let complete = Array(buffer[...lastLF])
         buffer.removeFirst(lastLF + 1)
+        lock.broadcast()
+        let more = buffer.contains(0x0A)
         lock.unlock()
+        // Whatever is left is read on the next turn of the edge's loop.
+        if more { wake() }
         var entries: [Entry] = []
         for line in complete.split(separator: 0x0A) where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],

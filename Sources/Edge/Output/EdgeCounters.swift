@@ -11,6 +11,9 @@ public final class EdgeCounters: Sendable {
         case heartbeatsSent = "heartbeats_sent"
         case connects
         case disconnects
+        /// Frames the spool could not write (disk full, I/O error); their events stayed
+        /// pending and the sources were read no further until it could.
+        case spoolFailures = "spool_failures"
     }
 
     private let values = Mutex<[Name: UInt64]>([:])

@@ -63,15 +63,14 @@ public final class Analyst: Sendable {
     let store: Store
     let logger: Logger
     let counters: Counters
-    private let state = Mutex<State>(State())
+    private let state: Mutex<State>
 
     struct State {
         /// Analyses under way (removed when they end: a stored answer is read from the store).
         var tasks: [Int64: Task<String?, Never>] = [:]
         /// Incidents whose analysis failed recently: not asked again (one call per incident).
         var failed: Set<Int64> = []
-        var calls: [Int64] = []  // µs of calls within the last hour
-        var tokens: [(time: Int64, count: Int)] = []
+        var budget: AnalysisBudget
         /// Channels whose alert went without the analysis, per incident still being analysed.
         var late: [Int64: Set<String>] = [:]
         var onLate: (@Sendable (Int64, Set<String>) -> Void)?
@@ -83,6 +82,7 @@ public final class Analyst: Sendable {
     ) throws {
         self.proxy = proxy
         self.settings = settings
+        state = Mutex(State(budget: AnalysisBudget(maxCalls: settings.maxCallsPerHour, maxTokens: settings.maxTokensPerHour)))
         apiKey = try settings.apiKey?.read().trimmingCharacters(in: .whitespacesAndNewlines)
         apiSecret = try settings.apiSecret?.read().trimmingCharacters(in: .whitespacesAndNewlines)
         tls = settings.kind == .spark && settings.url.hasPrefix("wss:") ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
@@ -107,17 +107,12 @@ public final class Analyst: Sendable {
         if state.withLock({ $0.failed.contains(incident.id) }) { return nil }
         let task: Task<String?, Never>? = state.withLock { s in
             if let t = s.tasks[incident.id] { return t }
-            let now = Pipeline.now()
-            s.calls.removeAll { now - $0 >= 3_600_000_000 }
-            s.tokens.removeAll { now - $0.time >= 3_600_000_000 }
-            guard s.calls.count < settings.maxCallsPerHour else { return nil }
-            if let limit = settings.maxTokensPerHour, s.tokens.reduce(0, { $0 + $1.count }) >= limit { return nil }
-            s.calls.append(now)
+            guard s.budget.admit(now: Pipeline.now()) else { return nil }
             let t = Task {
                 let answer = await self.ask(incident)
                 let (late, handler) = self.state.withLock { s -> (Set<String>?, (@Sendable (Int64, Set<String>) -> Void)?) in
                     s.tasks[incident.id] = nil
-                    if let answer { s.tokens.append((Pipeline.now(), answer.tokens)) }
+                    if let answer { s.budget.spend(answer.tokens, now: Pipeline.now()) }
                     if answer == nil {
                         if s.failed.count >= 10_000 { s.failed.removeAll() }
                         s.failed.insert(incident.id)
@@ -161,9 +156,10 @@ public final class Analyst: Sendable {
         return answer
     }
 
-    struct Answer {
-        var text: String
-        var tokens: Int
+    /// A model's reply: its text and the tokens it says it used.
+    public struct Answer: Sendable, Hashable {
+        public var text: String
+        public var tokens: Int
     }
 
     /// Asks the model once, bounded in time (a hung model is abandoned); stores the answer.
@@ -266,10 +262,10 @@ public final class Analyst: Sendable {
 
     /// A token count as the budget counts it: never negative, never more than a million
     /// (no model here has a context that long), so sums over an hour cannot overflow.
-    static func plausibleTokens(_ n: Int) -> Int { min(max(n, 0), 1_000_000) }
+    public static func plausibleTokens(_ n: Int) -> Int { min(max(n, 0), 1_000_000) }
 
     /// `choices[0].message.content` and `usage.total_tokens`, or nil on any error shape.
-    static func answer(_ body: [UInt8], kind: AnalysisSettings.Kind) -> Answer? {
+    public static func answer(_ body: [UInt8], kind: AnalysisSettings.Kind) -> Answer? {
         guard let o = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
         if kind == .sparkHTTP, let code = o["code"] as? Int, code != 0 { return nil }
         guard let choices = o["choices"] as? [[String: Any]], let message = choices.first?["message"] as? [String: Any],

@@ -207,7 +207,7 @@ public enum Spark {
     }
 
     /// One response frame: its content chunk, its status, and the total tokens on the last.
-    static func parse(_ buffer: ByteBuffer) throws -> (String, Int, Int?) {
+    public static func parse(_ buffer: ByteBuffer) throws -> (String, Int, Int?) {
         guard let o = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any],
             let header = o["header"] as? [String: Any], let code = header["code"] as? Int
         else { throw Failure.malformed }

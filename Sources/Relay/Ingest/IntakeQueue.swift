@@ -11,6 +11,10 @@ public final class IntakeQueue: Sendable {
     private struct State {
         var items: [IntakeItem] = []
         var bytes = 0
+        /// The batch the pipeline took last and is still working on: it counts against the
+        /// bounds until the pipeline asks for the next one (the memory is still held).
+        var takenItems = 0
+        var takenBytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
         var cancelled = false
@@ -37,8 +41,8 @@ public final class IntakeQueue: Sendable {
         }
         let (refusal, waiter) = state.withLock { s -> (Refusal?, CheckedContinuation<Void, Never>?) in
             guard !s.finished else { return (.finished, nil) }
-            guard s.items.count < (plain ? maxItems / 4 * 3 : maxItems) else { return (.items, nil) }
-            guard s.bytes + bytes <= (plain ? maxBytes / 4 * 3 : maxBytes) else { return (.bytes, nil) }
+            guard s.items.count + s.takenItems < (plain ? maxItems / 4 * 3 : maxItems) else { return (.items, nil) }
+            guard s.bytes + s.takenBytes + bytes <= (plain ? maxBytes / 4 * 3 : maxBytes) else { return (.bytes, nil) }
             s.items.append(item)
             s.bytes += bytes
             defer { s.waiter = nil }
@@ -49,8 +53,12 @@ public final class IntakeQueue: Sendable {
     }
 
     /// Everything queued, waiting until there is something; nil once finished and empty, or
-    /// when the task is cancelled.
+    /// when the task is cancelled. Calling it says the batch it returned before is done.
     public func next() async -> [IntakeItem]? {
+        state.withLock { s in
+            s.takenItems = 0
+            s.takenBytes = 0
+        }
         while true {
             if let batch = take() { return batch.isEmpty ? nil : batch }
             if Task.isCancelled || state.withLock({ $0.cancelled }) { return nil }
@@ -81,6 +89,8 @@ public final class IntakeQueue: Sendable {
         state.withLock { s in
             if s.items.isEmpty { return s.finished ? [] : nil }
             defer {
+                s.takenItems = s.items.count
+                s.takenBytes = s.bytes
                 s.items = []
                 s.items.reserveCapacity(1024)
                 s.bytes = 0

@@ -228,17 +228,25 @@ final class OpenConnections: Sendable {
 public final class ConnectionTable: Sendable {
     public let maxTotal: Int
     public let maxPerSource: Int
+    /// Sources the operator listed (`edges.sources`, `plain_syslog.from`): a quarter of
+    /// `maxTotal` is kept for them, so that connections from anywhere else (an attacker
+    /// holding idle connections from many addresses) cannot lock the known edges out.
+    public let known: [IPRange]
     private let state = Mutex<(total: Int, bySource: [String: Int])>((0, [:]))
 
-    public init(maxTotal: Int, maxPerSource: Int) {
+    public init(maxTotal: Int, maxPerSource: Int, known: [IPRange] = []) {
         self.maxTotal = maxTotal
         self.maxPerSource = maxPerSource
+        self.known = known
     }
+
+    /// Places only known sources may take.
+    public var reserved: Int { known.isEmpty ? 0 : max(1, maxTotal / 4) }
 
     /// The relay's caps, with the total held below the descriptors the process may open:
     /// the soft RLIMIT_NOFILE is raised to the hard one, and `reserve` of it kept for
     /// everything else. Returns the table and whether the configured total was lowered.
-    public static func fitted(_ limits: RelayConfiguration.Limits, reserve: Int = 256) -> (ConnectionTable, lowered: Int?) {
+    public static func fitted(_ limits: RelayConfiguration.Limits, known: [IPRange] = [], reserve: Int = 256) -> (ConnectionTable, lowered: Int?) {
         var rl = rlimit()
         var available = Int.max
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 {
@@ -250,7 +258,8 @@ public final class ConnectionTable: Sendable {
             available = Int(clamping: rl.rlim_cur)  // RLIM_INFINITY is UInt64.max: clamped to Int.max
         }
         let total = max(1, min(limits.maxConnections, available - reserve))
-        return (ConnectionTable(maxTotal: total, maxPerSource: limits.maxConnectionsPerSource), total < limits.maxConnections ? total : nil)
+        return (ConnectionTable(maxTotal: total, maxPerSource: limits.maxConnectionsPerSource, known: known),
+                total < limits.maxConnections ? total : nil)
     }
 
     /// The key a source is counted under: its address, or for IPv6 its /64 (one host holds
@@ -264,12 +273,13 @@ public final class ConnectionTable: Sendable {
 
     /// Takes a place for a connection from `source`; the reason when there is none.
     public func admit(_ source: String) -> String? {
-        let source = Self.sourceKey(source)
+        let limit = maxTotal - (reserved > 0 && !known.contains { $0.contains(source) } ? reserved : 0)
+        let key = Self.sourceKey(source)
         return state.withLock { s in
-            guard s.total < maxTotal else { return "total" }
-            guard s.bySource[source, default: 0] < maxPerSource else { return "per_source" }
+            guard s.total < limit else { return "total" }
+            guard s.bySource[key, default: 0] < maxPerSource else { return "per_source" }
             s.total += 1
-            s.bySource[source, default: 0] += 1
+            s.bySource[key, default: 0] += 1
             return nil
         }
     }

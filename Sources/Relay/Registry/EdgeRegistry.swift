@@ -127,14 +127,14 @@ public struct EdgeRegistry: Codable, Sendable {
         for id in records.keys.sorted() {
             guard var record = records[id] else { continue }
             let heard = record.lastHeartbeatMilliseconds ?? record.lastFrameMilliseconds
-            if !record.silent, now - heard >= policy.silenceMilliseconds {
+            if !record.silent, Self.age(heard, now) >= policy.silenceMilliseconds {
                 record.silent = true
                 events.append(Self.event(.edgeSilent, id, now, severity: .high,
-                    "edge \(id) has sent no heartbeat for \((now - heard) / 1000) s"))
+                    "edge \(id) has sent no heartbeat for \(Self.age(heard, now) / 1000) s"))
             }
             var open: [Gap] = []
             for gap in record.suspectedGaps {
-                guard now - gap.seenMilliseconds >= policy.lossAfterMilliseconds else {
+                guard Self.age(gap.seenMilliseconds, now) >= policy.lossAfterMilliseconds else {
                     open.append(gap)
                     continue
                 }
@@ -154,6 +154,13 @@ public struct EdgeRegistry: Codable, Sendable {
             records[id] = record
         }
         return events
+    }
+
+    /// How long ago `then` was at `now`, saturating (times are the relay's own, but they come
+    /// back from a state file that may be damaged).
+    static func age(_ then: Int64, _ now: Int64) -> Int64 {
+        let (age, overflow) = now.subtractingReportingOverflow(then)
+        return overflow ? (then > now ? .min : .max) : age
     }
 
     /// A gap this wide (frames) is no loss an edge could make: at 100 frames a second it is
@@ -186,10 +193,15 @@ public struct EdgeRegistry: Codable, Sendable {
     }
 
     /// Drops what a damaged or hand-edited state file could hold that no running relay
-    /// writes: gaps whose bounds are reversed, negative counters.
+    /// writes: gaps whose bounds are reversed, negative counters, times outside 1970-2200.
     public mutating func validate() {
+        let times = 0...(Event.timeRange.upperBound / 1000)
+        func clamp(_ t: Int64) -> Int64 { min(max(t, times.lowerBound), times.upperBound) }
         for (id, var record) in records {
             record.suspectedGaps.removeAll { $0.first > $0.last }
+            for i in record.suspectedGaps.indices { record.suspectedGaps[i].seenMilliseconds = clamp(record.suspectedGaps[i].seenMilliseconds) }
+            record.lastFrameMilliseconds = clamp(record.lastFrameMilliseconds)
+            record.lastHeartbeatMilliseconds = record.lastHeartbeatMilliseconds.map(clamp)
             if record.suspectedGaps.count > 64 { record.suspectedGaps.removeFirst(record.suspectedGaps.count - 64) }
             record.frames = max(0, record.frames)
             record.restarts = max(0, record.restarts)
@@ -202,7 +214,8 @@ public struct EdgeRegistry: Codable, Sendable {
         _ kind: Event.Kind, _ edge: String, _ now: Int64, severity: Event.Severity, outcome: Event.Outcome? = nil, _ text: String,
         sourceIP: String? = nil
     ) -> Event {
-        Event(kind: kind, outcome: outcome, timeMicroseconds: now * 1000, host: edge, program: "relay", sourceIP: sourceIP,
+        let (micro, overflow) = now.multipliedReportingOverflow(by: 1000)
+        return Event(kind: kind, outcome: outcome, timeMicroseconds: overflow ? (now < 0 ? .min : .max) : micro, host: edge, program: "relay", sourceIP: sourceIP,
               rule: "relay." + kind.rawValue.replacingOccurrences(of: ".", with: "_"), severity: severity, raw: text)
     }
 }

@@ -28,6 +28,12 @@ public final class FrameReceiver {
         public var frame: Frame
         public var body: FrameBody
         public var acceptance: EdgeSequenceState.Acceptance
+
+        public init(frame: Frame, body: FrameBody, acceptance: EdgeSequenceState.Acceptance) {
+            self.frame = frame
+            self.body = body
+            self.acceptance = acceptance
+        }
     }
 
     public enum Result: Sendable, Hashable {

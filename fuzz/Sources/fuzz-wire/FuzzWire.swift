@@ -1,4 +1,4 @@
-// libFuzzer entry point for Wire's decoders of untrusted input.
+// libFuzzer entry point for the decoders of untrusted input and the state machines behind them.
 //
 // Built by fuzz/run.sh with `-sanitize=fuzzer,address -parse-as-library -DFUZZING`, where
 // libFuzzer supplies main. In an ordinary build this file is a replay driver instead:
@@ -13,6 +13,8 @@
 //   detect   bytes as a log line through the built-in rules (Detector.detectOne), and as a
 //            message of each program the rules name; run with a per-input time limit, so
 //            a line that makes matching slow is reported like a crash
+//   correlate, registry, usage: the relay's state machines with extreme values
+//            (RelayTargets.swift)
 import Crypto
 import Detection
 import Foundation
@@ -71,6 +73,12 @@ func runTarget(_ target: String, _ bytes: [UInt8]) {
         let program = detectPrograms[Int(first) % detectPrograms.count]
         let message = String(decoding: bytes.dropFirst(), as: UTF8.self)
         _ = detector.detect(program: program, pid: 1, host: "h", timeMicroseconds: 0, message: message, raw: message)
+    case "correlate":
+        fuzzCorrelate(bytes)
+    case "registry":
+        fuzzRegistry(bytes)
+    case "usage":
+        fuzzUsage(bytes)
     default:
         fatalError("unknown fuzz target \(target)")
     }
@@ -128,7 +136,7 @@ enum ReplayDriver {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first else {
-            print("usage: fuzz-wire packet|signed|payload|syslog|framing|detect FILE...")
+            print("usage: fuzz-wire packet|signed|payload|syslog|framing|detect|correlate|registry|usage FILE...")
             exit(2)
         }
         for path in arguments.dropFirst() {
