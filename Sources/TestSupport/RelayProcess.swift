@@ -34,6 +34,8 @@ public final class RelayProcess: Sendable {
             listen:
               - udp: "127.0.0.1:\(udpPort)"
               - tcp: "127.0.0.1:\(tcpPort)"
+              - udp: "[::1]:\(udpPort)"
+              - tcp: "[::1]:\(tcpPort)"
             http: "127.0.0.1:\(self.httpPort)"
             data_directory: \(dir.path)/data
             passkey_file: \(passkey)
@@ -137,7 +139,7 @@ final class OutputBuffer: Sendable {
     let data = Mutex(Data())
 }
 
-/// Free ports on 127.0.0.1 for both UDP and TCP, from 20000-29999: below the kernel's
+/// Free ports on 127.0.0.1 and ::1 for both UDP and TCP, from 20000-29999: below the kernel's
 /// ephemeral range (32768-60999), so no test that binds port 0 can be handed one of them
 /// between this check and the relay's bind.
 public enum FreePort {
@@ -153,13 +155,23 @@ public enum FreePort {
         return ports
     }
 
+    /// Whether `port` can be bound on 127.0.0.1 and on ::1 (the relay a test starts listens
+    /// on both, so a test has two source addresses, both loopback).
     static func bindable(_ port: Int, _ type: __socket_type) -> Bool {
-        let s = socket(AF_INET, Int32(type.rawValue), 0)
-        defer { close(s) }
+        let v4 = socket(AF_INET, Int32(type.rawValue), 0)
+        defer { close(v4) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        guard withUnsafePointer(to: &address, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(v4, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0
+        else { return false }
+        let v6 = socket(AF_INET6, Int32(type.rawValue), 0)
+        defer { close(v6) }
+        var address6 = sockaddr_in6()
+        address6.sin6_family = sa_family_t(AF_INET6)
+        address6.sin6_addr = in6addr_loopback
+        address6.sin6_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(v6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } } == 0
     }
 }

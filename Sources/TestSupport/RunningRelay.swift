@@ -15,6 +15,8 @@ import Wire
 public final class RunningRelay: Sendable {
     public let app: RelayApp
     public let udpPort: Int
+    /// The UDP listener on ::1, when started with `alsoIPv6`.
+    public let udpPort6: Int?
     public let tcpPort: Int
     /// The status server's port (metrics, health, status page), when it runs.
     public let httpPort: Int?
@@ -27,12 +29,14 @@ public final class RunningRelay: Sendable {
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
-        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, observeItems: Bool = true,
+        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, observeItems: Bool = true, alsoIPv6: Bool = false,
         configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         var configuration = RelayConfiguration(
-            listeners: [.init(transport: .udp, host: host, port: port), .init(transport: .tcp, host: host, port: port)],
+            listeners: [.init(transport: .udp, host: host, port: port), .init(transport: .tcp, host: host, port: port)]
+                // A second source address for tests, still loopback: ::1 (udpPort6).
+                + (alsoIPv6 ? [.init(transport: .udp, host: "::1", port: 0)] : []),
             dataDirectory: directory, passkey: .inline(passkey), limits: limits)
         configuration.edgePolicy = policy
         configuration.tickSeconds = tickSeconds
@@ -55,6 +59,7 @@ public final class RunningRelay: Sendable {
         let group = self.group
         task = Task { try await group.run() }
         udpPort = await app.udpListeners[0].bound.value().port!
+        udpPort6 = app.udpListeners.count > 1 ? await app.udpListeners[1].bound.value().port : nil
         tcpPort = await app.tcpListeners[0].bound.value().port!
         if let server = app.statusServer { httpPort = await server.bound.value().port } else { httpPort = nil }
     }

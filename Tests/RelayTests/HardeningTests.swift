@@ -258,7 +258,7 @@ struct HardeningTests {
         try await Task.sleep(for: .milliseconds(500))
         let closed = idle.filter { $0.closedByPeer() }.count
         #expect(closed == 6, "\(closed) of 10 closed")
-        let other = try RawTCP(from: "127.0.0.2", to: relay.tcpPort)
+        let other = try RawTCP(from: "::1", to: relay.tcpPort)
         try other.send((1...5).map { "<38>Dec  6 10:00:0\($0) h sshd[7]: Failed password for root from 198.51.100.40 port 4000\($0) ssh2\n" }.joined())
         #expect(await RunningRelay.waitUntil(timeout: .seconds(10)) { relay.printed.contains("198.51.100.40") })
         #expect(await relay.stop())
@@ -311,7 +311,7 @@ struct HardeningTests {
         var peak = 0
         for (i, chunk) in stride(from: 0, to: flood.count, by: 500).enumerated() {
             try await Send.udp(Array(flood[chunk..<min(flood.count, chunk + 500)]), port: relay.udpPort)
-            if i == 2 { try await Send.udp(try EdgeFixture.messages(events: [created], sequence: 1), port: relay.udpPort, from: "127.0.0.2") }
+            if i == 2 { try await Send.udp(try EdgeFixture.messages(events: [created], sequence: 1), port: relay.udpPort, host: "::1") }
             peak = max(peak, relay.residentBytes ?? 0)
         }
         let stored = await RunningRelay.waitUntilAsync(timeout: .seconds(20)) {
@@ -335,12 +335,19 @@ struct HardeningTests {
 final class RawTCP {
     let fd: Int32
 
+    /// From 127.0.0.1 or ::1 to the same address family's loopback.
     init(from local: String, to port: Int) throws {
+        if local.contains(":") {
+            fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+            var peer = sockaddr_in6()
+            peer.sin6_family = sa_family_t(AF_INET6)
+            peer.sin6_addr = in6addr_loopback
+            peer.sin6_port = UInt16(port).bigEndian
+            let r = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            guard r == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+            return
+        }
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var me = sockaddr_in()
-        me.sin_family = sa_family_t(AF_INET)
-        me.sin_addr.s_addr = inet_addr(local)
-        _ = withUnsafePointer(to: &me) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var peer = sockaddr_in()
         peer.sin_family = sa_family_t(AF_INET)
         peer.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -198,8 +198,8 @@ struct ForgeryTests {
     }
 
     @Test func anEdgeMaySendOnlyFromItsAddressesAndARefusedCopyUsesNoSequence() async throws {
-        let relay = try await RunningRelay.start { c in
-            c.edgeSources = ["web-01": [IPRange("127.0.0.2")!]]
+        let relay = try await RunningRelay.start(alsoIPv6: true) { c in
+            c.edgeSources = ["web-01": [IPRange("::1")!]]
         }
         let frame = try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1)
         try await Send.udp(frame, port: relay.udpPort, from: "127.0.0.1")
@@ -208,7 +208,7 @@ struct ForgeryTests {
         #expect(relay.frames.isEmpty)
         #expect(relay.relayEvents.contains { $0.kind == .edgeForgery && $0.raw?.contains("source_not_allowed") == true })
         // The same frame from the edge's own address is accepted, not taken for a replay.
-        try await Send.udp(frame, port: relay.udpPort, from: "127.0.0.2")
+        try await Send.udp(frame, port: try #require(relay.udpPort6), host: "::1")
         await relay.wait { relay.frames.count == 1 }
         #expect(relay.frames.count == 1)
         #expect(relay.counter("relay_duplicates_total") == 0)

@@ -144,15 +144,25 @@ public final class Intake: Sendable {
     private let syslogEventsCounter: Counters.Handle
     private static let wirePrefix = Array(Envelope.messagePrefix.utf8)
 
+    /// What became of a message, for the connection it came on.
+    public enum Verdict: Sendable, Hashable {
+        /// Taken, refused or counted: nothing for the connection to do.
+        case taken
+        /// An edge frame was accepted but the queue had no room: over TCP the connection is
+        /// closed, so the edge reconnects and resends it.
+        case frameDropped
+    }
+
     /// One syslog message: a UDP datagram's payload or one TCP frame.
-    public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) {
+    @discardableResult
+    public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) -> Verdict {
         messageCounters[transport]?.add()
         if !reportsEverySyslogMessage.load(ordering: .relaxed),
             let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done
         {
-            return
+            return .taken
         }
-        handleParsed(bytes, sender: sender)
+        return handleParsed(bytes, sender: sender)
     }
 
     /// The fast path for plain syslog: when the message cannot hold an edge frame, the
@@ -181,16 +191,16 @@ public final class Intake: Sendable {
         return false
     }
 
-    private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) {
+    private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) -> Verdict {
         let message: SyslogMessage
         do {
             message = try currentParser.parse(bytes)
         } catch let error as WireError {
             reject(error, sender: sender)
-            return
+            return .taken
         } catch {
             reject(.syntax("\(error)"), sender: sender)
-            return
+            return .taken
         }
         let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
         let sources = edgeSources
@@ -203,7 +213,7 @@ public final class Intake: Sendable {
         switch result {
         case nil:
             plainCounter.add()
-            guard takesPlainSyslog(from: sender), withinRate(sender) else { return }
+            guard takesPlainSyslog(from: sender), withinRate(sender) else { return .taken }
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
             if !events.isEmpty { syslogEventsCounter.add(events.count) }
             emit(.syslog(message, events: events, sender: sender))
@@ -221,15 +231,19 @@ public final class Intake: Sendable {
                 delivery.body = .events(tied)
             }
             let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
+            var verdict = Verdict.taken
             if !emit(.frame(delivery, sender: sender)) {
-                // Not kept: take its acceptance back, so a resend of it is fresh (over TCP
-                // the edge resends after reconnecting), and raise the loss.
-                receiver.withLock { $0.sequences[delivery.frame.edgeID]?.forget(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence) }
+                // Not kept: take its acceptance back, so a resend of it is fresh, and ask for
+                // one (over TCP the edge resends its recent frames after reconnecting). Not
+                // resent in time (UDP, or past the edge's resend window), it is an edge.loss.
+                let frame = delivery.frame
+                receiver.withLock { $0.sequences[frame.edgeID]?.forget(epoch: frame.epoch, sequence: frame.sequence) }
+                registry.withLock { $0.dropped(edge: frame.edgeID.rawValue, epoch: frame.epoch, sequence: frame.sequence, nowMilliseconds: nowMilliseconds) }
                 counters.add("relay_frames_dropped_total")
-                raise(EdgeRegistry.event(.edgeLoss, delivery.frame.edgeID.rawValue, nowMilliseconds, severity: .high,
-                    "edge \(delivery.frame.edgeID) frame \(delivery.frame.sequence) of epoch \(delivery.frame.epoch) dropped: the relay's queue was full"))
+                verdict = .frameDropped
             }
             for event in raised { raise(event) }
+            return verdict
         case .pending?:
             counters.add("relay_fragments_pending_total")
         case .duplicate?:
@@ -247,6 +261,7 @@ public final class Intake: Sendable {
                 }
             }
         }
+        return .taken
     }
 
     /// Periodic chores: drops incomplete frames past their timeout, raises losses and

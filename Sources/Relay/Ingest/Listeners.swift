@@ -197,7 +197,11 @@ public struct TCPListener: Service {
                 for try await frame in inbound {
                     switch frame {
                     case .message(let buffer):
-                        intake.handle(buffer.readableBytesView, sender: sender, transport: listener.transport)
+                        if intake.handle(buffer.readableBytesView, sender: sender, transport: listener.transport) == .frameDropped {
+                            // The edge resends what it sent recently when it reconnects.
+                            intake.counters.add("relay_connections_closed_total{reason=\"frame_dropped\"}")
+                            return
+                        }
                     case .oversized:
                         intake.counters.add("relay_rejected_total{reason=\"oversized\"}")
                     }

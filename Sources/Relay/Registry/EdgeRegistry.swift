@@ -77,6 +77,21 @@ public struct EdgeRegistry: Codable, Sendable {
         return events
     }
 
+    /// An accepted frame the relay could not keep (its queue was full): its acceptance was
+    /// taken back, and it is a suspected gap like any other. A resend (over TCP the edge
+    /// resends after the relay closes the connection) fills it; otherwise, once late frames
+    /// had time, it is raised as `edge.loss`.
+    public mutating func dropped(edge: String, epoch: UInt32, sequence: UInt64, nowMilliseconds now: Int64) {
+        var record = records[edge] ?? Record()
+        if let last = record.suspectedGaps.last, last.epoch == epoch, last.last != .max, last.last + 1 == sequence {
+            record.suspectedGaps[record.suspectedGaps.count - 1].last = sequence
+        } else {
+            record.suspectedGaps.append(Gap(epoch: epoch, first: sequence, last: sequence, seenMilliseconds: now))
+            if record.suspectedGaps.count > 64 { record.suspectedGaps.removeFirst(record.suspectedGaps.count - 64) }
+        }
+        records[edge] = record
+    }
+
     /// An edge's events with their host tied to the edge: a stolen key speaks for that edge
     /// and nothing else. `allowed` lists the host names the edge may speak for (from
     /// `edges.hosts`; `*` for any, e.g. an edge reading a log server's files); without a list
