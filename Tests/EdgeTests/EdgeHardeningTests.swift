@@ -140,6 +140,13 @@ struct EdgeSpoolFailureTests {
         #expect(complaints >= 1 && complaints <= 10, "\(complaints) spool errors logged in 4 s")
         #expect(resident < 64, "\(resident) MiB resident: the unit's MemoryMax is 64M")
         #expect(ports().count == 10, "nothing was sent that was not spooled")
+        // Reading stopped about one read (256 KiB) past the last frame spooled: the rest of
+        // the 20,000 lines wait in the file (heartbeats are sent without the spool).
+        let linesRead = relay.frames.compactMap { d -> UInt64? in
+            guard case .heartbeat(let h) = d.body, d.frame.edgeID.rawValue == "full-01" else { return nil }
+            return h.counters["lines_read"]
+        }.last ?? 0
+        #expect(linesRead > 10 && linesRead < 5_000, "\(linesRead) lines read with the spool failing")
 
         // It dies during the outage; the disk is freed; started again, it sends every line once.
         kill(edge.processIdentifier, SIGKILL)
@@ -208,6 +215,39 @@ struct JournalBoundTests {
         let expected = Array(0..<30000) + Array(30001..<60000)
         #expect(seen.count == expected.count)
         #expect(seen.elementsEqual(expected), "first difference at \(zip(seen, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+        #expect(source.malformed == 1)
+    }
+
+    /// Found in review: the buffer full with the tail of an overlong entry and the start of a
+    /// long one; the tail was dropped without waking the pipe's reader, which went on
+    /// waiting for room while the long entry never completed. Reading stopped for good.
+    @Test func anOverlongEntryFollowedByALongOneDoesNotStopReading() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-stall-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let script = dir.appendingPathComponent("journalctl").path
+        try """
+            #!/usr/bin/env python3
+            import json, sys, time
+            out = sys.stdout
+            sizes = {1: 4608 << 10, 2: 3788 << 10}
+            for i in range(100):
+                message = "y" * sizes[i] if i in sizes else "Failed password for root from 198.51.100.7 port %d ssh2" % i
+                out.write(json.dumps({"__CURSOR": "c%d" % i, "MESSAGE": message, "_COMM": "sshd"}) + "\\n")
+            out.flush()
+            time.sleep(600)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let source = JournalSource(file: nil, cursor: nil, startAt: .beginning, journalctl: script) {}
+        source.start()
+        defer { source.stop() }
+        var seen: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while seen.last != 99, ContinuousClock.now < deadline {
+            // Slowly, as an edge busy elsewhere: the reader fills the buffer between reads.
+            try await Task.sleep(for: .milliseconds(100))
+            seen += source.read().map { Int($0.cursor.dropFirst()) ?? -1 }
+        }
+        #expect(seen == [0] + Array(2..<100), "read \(seen.count) entries, the last \(seen.last ?? -1)")
         #expect(source.malformed == 1)
     }
 }

@@ -161,6 +161,9 @@ public final class JournalSource: @unchecked Sendable {
             }
             buffer.removeFirst(lf + 1)
             skipping = false
+            // Room was made: the pipe's reader may be waiting for it (found in review: without
+            // this, an overlong entry followed by a long partial one stopped reading for good).
+            lock.broadcast()
         }
         guard let lastLF = buffer.prefix(Self.maxRead).lastIndex(of: 0x0A) ?? buffer.firstIndex(of: 0x0A) else {
             if buffer.count >= Self.maxBuffered {

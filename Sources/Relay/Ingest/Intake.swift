@@ -233,6 +233,13 @@ public final class Intake: Sendable {
             let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
             var verdict = Verdict.taken
             if !emit(.frame(delivery, sender: sender)) {
+                // A heartbeat is not spooled by the edge (a resend will not come) and the
+                // registry has already taken what it says: only counted.
+                if case .heartbeat = delivery.body {
+                    counters.add("relay_heartbeats_dropped_total")
+                    for event in raised { raise(event) }
+                    return .taken
+                }
                 // Not kept: take its acceptance back, so a resend of it is fresh, and ask for
                 // one (over TCP the edge resends its recent frames after reconnecting). Not
                 // resent in time (UDP, or past the edge's resend window), it is an edge.loss.

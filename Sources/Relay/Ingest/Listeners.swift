@@ -245,7 +245,7 @@ public final class ConnectionTable: Sendable {
     }
 
     /// Places only known sources may take.
-    public var reserved: Int { known.isEmpty ? 0 : max(1, maxTotal / 4) }
+    public var reserved: Int { known.isEmpty ? 0 : maxTotal / 4 }
 
     /// The relay's caps, with the total held below the descriptors the process may open:
     /// the soft RLIMIT_NOFILE is raised to the hard one, and `reserve` of it kept for

@@ -83,6 +83,8 @@ public struct EdgeRegistry: Codable, Sendable {
     /// had time, it is raised as `edge.loss`.
     public mutating func dropped(edge: String, epoch: UInt32, sequence: UInt64, nowMilliseconds now: Int64) {
         var record = records[edge] ?? Record()
+        // A resend dropped again (reconnects under a lasting overload) is the same gap.
+        if record.suspectedGaps.contains(where: { $0.epoch == epoch && ($0.first...$0.last).contains(sequence) }) { return }
         if let last = record.suspectedGaps.last, last.epoch == epoch, last.last != .max, last.last + 1 == sequence {
             record.suspectedGaps[record.suspectedGaps.count - 1].last = sequence
         } else {

@@ -216,7 +216,10 @@ func fuzzRegistry(_ bytes: [UInt8]) {
         case 3:
             // A frame accepted then dropped by a full queue: forgotten, so it counts as lost.
             let epoch = UInt32(truncatingIfNeeded: script.u64())
-            windows[edge, default: EdgeSequenceState()].forget(epoch: epoch, sequence: script.u64())
+            let sequence = script.u64()
+            windows[edge, default: EdgeSequenceState()].forget(epoch: epoch, sequence: sequence)
+            registry.dropped(edge: edge, epoch: epoch, sequence: sequence, nowMilliseconds: now)
+            require(registry.records[edge].map { $0.framesLost >= 0 } ?? false, "a dropped frame left no record")
         case 4:
             let step = script.i64() % 86_400_000
             let (next, overflow) = now.addingReportingOverflow(step)
