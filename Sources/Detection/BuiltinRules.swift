@@ -10,40 +10,82 @@ enum BuiltinRules {
     # ---- sshd: attempts (with a method) -----------------------------------------------
     - id: sshd.accepted.keyboard_interactive
       programs: [sshd, sshd-session]
-      pattern: "Accepted keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Accepted keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_}"
       kind: login
       outcome: success
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.accepted
       programs: [sshd, sshd-session]
-      pattern: "Accepted {method} for {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Accepted {method} for {user:greedy} from {source_ip} port {source_port} ssh{_}"
       kind: login
       outcome: success
       severity: low
+    - id: sshd.failed_none.invalid_user
+      programs: [sshd, sshd-session]
+      pattern: "Failed none for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: sshd.failed_none
+      programs: [sshd, sshd-session]
+      pattern: "Failed none for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      kind: login
+      outcome: failure
+      severity: info
     - id: sshd.failed.keyboard_interactive.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "Failed keyboard-interactive/pam for invalid user {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Failed keyboard-interactive/pam for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
       kind: login
       outcome: failure
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.failed.keyboard_interactive
       programs: [sshd, sshd-session]
-      pattern: "Failed keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Failed keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_}"
       kind: login
       outcome: failure
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.failed.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "Failed {method} for invalid user {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Failed {method} for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.illegal_user
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for illegal user {user:greedy} from {source_ip} port {source_port} ssh{_}"
       kind: login
       outcome: failure
       severity: low
     - id: sshd.failed
       programs: [sshd, sshd-session]
-      pattern: "Failed {method} for {user:greedy} from {source_ip} port {source_port} ssh2{_}"
+      pattern: "Failed {method} for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.accepted.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Accepted {method} for {user:greedy} from {source_ip} port {source_port}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: sshd.failed.invalid_user.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for invalid user {user:greedy} from {source_ip} port {source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.illegal_user.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for illegal user {user:greedy} from {source_ip} port {source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for {user:greedy} from {source_ip} port {source_port}"
       kind: login
       outcome: failure
       severity: low
@@ -60,6 +102,133 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
+    - id: sshd.illegal_user
+      programs: [sshd, sshd-session]
+      pattern: "Illegal user {user:greedy} from {source_ip} port {source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.illegal_user.no_port
+      programs: [sshd, sshd-session]
+      pattern: "Illegal user {user:greedy} from {source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.input_userauth.invalid_user
+      programs: [sshd, sshd-session]
+      pattern: "input_userauth_request: invalid user {user:greedy} [preauth]"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.input_userauth.invalid_user.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "input_userauth_request: invalid user {user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.input_userauth.illegal_user
+      programs: [sshd, sshd-session]
+      pattern: "input_userauth_request: illegal user {user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_error.illegal_user
+      programs: [sshd, sshd-session]
+      pattern: "error: PAM: Authentication failure for illegal user {user:greedy} from {source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_error
+      programs: [sshd, sshd-session]
+      pattern: "error: PAM: Authentication failure for {user:greedy} from {source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_error.other
+      programs: [sshd, sshd-session]
+      pattern: "error: PAM: {_} for illegal user {user:greedy} from {source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_error.other.user
+      programs: [sshd, sshd-session]
+      pattern: "error: PAM: {_} for {user:greedy} from {source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.too_many_failures.no_user
+      programs: [sshd, sshd-session]
+      pattern: "Disconnecting: Too many authentication failures [preauth]"
+      kind: login
+      outcome: failure
+      severity: medium
+    - id: sshd.too_many_failures.no_user.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Disconnecting: Too many authentication failures"
+      kind: login
+      outcome: failure
+      severity: medium
+    - id: sshd.pam_check_pass
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:auth): check pass; user unknown"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_bad_username
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:auth): bad username [{_}]"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.account_expired
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:account): account {user} has expired (account expired)"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.password_expired
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:account): expired password for user {user} (password aged)"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_account_denied
+      programs: [sshd, sshd-session]
+      pattern: "fatal: Access denied for user {user:greedy} by PAM account configuration [preauth]"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_account_denied.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "fatal: Access denied for user {user:greedy} by PAM account configuration"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.session_opened
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:session): session opened for user {user}(uid={_}) by {_}"
+      kind: login
+      outcome: success
+      severity: info
+    - id: sshd.session_opened.legacy
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:session): session opened for user {user} by {_}"
+      kind: login
+      outcome: success
+      severity: info
+    - id: sshd.session_closed
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:session): session closed for user {user}"
+      kind: logout
+      outcome: success
+      severity: info
+    - id: sshd.root_forced_command
+      programs: [sshd, sshd-session]
+      pattern: "Root login accepted for forced command."
+      kind: login
+      outcome: success
+      severity: low
+      set: {user: root}
     - id: sshd.max_auth_tries.invalid_user
       programs: [sshd, sshd-session]
       pattern: "error: maximum authentication attempts exceeded for invalid user {user:greedy} from {source_ip} port {source_port} ssh2 [preauth]"
@@ -182,6 +351,18 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: medium
+    - id: sshd.not_allowed.from
+      programs: [sshd, sshd-session]
+      pattern: "User {user:greedy} from {source_ip} not allowed because {_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.not_allowed
+      programs: [sshd, sshd-session]
+      pattern: "User {user:greedy} not allowed because {_}"
+      kind: login
+      outcome: failure
+      severity: low
     - id: sshd.logout
       programs: [sshd, sshd-session]
       pattern: "Disconnected from user {user:greedy} {source_ip} port {source_port}"
@@ -189,6 +370,84 @@ enum BuiltinRules {
       outcome: success
       severity: info
     # ---- su and runuser ---------------------------------------------------------------
+    - id: pam_legacy.auth_failure
+      programs: [sshd(pam_unix)]
+      pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam_legacy.auth_failure.unknown_user
+      programs: [sshd(pam_unix)]
+      pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam_legacy.session_opened
+      programs: [sshd(pam_unix)]
+      pattern: "session opened for user {user} by {_}"
+      kind: login
+      outcome: success
+      severity: info
+    - id: pam_legacy.session_closed
+      programs: [sshd(pam_unix)]
+      pattern: "session closed for user {user}"
+      kind: logout
+      outcome: success
+      severity: info
+    - id: su.shadow.success
+      programs: [su]
+      pattern: "Successful su for {target_user} by {user}"
+      kind: privilege
+      outcome: success
+      severity: medium
+    - id: su.shadow.failed
+      programs: [su]
+      pattern: "FAILED su for {target_user} by {user}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: su.shadow.sulog.success
+      programs: [su]
+      pattern: "+ /dev/{_} {user}:{target_user}"
+      kind: privilege
+      outcome: success
+      severity: info
+    - id: su.shadow.sulog.failed
+      programs: [su]
+      pattern: "- /dev/{_} {user}:{target_user}"
+      kind: privilege
+      outcome: failure
+      severity: info
+    - id: su.busybox.success
+      programs: [su]
+      pattern: "+ {_} {user}:{target_user}"
+      kind: privilege
+      outcome: success
+      severity: medium
+    - id: su.busybox.failed
+      programs: [su]
+      pattern: "- {_} {user}:{target_user}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: su.pam_authenticate
+      programs: [su]
+      pattern: "pam_authenticate: {_}"
+      kind: privilege
+      outcome: failure
+      severity: info
+    - id: su.session_opened
+      programs: [su]
+      pattern: "pam_unix({_}:session): session opened for user {target_user}(uid={_}) by {user}(uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
+    - id: su.session_opened.legacy
+      programs: [su]
+      pattern: "pam_unix({_}:session): session opened for user {target_user} by {user}(uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
     - id: su.failed
       programs: [su]
       pattern: "FAILED SU (to {target_user}) {user} on {_}"
@@ -228,6 +487,66 @@ enum BuiltinRules {
       outcome: failure
       severity: medium
       set: {method: password}
+    - id: sudo.command_not_allowed
+      programs: [sudo]
+      pattern: "{user} : command not allowed ; {_}USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: high
+    - id: sudo.password_required
+      programs: [sudo]
+      pattern: "{user} : a password is required ; {_}USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: sudo.not_authorized_on_host
+      programs: [sudo]
+      pattern: "{user} : user NOT authorized on host ; {_}USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: high
+    - id: sudo.no_tty
+      programs: [sudo]
+      pattern: "{user} : no tty present and no askpass program specified ; {_}USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: sudo.incorrect_password_attempts
+      programs: [sudo]
+      pattern: "{user} : {_} incorrect password attempts ; {_}USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: sudo.command_continued
+      programs: [sudo]
+      pattern: "{user} : (command continued) {_}"
+      kind: privilege
+      outcome: success
+      severity: info
+    - id: sudo.json.accept
+      programs: [sudo]
+      pattern: "@cee:{{\"sudo\":{{\"accept\":{{{_}\"submituser\":\"{user}\",{_}\"runuser\":\"{target_user}\",{_}"
+      kind: privilege
+      outcome: success
+      severity: low
+    - id: sudo.json.reject
+      programs: [sudo]
+      pattern: "@cee:{{\"sudo\":{{\"reject\":{{{_}\"submituser\":\"{user}\",{_}\"runuser\":\"{target_user}\",{_}"
+      kind: privilege
+      outcome: failure
+      severity: high
+    - id: sudo.session_opened
+      programs: [sudo]
+      pattern: "pam_unix({_}:session): session opened for user {target_user}(uid={_}) by {user}(uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
+    - id: sudo.session_opened.legacy
+      programs: [sudo]
+      pattern: "pam_unix({_}:session): session opened for user {target_user} by {user}(uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
     - id: sudo.command
       programs: [sudo]
       pattern: "{user} : {_}USER={target_user} ; {_}COMMAND={_}"
@@ -242,6 +561,84 @@ enum BuiltinRules {
       severity: low
       map: {user: [ruser, pam_user]}
     # ---- login and systemd-logind ---------------------------------------------------------
+    - id: login.too_many_tries
+      programs: [login]
+      pattern: "TOO MANY LOGIN TRIES ({_}) on '{_}' FOR '{user}'{_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
+    - id: login.too_many_tries.util_linux
+      programs: [login]
+      pattern: "TOO MANY LOGIN TRIES ({_}) FROM {source_ip} FOR {user}, {_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
+    - id: login.logged_in
+      programs: [login]
+      pattern: "'{user}' logged in {_}on '{_}'{_}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: login.on_by_from
+      programs: [login]
+      pattern: "LOGIN ON {_} BY {user} FROM {source_ip}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: login.on_by
+      programs: [login]
+      pattern: "LOGIN ON {_} BY {user}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: login.dialup
+      programs: [login]
+      pattern: "DIALUP AT {_} BY {user}"
+      kind: login
+      outcome: success
+      severity: info
+    - id: login.failed.session
+      programs: [login]
+      pattern: "FAILED LOGIN SESSION FROM {source_ip} FOR {user}, {_}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: login.busybox.invalid_password.from
+      programs: [login]
+      pattern: "invalid password for '{user}'{_}on '{_}' from '{source_ip}'"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: login.busybox.invalid_password
+      programs: [login]
+      pattern: "invalid password for '{user}'{_}on '{_}'"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: login.busybox.root
+      programs: [login]
+      pattern: "root login on '{_}'"
+      kind: login
+      outcome: success
+      severity: medium
+      set: {user: root}
+    - id: login.pam_authenticate
+      programs: [login]
+      pattern: "pam_authenticate call failed: {_}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: login.pam_auth_failure
+      programs: [login]
+      pattern: "pam_unix(login:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
     - id: login.failed
       programs: [login]
       pattern: "FAILED LOGIN ({_}) on '{_}' FOR '{user}', {_}"
@@ -281,6 +678,12 @@ enum BuiltinRules {
       kind: login
       outcome: success
       severity: info
+    - id: logind.logged_out
+      programs: [systemd-logind]
+      pattern: "Session {_} logged out. Waiting for processes to exit."
+      kind: logout
+      outcome: success
+      severity: info
     - id: logind.removed_session
       programs: [systemd-logind]
       pattern: "Removed session {_}."
@@ -288,6 +691,12 @@ enum BuiltinRules {
       outcome: success
       severity: info
     # ---- accounts (shadow utilities) ------------------------------------------------------
+    - id: useradd.failed
+      programs: [useradd]
+      pattern: "failed adding user '{target_user}', {_}"
+      kind: account.created
+      outcome: failure
+      severity: medium
     - id: useradd.user
       programs: [useradd]
       pattern: "new user: name={target_user},{_}"
@@ -300,6 +709,24 @@ enum BuiltinRules {
       kind: group.created
       outcome: success
       severity: low
+    - id: shadow.member_added.shadow_group
+      programs: [useradd, usermod]
+      pattern: "add '{target_user}' to shadow group '{group}'"
+      kind: group.member_added
+      outcome: success
+      severity: info
+    - id: shadow.member_added.legacy
+      programs: [useradd, usermod]
+      pattern: "add `{target_user}' to group `{group}'"
+      kind: group.member_added
+      outcome: success
+      severity: high
+    - id: shadow.member_removed.shadow_group
+      programs: [usermod, userdel]
+      pattern: "delete '{target_user}' from shadow group '{group}'"
+      kind: group.member_removed
+      outcome: success
+      severity: info
     - id: shadow.member_added
       programs: [useradd, usermod]
       pattern: "add '{target_user}' to group '{group}'"
@@ -315,13 +742,13 @@ enum BuiltinRules {
     - id: usermod.lock
       programs: [usermod]
       pattern: "lock user '{target_user}' password"
-      kind: account.locked
+      kind: account.disabled
       outcome: success
       severity: medium
     - id: usermod.unlock
       programs: [usermod]
       pattern: "unlock user '{target_user}' password"
-      kind: account.unlocked
+      kind: account.enabled
       outcome: success
       severity: high
     - id: usermod.rename
@@ -330,6 +757,24 @@ enum BuiltinRules {
       kind: account.changed
       outcome: success
       severity: medium
+    - id: usermod.password
+      programs: [usermod]
+      pattern: "change user '{target_user}' password"
+      kind: password.changed
+      outcome: success
+      severity: medium
+    - id: usermod.group_renamed_member
+      programs: [usermod]
+      pattern: "change '{target_user}' to '{_}' in group '{group}'"
+      kind: group.changed
+      outcome: success
+      severity: info
+    - id: usermod.shadow_group_renamed_member
+      programs: [usermod]
+      pattern: "change '{target_user}' to '{_}' in shadow group '{group}'"
+      kind: group.changed
+      outcome: success
+      severity: info
     - id: usermod.change
       programs: [usermod]
       pattern: "change user '{target_user}' {_}"
@@ -384,9 +829,123 @@ enum BuiltinRules {
       kind: group.changed
       outcome: success
       severity: medium
+    - id: chsh.shell
+      programs: [chsh]
+      pattern: "changed user '{target_user}' shell to '{_}'"
+      kind: account.changed
+      outcome: success
+      severity: medium
+    - id: chfn.information
+      programs: [chfn]
+      pattern: "changed user '{target_user}' information"
+      kind: account.changed
+      outcome: success
+      severity: low
+    - id: userdel.shadow_group
+      programs: [userdel]
+      pattern: "removed shadow group '{group}' owned by '{_}'"
+      kind: group.deleted
+      outcome: success
+      severity: info
+    - id: userdel.user.legacy
+      programs: [userdel]
+      pattern: "delete user `{target_user}'"
+      kind: account.deleted
+      outcome: success
+      severity: high
+    - id: groupadd.group.files
+      programs: [groupadd]
+      pattern: "group added to {_}: name={group}, {_}"
+      kind: group.created
+      outcome: success
+      severity: info
+    - id: groupadd.group.files.gshadow
+      programs: [groupadd]
+      pattern: "group added to {_}: name={group}"
+      kind: group.created
+      outcome: success
+      severity: info
+    - id: groupdel.group.files
+      programs: [groupdel]
+      pattern: "group '{group}' removed from {_}"
+      kind: group.deleted
+      outcome: success
+      severity: info
+    - id: groupdel.group.legacy
+      programs: [groupdel]
+      pattern: "remove group `{group}'"
+      kind: group.deleted
+      outcome: success
+      severity: medium
+    - id: groupmod.group.gshadow
+      programs: [groupmod]
+      pattern: "group changed in {_} (group {group}, {_})"
+      kind: group.changed
+      outcome: success
+      severity: info
+    - id: gpasswd.group_password
+      programs: [gpasswd]
+      pattern: "password of group {group} changed by {user}"
+      kind: group.changed
+      outcome: success
+      severity: medium
+    - id: gpasswd.add_failed
+      programs: [gpasswd]
+      pattern: "{user} failed to add user {target_user} to group {group}: {_}"
+      kind: group.member_added
+      outcome: failure
+      severity: medium
+    - id: gpasswd.member_added.legacy
+      programs: [gpasswd]
+      pattern: "add member {target_user} to group {group} by {user}"
+      kind: group.member_added
+      outcome: success
+      severity: high
+    - id: gpasswd.member_removed.legacy
+      programs: [gpasswd]
+      pattern: "remove member {target_user} from group {group} by {user}"
+      kind: group.member_removed
+      outcome: success
+      severity: medium
+    - id: newgrp.switched
+      programs: [newgrp, sg]
+      pattern: "user '{user}' (login '{_}' on {_}) switched to group '{group}'"
+      kind: privilege
+      outcome: success
+      severity: low
+    - id: newgrp.invalid_password
+      programs: [newgrp, sg]
+      pattern: "Invalid password for group '{group}' from '{user}'"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: passwd.locked
+      programs: [passwd]
+      pattern: "password locked for '{target_user}'"
+      kind: password.changed
+      outcome: failure
+      severity: medium
+    - id: passwd.changed_by.legacy
+      programs: [passwd]
+      pattern: "password for `{target_user}' changed by `{user}'"
+      kind: password.changed
+      outcome: success
+      severity: medium
+    - id: passwd.incorrect_password
+      programs: [passwd]
+      pattern: "incorrect password for {target_user}"
+      kind: password.changed
+      outcome: failure
+      severity: low
     - id: passwd.changed_by
       programs: [passwd]
       pattern: "password for '{target_user}' changed by '{user}'"
+      kind: password.changed
+      outcome: success
+      severity: medium
+    - id: passwd.busybox.changed_by
+      programs: [passwd]
+      pattern: "password for {target_user} changed by {user}"
       kind: password.changed
       outcome: success
       severity: medium
@@ -403,6 +962,206 @@ enum BuiltinRules {
       outcome: success
       severity: low
     # ---- PAM failures of any other service, when they name a remote host ------------------
+    - id: pam.faillock.locked
+      programs: ["*"]
+      pattern: "pam_faillock({_}): Consecutive login failures for user {target_user} account temporarily locked"
+      kind: account.locked
+      outcome: success
+      severity: high
+    - id: pam.tally2.deny
+      programs: ["*"]
+      pattern: "pam_tally2({_}): user {target_user} ({_}) tally {_}, deny {_}"
+      kind: account.locked
+      outcome: success
+      severity: high
+    - id: pam.tally2.time_limit
+      programs: ["*"]
+      pattern: "pam_tally2({_}): user {target_user} ({_}) has time limit [{_}] since last failure."
+      kind: account.locked
+      outcome: success
+      severity: medium
+    - id: pam.tally.deny
+      programs: ["*"]
+      pattern: "pam_tally({_}): user {target_user} ({_}) tally {_}, deny {_}"
+      kind: account.locked
+      outcome: success
+      severity: high
+    - id: pam.succeed_if
+      programs: ["*"]
+      pattern: "pam_succeed_if({_}): requirement \"{_}\" not met by user \"{user}\""
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.access.denied
+      programs: ["*"]
+      pattern: "pam_access({_}): access denied for user `{user}' from `{source_ip}'"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.sss.auth_failure
+      programs: ["*"]
+      pattern: "pam_sss({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.sss.auth_failure.unknown_user
+      programs: ["*"]
+      pattern: "pam_sss({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.sss.auth_success
+      programs: ["*"]
+      pattern: "pam_sss({_}:auth): authentication success; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
+      kind: login
+      outcome: success
+      severity: info
+    - id: pam.sss.received
+      programs: ["*"]
+      pattern: "pam_sss({_}:auth): received for user {user}: {_} ({_})"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: pam.sss.access_denied
+      programs: ["*"]
+      pattern: "pam_sss({_}:account): Access denied for user {user}: {_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.securetty
+      programs: ["*"]
+      pattern: "pam_securetty({_}): access denied: tty '{_}' is not secure !"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.listfile
+      programs: ["*"]
+      pattern: "pam_listfile({_}): Refused user {user} for service {_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.shells
+      programs: ["*"]
+      pattern: "pam_shells({_}): User has an invalid shell '{_}'"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.limits
+      programs: ["*"]
+      pattern: "pam_limits({_}): Too many logins (max {_}) for {user}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.lastlog.inactive
+      programs: ["*"]
+      pattern: "pam_lastlog({_}): user {user} inactive for {_} days - denied"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.unix.account_expired
+      programs: ["*"]
+      pattern: "pam_unix({_}:account): account {user} has expired (account expired)"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: unix_chkpwd.failed
+      programs: [unix_chkpwd]
+      pattern: "password check failed for user ({user})"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: dropbear.nonexistent_user
+      programs: [dropbear]
+      pattern: "Login attempt for nonexistent user from {source_ip}:{source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: dropbear.bad_password
+      programs: [dropbear]
+      pattern: "Bad password attempt for '{user:greedy}' from {source_ip}:{source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: dropbear.bad_pam_password
+      programs: [dropbear]
+      pattern: "Bad PAM password attempt for '{user:greedy}' from {source_ip}:{source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: dropbear.pubkey_bad_signature
+      programs: [dropbear]
+      pattern: "Pubkey auth bad signature for '{user:greedy}' with {_} from {source_ip}:{source_port}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: publickey}
+    - id: dropbear.password_success
+      programs: [dropbear]
+      pattern: "Password auth succeeded for '{user:greedy}' from {source_ip}:{source_port}"
+      kind: login
+      outcome: success
+      severity: low
+      set: {method: password}
+    - id: dropbear.pam_password_success
+      programs: [dropbear]
+      pattern: "PAM password auth succeeded for '{user:greedy}' from {source_ip}:{source_port}"
+      kind: login
+      outcome: success
+      severity: low
+      set: {method: password}
+    - id: dropbear.pubkey_success
+      programs: [dropbear]
+      pattern: "Pubkey auth succeeded for '{user:greedy}' with {_} from {source_ip}:{source_port}"
+      kind: login
+      outcome: success
+      severity: low
+      set: {method: publickey}
+    - id: dropbear.exit_before_auth.user
+      programs: [dropbear]
+      pattern: "Exit before auth from <{source_ip}:{source_port}>: (user '{user:greedy}', {_} fails): {_}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: dropbear.exit_before_auth.max_tries
+      programs: [dropbear]
+      pattern: "Exit before auth from <{source_ip}:{source_port}>: Max auth tries reached - user '{_}'"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: dropbear.exit
+      programs: [dropbear]
+      pattern: "Exit ({user}) from <{source_ip}:{source_port}>: {_}"
+      kind: logout
+      outcome: success
+      severity: info
+    - id: dropbear.root_rejected
+      programs: [dropbear]
+      pattern: "root login rejected"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {user: root}
+    - id: dropbear.account_locked
+      programs: [dropbear]
+      pattern: "User account '{user:greedy}' is locked"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: dropbear.invalid_shell
+      programs: [dropbear]
+      pattern: "User '{user:greedy}' has invalid shell, rejected"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: dropbear.group_restricted
+      programs: [dropbear]
+      pattern: "Logins are restricted to the group {_} but user '{user:greedy}' is not a member"
+      kind: login
+      outcome: failure
+      severity: low
     - id: pam.auth_failure
       programs: ["*"]
       pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user}"

@@ -109,6 +109,7 @@ public struct Detector: Sendable {
             repeats = min(count, Self.maxRepeat)
             r = inner
         }
+        if let inner = Self.afterMessageID(text, r) { r = inner }
         let available = min(8, r.count)
         let head = ProgramTable.pack(UnsafeBufferPointer(rebasing: text[r.lowerBound..<(r.lowerBound + available)]))
         return Captures.withStorage { ranges in
@@ -209,7 +210,15 @@ public struct Detector: Sendable {
             for a in rule.assignments {
                 var value: Value?
                 for slot in a.slots where !ranges[slot].isEmpty {
-                    value = .bytes(UnsafeBufferPointer(rebasing: text[ranges[slot]]))
+                    let bytes = UnsafeBufferPointer(rebasing: text[ranges[slot]])
+                    // A host name where an address may stand (sshd without UseDNS no, login's
+                    // tty) is not a source IP; a program's placeholder is not a user.
+                    switch a.field {
+                    case .sourceIP where !isAddress(bytes): continue
+                    case .user where isPlaceholder(bytes), .targetUser where isPlaceholder(bytes): continue
+                    default: break
+                    }
+                    value = .bytes(bytes)
                     break
                 }
                 guard let value = value ?? a.constant.map(Value.constant) else { continue }
@@ -218,6 +227,50 @@ public struct Detector: Sendable {
         }
     }
 
+
+    /// Whether `b` is written as an IPv4 or IPv6 address (`::ffff:192.0.2.1` and a `%zone`
+    /// included), not a host name.
+    static func isAddress(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !b.isEmpty, b.count <= 64 else { return false }
+        var colons = 0, dots = 0, letters = false
+        for c in b {
+            switch c {
+            case UInt8(ascii: ":"): colons += 1
+            case UInt8(ascii: "."): dots += 1
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): break
+            case UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): letters = true
+            case UInt8(ascii: "%"): return colons >= 2
+            default: return false
+            }
+        }
+        return colons >= 2 || (colons == 0 && dots == 3 && !letters)
+    }
+
+    static let placeholders: [[UInt8]] = ["UNKNOWN", "(unknown)", "unknown", "(null)"].map { Array($0.utf8) }
+
+    /// Names programs write instead of a user they do not know (login's `UNKNOWN`).
+    static func isPlaceholder(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        b.count <= 9 && placeholders.contains { $0.elementsEqual(b) }
+    }
+
+    static let solarisPrefix = Array("[ID ".utf8)
+
+    /// Solaris and illumos write `[ID 800047 auth.info] ` between the tag and the message:
+    /// the range after it, or nil.
+    static func afterMessageID(_ t: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int>? {
+        guard r.count > 8, t[r.lowerBound] == UInt8(ascii: "[") else { return nil }
+        for (i, b) in solarisPrefix.enumerated() where t[r.lowerBound + i] != b { return nil }
+        var i = r.lowerBound + solarisPrefix.count
+        let digits = i
+        while i < r.upperBound, t[i] >= 0x30, t[i] <= 0x39 { i += 1 }
+        guard i > digits, i < r.upperBound, t[i] == 0x20 else { return nil }
+        // facility.level: letters and one dot, then "] ".
+        i += 1
+        let label = i
+        while i < r.upperBound, i - label < 24, t[i] != UInt8(ascii: "]") { i += 1 }
+        guard i < r.upperBound, t[i] == UInt8(ascii: "]"), i > label else { return nil }
+        return trim(t, (i + 1)..<r.upperBound)
+    }
 
     /// `/usr/sbin/sshd` → `sshd`, as bytes.
     static func normalised<R>(_ program: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {

@@ -57,6 +57,12 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
         var names: [String] = []
         var bytes = Array(text.utf8)[...]
         while let b = bytes.first {
+            // `{{` is a literal `{` (sudo's JSON log lines).
+            if b == UInt8(ascii: "{"), bytes.dropFirst().first == UInt8(ascii: "{") {
+                literal.append(b)
+                bytes = bytes.dropFirst(2)
+                continue
+            }
             if b == UInt8(ascii: "{") {
                 guard let close = bytes.firstIndex(of: UInt8(ascii: "}")) else {
                     throw PatternError("unclosed { in pattern")

@@ -42,7 +42,9 @@ struct CommandLineTests {
         #expect(login["rule"] as? String == "sshd.accepted" && login["raw"] as? String != nil)
         #expect(login["target_user"] == nil, "absent fields are omitted")
         let lock = try #require(objects.last ?? nil)
-        #expect(lock["kind"] as? String == "account.locked" && lock["target_user"] as? String == "bob" && lock["line"] as? Int == 3)
+        // `usermod -L` is an administrator's lock: account.disabled (the catalogue), apart from
+        // the automatic lockout after failures (account.locked).
+        #expect(lock["kind"] as? String == "account.disabled" && lock["target_user"] as? String == "bob" && lock["line"] as? Int == 3)
     }
 
     @Test func testRulesReadsStandardInputAndExtraRules() throws {

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import Wire
+
+@testable import Detection
+
+/// The catalogue of auth messages (../shared/testdata/auth-messages/): every message form the
+/// Linux programs (and a few Unix ones) write, read from their source code, with a synthetic
+/// log of 250 lines and the event each line stands for. It is the rule pack's specification.
+@Suite("Catalogue of auth messages")
+struct CatalogueTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/testdata/auth-messages").standardizedFileURL
+    static var available: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("synthetic.log").path) }
+
+    /// Lines whose `attempt` depends on the lines around them, which a rule cannot see: the
+    /// catalogue counts them because the line that is usually the attempt is absent there.
+    /// Each is an event with the expected fields; it is not counted as an attempt.
+    static let contextualAttempts: [Int: String] = [
+        18: "Invalid user with an empty name and no Failed line after it (the client gave up)",
+        210: "Solaris error: PAM: without the Failed keyboard-interactive line (LogLevel INFO there)",
+        211: "Solaris Invalid user without a Failed line after it",
+    ]
+
+    struct Expected: Decodable {
+        var line: Int
+        var event: Bool?
+        var kind: String?
+        var outcome: String?
+        var user: String?
+        var target_user: String?
+        var group: String?
+        var source_ip: String?
+        var attempt: Bool?
+    }
+
+    /// Both paths the rules run on: the edge's (the line's bytes scanned in place) and the
+    /// relay's plain-syslog path (the message parsed, then the rules).
+    static func events(_ line: String, detector: Detector, parser: SyslogParser) -> (edge: [Event], relay: [Event]) {
+        let edge = detector.detect(line: Array(line.utf8), parser: parser)
+        let relay = (try? parser.parse(Array(line.utf8))).map { detector.detect($0, raw: line) } ?? []
+        return (edge, relay)
+    }
+
+    @Test(.enabled(if: available, "../shared/testdata/auth-messages is absent: catalogue conformance skipped"))
+    func everySyntheticLineGivesItsExpectedEvent() throws {
+        let lines = try String(contentsOf: Self.root.appendingPathComponent("synthetic.log"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+        let expected = try String(contentsOf: Self.root.appendingPathComponent("synthetic.expected.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONDecoder().decode(Expected.self, from: Data($0.utf8)) }
+        #expect(lines.count == 250 && expected.count == 250)
+        let detector = Detector()
+        // The sample is of 2026-12-01 (BSD lines have no year).
+        let parser = SyslogParser(yearInference: BSDYearInference(referenceMicroseconds: 1_796_083_200_000_000, timeZone: TimeZone(identifier: "UTC")!))
+        var agreed = 0
+        var attempts = 0
+        for e in expected {
+            let line = lines[e.line - 1]
+            let (edge, relay) = Self.events(line, detector: detector, parser: parser)
+            #expect(edge.map(\.rule) == relay.map(\.rule), "line \(e.line): the edge and the relay disagree")
+            if e.event == false {
+                #expect(edge.isEmpty, "line \(e.line) is no account event: \(edge.map { $0.rule ?? "" }) on \(line)")
+                if edge.isEmpty { agreed += 1 }
+                continue
+            }
+            guard let got = edge.first, edge.count == 1 else {
+                Issue.record("line \(e.line): \(edge.count) events for \(line)")
+                continue
+            }
+            let want = [e.kind, e.outcome, e.user, e.target_user, e.group, e.source_ip]
+            let have = [got.kind.rawValue, got.outcome?.rawValue, got.user, got.targetUser, got.group, got.sourceIP]
+            #expect(want == have, "line \(e.line) (\(got.rule ?? "")): \(line)")
+            if want == have { agreed += 1 }
+            // One attempt counts once: a login failure is counted when it carries a method.
+            if e.kind == "login", e.outcome == "failure" {
+                let counted = got.method != nil
+                if Self.contextualAttempts[e.line] != nil {
+                    #expect(!counted, "line \(e.line) is contextual and listed as such")
+                } else {
+                    #expect(counted == (e.attempt ?? false), "line \(e.line): counted \(counted), catalogue \(e.attempt ?? false): \(line)")
+                    if counted { attempts += 1 }
+                }
+            }
+        }
+        #expect(agreed == 250)
+        print("auth-messages catalogue: \(agreed) of 250 lines as expected; \(attempts) login-failure attempts counted")
+    }
+
+    /// Forms written per program from the catalogue's tables, beyond its sample: each line
+    /// with the event it must give (kind/outcome user target group source).
+    @Test(arguments: [
+        // OpenSSH: the protocol suffix, old wording, host names, IPv4-mapped addresses.
+        ("sshd", "Failed password for bob from 203.0.113.9 port 22 ssh1", "login/failure bob - - 203.0.113.9"),
+        ("sshd", "Accepted password for bob from 192.0.2.80 port 1022", "login/success bob - - 192.0.2.80"),
+        ("sshd", "Failed password for illegal user x from ::ffff:192.0.2.7 port 22 ssh2", "login/failure x - - ::ffff:192.0.2.7"),
+        ("sshd", "User bob from gw.example.net not allowed because listed in DenyUsers", "login/failure bob - - -"),
+        ("sshd", "User bob not allowed because none of user's groups are listed in AllowGroups", "login/failure bob - - -"),
+        ("sshd", "error: PAM: User not known to the underlying authentication module for illegal user zz from 203.0.113.4", "login/failure zz - - 203.0.113.4"),
+        ("sshd-session", "Failed none for invalid user guest from 203.0.113.151 port 42002 ssh2", "login/failure guest - - 203.0.113.151"),
+        // Solaris message IDs.
+        ("sshd", "[ID 800047 auth.info] Failed password for root from 203.0.113.121 port 50002 ssh2", "login/failure root - - 203.0.113.121"),
+        // su: util-linux, shadow, BusyBox.
+        ("su", "FAILED su for root by bob", "privilege/failure bob root - -"),
+        ("su", "Successful su for root by carol", "privilege/success carol root - -"),
+        ("su", "+ pts/0 alice:root", "privilege/success alice root - -"),
+        ("su", "- pts/1 bob:root", "privilege/failure bob root - -"),
+        // sudo's refusals are failures; its JSON log format.
+        ("sudo", "   carol : command not allowed ; TTY=pts/3 ; PWD=/home/carol ; USER=root ; COMMAND=/usr/bin/vi", "privilege/failure carol root - -"),
+        ("sudo", #"@cee:{"sudo":{"reject":{"uuid":"x","submituser":"eve","command":"/bin/sh","runuser":"root","runcwd":"/"}}}"#, "privilege/failure eve root - -"),
+        // login: shadow, util-linux, BusyBox; placeholders are no user.
+        ("login", "FAILED LOGIN (1) on '/dev/tty1' FOR 'UNKNOWN', Authentication failure", "login/failure - - - -"),
+        ("login", "FAILED LOGIN 1 FROM tty1 FOR alice, Authentication failure", "login/failure alice - - -"),
+        ("login", "invalid password for 'alice' on 'ttyS0' from '198.51.100.31'", "login/failure alice - - 198.51.100.31"),
+        // PAM modules under any program.
+        ("sshd", "pam_faillock(sshd:auth): Consecutive login failures for user carol account temporarily locked", "account.locked/success - carol - -"),
+        ("login", "pam_tally2(login:auth): user carol (1002) tally 4, deny 3", "account.locked/success - carol - -"),
+        ("unix_chkpwd", "password check failed for user (alice)", "login/failure alice - - -"),
+        // shadow: chsh/chfn, the old quoting.
+        ("chsh", "changed user 'erin2' shell to '/bin/bash'", "account.changed/success - erin2 - -"),
+        ("userdel", "delete user `oldbob'", "account.deleted/success - oldbob - -"),
+        // Dropbear: IPv6 without brackets before the port.
+        ("dropbear", "Bad password attempt for 'root' from 2001:db8::77:51005", "login/failure root - - 2001:db8::77"),
+        ("dropbear", "Pubkey auth succeeded for 'admin' with ssh-ed25519 key SHA256:x from 192.0.2.151:51004", "login/success admin - - 192.0.2.151"),
+    ])
+    func formsPerProgram(program: String, message: String, expected: String) {
+        let events = Detector().detect(program: program, pid: 1, host: "h", timeMicroseconds: nil, message: message, raw: message)
+        let e = events.first
+        let got = e.map { "\($0.kind.rawValue)/\($0.outcome?.rawValue ?? "-") \($0.user ?? "-") \($0.targetUser ?? "-") \($0.group ?? "-") \($0.sourceIP ?? "-")" }
+        #expect(events.count == 1 && got == expected, "\(program): \(message) gave \(got ?? "nothing") (\(e?.rule ?? ""))")
+    }
+}
