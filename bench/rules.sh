@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Detection speed, side by side: `edge test-rules` against `fail2ban-regex FILE sshd` on the
-# same generated auth log, one thread each. Prints lines/s for both and the ratio of the medians.
+# same generated auth log, one thread each. Prints lines/s for both and the ratio of the medians,
+# for the text report and for --json (events built in full and written: the product path).
 #   bench/rules.sh [LINES]      (default 200000; needs fail2ban: apt-get install fail2ban)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +26,15 @@ def timed(argv, out, runs):
             times.append(time.perf_counter() - t)
     return statistics.median(times), times
 e, et = timed([edge, "test-rules", log], "bench/out/rules-edge.txt", 5)
+# The product path: every event built in full and written as JSON, as the running edge
+# writes its journal.
+j, jt = timed([edge, "test-rules", "--json", log], "bench/out/rules-edge.jsonl", 5)
 f, ft = timed(["fail2ban-regex", log, "sshd"], "bench/out/rules-fail2ban.txt", 3)
 events = sum(1 for _ in open("bench/out/rules-edge.txt", "rb"))
 summary = next((l.strip() for l in open("bench/out/rules-fail2ban.txt") if l.startswith("Lines:")), "?")
 print(f"input: {n} lines")
-print(f"edge test-rules : {e:8.3f} s  {n / e:12,.0f} lines/s  ({events} events; runs {', '.join(f'{x:.3f}' for x in et)})")
-print(f"fail2ban-regex  : {f:8.3f} s  {n / f:12,.0f} lines/s  ({summary}; runs {', '.join(f'{x:.2f}' for x in ft)})")
-print(f"ratio edge/fail2ban: {f / e:.1f}x (medians)")
+print(f"edge test-rules        : {e:8.3f} s  {n / e:12,.0f} lines/s  ({events} events; runs {', '.join(f'{x:.3f}' for x in et)})")
+print(f"edge test-rules --json : {j:8.3f} s  {n / j:12,.0f} lines/s  (runs {', '.join(f'{x:.3f}' for x in jt)})")
+print(f"fail2ban-regex         : {f:8.3f} s  {n / f:12,.0f} lines/s  ({summary}; runs {', '.join(f'{x:.2f}' for x in ft)})")
+print(f"ratio edge/fail2ban: text {f / e:.1f}x, JSON (the product path) {f / j:.1f}x (medians)")
 PY
