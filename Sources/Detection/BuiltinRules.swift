@@ -307,18 +307,6 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
-    - id: sshd.break_in.reverse_mapping
-      programs: [sshd, sshd-session]
-      pattern: "reverse mapping checking getaddrinfo for {_} [{source_ip}] failed - POSSIBLE BREAK-IN ATTEMPT!"
-      kind: login
-      outcome: failure
-      severity: low
-    - id: sshd.break_in.address_mapping
-      programs: [sshd, sshd-session]
-      pattern: "Address {source_ip} maps to {_}, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!"
-      kind: login
-      outcome: failure
-      severity: low
     - id: sshd.root_refused
       programs: [sshd, sshd-session]
       pattern: "ROOT LOGIN REFUSED FROM {source_ip} port {source_port}"

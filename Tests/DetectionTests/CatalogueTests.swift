@@ -86,6 +86,28 @@ struct CatalogueTests {
         print("auth-messages catalogue: \(agreed) of 250 lines as expected; \(attempts) login-failure attempts counted")
     }
 
+    /// The `scan` rule set (deploy/rules/scan.yaml) is not built in: connection-level noise
+    /// is no account event by default, and with the set loaded it is a login failure that is
+    /// never an attempt.
+    @Test func theScanRuleSetTurnsConnectionNoiseIntoEvents() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/rules/scan.yaml").standardizedFileURL.path
+        let scan = Detector(rules: RuleSet.builtin.applying(try RuleLoader.load(file: file)))
+        let lines = [
+            ("sshd", "Did not receive identification string from 198.51.100.66 port 40404", "198.51.100.66"),
+            ("sshd", "Bad protocol version identification 'GET / HTTP/1.1' from 198.51.100.67 port 40405", "198.51.100.67"),
+            ("sshd", "Unable to negotiate with 203.0.113.99 port 39000: no matching key exchange method found. Their offer: x [preauth]", "203.0.113.99"),
+            ("sshd", "error: Received disconnect from 192.0.2.45 port 51000:3: com.example.client.AuthFailed: Auth fail [preauth]", "192.0.2.45"),
+            ("sshd", "reverse mapping checking getaddrinfo for x.example [203.0.113.5] failed - POSSIBLE BREAK-IN ATTEMPT!", "203.0.113.5"),
+        ]
+        for (program, message, ip) in lines {
+            #expect(Detector().detect(program: program, pid: 1, host: "h", timeMicroseconds: nil, message: message, raw: message).isEmpty,
+                    "built in: \(message)")
+            let events = scan.detect(program: program, pid: 1, host: "h", timeMicroseconds: nil, message: message, raw: message)
+            #expect(events.count == 1 && events.first?.sourceIP == ip && events.first?.method == nil && events.first?.kind == .login,
+                    "with scan.yaml: \(message)")
+        }
+    }
+
     /// Forms written per program from the catalogue's tables, beyond its sample: each line
     /// with the event it must give (kind/outcome user target group source).
     @Test(arguments: [

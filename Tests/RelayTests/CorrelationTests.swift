@@ -57,6 +57,28 @@ import Wire
         #expect(incident.evidence.allSatisfy { $0.contains("Failed password") })
     }
 
+    /// A client offering ten keys writes ten `Failed publickey` lines: events, but no brute
+    /// force by default (issue 12's precision); a configured match counts them.
+    @Test func failedKeysAreNoBruteForceUnlessConfigured() throws {
+        let lines = (0..<10).map { n in
+            "\(Self.stamp(n)) web1 sshd[300]: Failed publickey for deploy from 203.0.113.7 port 5100 ssh2: RSA SHA256:key\(n)"
+        }
+        #expect(events(lines).allSatisfy { $0.method == "publickey" })
+        var c = Correlator()
+        #expect(opened(run(&c, lines)).isEmpty)
+        let configuration = try RelayConfiguration.parse(
+            "correlation:\n  rules:\n    - id: brute-force\n      match: {kind: login, outcome: failure, has: [method, source_ip]}\n", origin: "test")
+        var counting = Correlator(rules: configuration.correlationRules)
+        #expect(opened(run(&counting, lines)).map(\.rule) == ["brute-force"])
+        // And a password guess still counts, with or without the exclusion.
+        var c2 = Correlator()
+        let guesses = (0..<5).flatMap { Self.failedAttempt($0, at: $0, from: "203.0.113.7") }
+        #expect(opened(run(&c2, guesses)).map(\.rule) == ["brute-force"])
+        #expect(throws: ConfigurationProblems.self) {
+            try RelayConfiguration.parse("correlation:\n  rules:\n    - id: brute-force\n      match: {kind: login, not: [publickey]}\n", origin: "test")
+        }
+    }
+
     @Test func bruteForceKeepsCountingThenClosesAndReopens() {
         var c = Correlator()
         let changes = run(&c, (0..<40).flatMap { Self.failedAttempt($0, at: $0) })

@@ -134,9 +134,25 @@ extension RelayConfiguration {
                 if let fields = fieldList(v, "has", &problems) { match.has = Set(fields) }
             case "severity_at_least":
                 match.minimumSeverity = severity(v, &problems)
+            case "not":
+                // Field values that exclude an event: {method: [publickey]}. A match written in
+                // the configuration replaces the built-in one, its exclusions included.
+                guard let excluded = v.mapping else {
+                    problems.add(v, "not must be a mapping of fields to values, e.g. {method: [publickey]}")
+                    continue
+                }
+                var fields: [EventField: Set<String>] = [:]
+                for (ek, ev) in excluded {
+                    guard let field = EventField(rawValue: ek.string ?? "") else {
+                        problems.add(ek, "unknown field \(ek.string ?? "?") in not")
+                        continue
+                    }
+                    if let list = texts(ev, ek.string ?? "", &problems) { fields[field] = Set(list.map { $0.lowercased() }) }
+                }
+                match.excluded = fields
             case let name:
                 guard let field = EventField(rawValue: name), field != .kind, field != .outcome else {
-                    problems.add(k, "unknown match condition \(name) (kind, outcome, has, severity_at_least, or a field name)")
+                    problems.add(k, "unknown match condition \(name) (kind, outcome, has, severity_at_least, not, or a field name)")
                     continue
                 }
                 if let list = texts(v, name, &problems) { values[field] = Set(list.map { $0.lowercased() }) }

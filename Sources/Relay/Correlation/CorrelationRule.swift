@@ -13,16 +13,19 @@ public struct EventMatch: Sendable, Hashable {
     public var values: [EventField: Set<String>] = [:]
     /// At least this severity (as the detection rule set it).
     public var minimumSeverity: Event.Severity?
+    /// Field values that exclude an event (compared like `values`).
+    public var excluded: [EventField: Set<String>] = [:]
 
     public init(
         kinds: Set<String> = [], outcome: Event.Outcome? = nil, has: Set<EventField> = [], values: [EventField: Set<String>] = [:],
-        minimumSeverity: Event.Severity? = nil
+        minimumSeverity: Event.Severity? = nil, excluded: [EventField: Set<String>] = [:]
     ) {
         self.kinds = kinds
         self.outcome = outcome
         self.has = has
         self.values = values.mapValues { Set($0.map { $0.lowercased() }) }
         self.minimumSeverity = minimumSeverity
+        self.excluded = excluded.mapValues { Set($0.map { $0.lowercased() }) }
     }
 
     public func matches(_ e: Event) -> Bool {
@@ -33,6 +36,9 @@ public struct EventMatch: Sendable, Hashable {
             guard let v = field.value(in: e), wanted.contains(v.lowercased()) else { return false }
         }
         if let minimumSeverity, (e.severity ?? .info) < minimumSeverity { return false }
+        for (field, unwanted) in excluded {
+            if let v = field.value(in: e), unwanted.contains(v.lowercased()) { return false }
+        }
         return true
     }
 }
@@ -123,7 +129,10 @@ extension CorrelationRule {
 
     /// Failed login attempts: only the line of an attempt that names its method counts, so
     /// sshd's three lines for one failed password count once (docs/detection.md).
-    static let attempt = EventMatch(kinds: ["login"], outcome: .failure, has: [.method, .sourceIP])
+    /// A client offering several keys writes a `Failed publickey` line for each: not a guess.
+    /// Those count only when the configuration gives brute-force a match of its own
+    /// (docs/configuration.md).
+    static let attempt = EventMatch(kinds: ["login"], outcome: .failure, has: [.method, .sourceIP], excluded: [.method: ["publickey"]])
 
     /// The built-in set, in the order rules are tried: an event goes to the first rule that
     /// opens or counts an incident with it (a failure that only feeds a threshold or the

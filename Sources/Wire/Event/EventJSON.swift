@@ -12,50 +12,71 @@ extension Event {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends the JSON object's UTF-8 bytes to `out` (the fast path for many events).
+    /// Appends the JSON object's UTF-8 bytes to `out` (the fast path for many events: the
+    /// edge's journal, `test-rules --json`). `kind` always comes first, so every other member
+    /// is written with its separator and name in one copy.
     public func appendJSON(to out: inout [UInt8], extra: [(String, JSONValue)] = []) {
-        var first = true
-        out.append(UInt8(ascii: "{"))
-        func member(_ name: StaticString, _ value: JSONValue?) {
-            guard let value else { return }
-            if !first { out.append(contentsOf: [UInt8(ascii: ","), 0x20]) }
-            first = false
-            out.append(0x22)
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: [0x22, UInt8(ascii: ":"), 0x20])
-            switch value {
-            case .string(let s): Self.appendQuoted(s, to: &out)
-            case .int(let i): out.append(contentsOf: String(i).utf8)
-            }
+        @inline(__always) func put(_ s: StaticString) {
+            out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
         }
-        member("kind", .string(kind.rawValue))
-        member("outcome", outcome.map { .string($0.rawValue) })
-        member("time", time.map { .string($0) })
-        member("host", host.map { .string($0) })
-        member("program", program.map { .string($0) })
-        member("pid", pid.map { .int($0) })
-        member("user", user.map { .string($0) })
-        member("target_user", targetUser.map { .string($0) })
-        member("group", group.map { .string($0) })
-        member("source_ip", sourceIP.map { .string($0) })
-        member("source_port", sourcePort.map { .int($0) })
-        member("method", method.map { .string($0) })
-        member("logon_type", logonType.map { .int($0) })
-        member("rule", rule.map { .string($0) })
-        member("severity", severity.map { .string($0.rawValue) })
-        member("raw", raw.map { .string($0) })
-        member("count", count.map { .int($0) })
-        for (name, value) in extra {
-            if !first { out.append(contentsOf: [UInt8(ascii: ","), 0x20]) }
-            first = false
-            Self.appendQuoted(name, to: &out)
-            out.append(contentsOf: [UInt8(ascii: ":"), 0x20])
+        @inline(__always) func string(_ key: StaticString, _ value: String?) {
+            guard let value else { return }
+            put(key)
+            Self.appendQuoted(value, to: &out)
+        }
+        @inline(__always) func int(_ key: StaticString, _ value: Int64?) {
+            guard let value else { return }
+            put(key)
+            Self.appendDecimal(value, to: &out)
+        }
+        put("{\"kind\": ")
+        Self.appendQuoted(kind.rawValue, to: &out)
+        string(", \"outcome\": ", outcome?.rawValue)
+        if let timeMicroseconds {
+            put(", \"time\": \"")
+            SyslogTimestamp.appendISO8601UTC(microseconds: timeMicroseconds, to: &out)
+            out.append(0x22)
+        }
+        string(", \"host\": ", host)
+        string(", \"program\": ", program)
+        int(", \"pid\": ", pid)
+        string(", \"user\": ", user)
+        string(", \"target_user\": ", targetUser)
+        string(", \"group\": ", group)
+        string(", \"source_ip\": ", sourceIP)
+        int(", \"source_port\": ", sourcePort)
+        string(", \"method\": ", method)
+        int(", \"logon_type\": ", logonType)
+        string(", \"rule\": ", rule)
+        string(", \"severity\": ", severity?.rawValue)
+        string(", \"raw\": ", raw)
+        int(", \"count\": ", count)
+        for (key, value) in extra {
+            put(", ")
+            Self.appendQuoted(key, to: &out)
+            put(": ")
             switch value {
             case .string(let s): Self.appendQuoted(s, to: &out)
-            case .int(let i): out.append(contentsOf: String(i).utf8)
+            case .int(let i): Self.appendDecimal(i, to: &out)
             }
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// `n` in decimal, without making a String.
+    static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var v = n.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[23 - count] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
+                v /= 10
+                count += 1
+            } while v > 0
+            out.append(contentsOf: d[(24 - count)...])
+        }
     }
 
     /// Appends `s` as a JSON string literal.
@@ -63,7 +84,7 @@ extension Event {
         out.append(0x22)
         // Most text needs no escape: then it goes in one copy, not byte by byte.
         if let plain = s.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
-            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) else { return false }
+            guard !needsEscape(bytes) else { return false }
             out.append(contentsOf: bytes)
             return true
         }), plain {
@@ -84,6 +105,32 @@ extension Event {
             }
         }
         out.append(0x22)
+    }
+
+    /// Whether any byte is a control (< 0x20, 0x7F), a quote or a backslash: eight bytes at a
+    /// time (the classic "has a byte less than n / equal to c" word tricks, exact for the
+    /// question "is there one"; bytes of 0x80 and above never count).
+    static func needsEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        var i = 0
+        while i + 8 <= bytes.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            if (w &- ones &* 0x20) & ~w & highs != 0 || hasZero(w ^ (ones &* 0x22)) || hasZero(w ^ (ones &* 0x5C))
+                || hasZero(w ^ (ones &* 0x7F))
+            {
+                return true
+            }
+            i += 8
+        }
+        while i < bytes.count {
+            let b = base[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return true }
+            i += 1
+        }
+        return false
     }
 
     /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.

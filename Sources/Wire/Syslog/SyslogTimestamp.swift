@@ -34,6 +34,46 @@ public struct SyslogTimestamp: Hashable, Sendable {
         localText(microseconds: microseconds, fractionDigits: fractionDigits) + "Z"
     }
 
+    /// Appends `iso8601UTC(microseconds:fractionDigits: 6)`'s bytes to `out` without making
+    /// Strings (every event written as JSON has a time: the edge's journal, `test-rules --json`).
+    public static func appendISO8601UTC(microseconds: Int64, to out: inout [UInt8]) {
+        let (seconds, micros) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        let adjustedSeconds = micros < 0 ? seconds - 1 : seconds
+        let fraction = Int(micros < 0 ? micros + 1_000_000 : micros)
+        let (days, secondOfDay) = adjustedSeconds.quotientAndRemainder(dividingBy: 86_400)
+        let day = secondOfDay < 0 ? days - 1 : days
+        let sod = Int(secondOfDay < 0 ? secondOfDay + 86_400 : secondOfDay)
+        let (y, m, d) = CivilDate.civil(fromDays: day)
+        guard (0...9999).contains(y) else {
+            out.append(contentsOf: iso8601UTC(microseconds: microseconds).utf8)
+            return
+        }
+        @inline(__always) func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            while divisor > 0 {
+                out.append(UInt8(truncatingIfNeeded: 0x30 + v / divisor))
+                v %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(y), 4)
+        out.append(UInt8(ascii: "-"))
+        digits(m, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(d, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(sod / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(sod / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(sod % 60, 2)
+        out.append(UInt8(ascii: "."))
+        digits(fraction, 6)
+        out.append(UInt8(ascii: "Z"))
+    }
+
     private static func localText(microseconds: Int64, fractionDigits: Int) -> String {
         let (seconds, micros) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
         let adjustedSeconds = micros < 0 ? seconds - 1 : seconds

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import Wire
+
+/// The JSON writer's fast paths give what the plain ones give.
+@Suite("Event JSON")
+struct EventJSONTests {
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (state >> 29) ^ (state << 35)
+        }
+    }
+
+    /// The word-at-a-time scan says "needs escaping" exactly when a byte does.
+    @Test func theEscapeScanAgreesWithTheBytewiseOne() {
+        var rng = Generator(state: 11)
+        let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xA9, 0xFF, 0x41]
+        for _ in 0..<50_000 {
+            let count = Int(rng.next() % 40)
+            let bytes = (0..<count).map { _ in rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : interesting[Int(rng.next() % UInt64(interesting.count))] }
+            let plain = !bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
+            let fast = bytes.withUnsafeBufferPointer { Event.needsEscape($0) }
+            #expect(fast == !plain, "\(bytes)")
+            if fast != !plain { return }
+        }
+    }
+
+    /// Times written as bytes read as the String formatter writes them, at every edge of
+    /// the calendar the vocabulary allows and at random.
+    @Test func timesWrittenAsBytesMatchTheFormatter() {
+        var rng = Generator(state: 5)
+        var times: [Int64] = [0, 1, 999_999, 1_000_000, 86_399_999_999, 951_782_400_000_000, 1_795_939_815_123_456,
+                              Event.timeRange.lowerBound, Event.timeRange.upperBound, -1, -1_000_001]
+        times += (0..<20_000).map { _ in Int64(rng.next() % UInt64(Event.timeRange.upperBound)) }
+        for t in times {
+            var bytes: [UInt8] = []
+            SyslogTimestamp.appendISO8601UTC(microseconds: t, to: &bytes)
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text == SyslogTimestamp.iso8601UTC(microseconds: t), "\(t)")
+            if text != SyslogTimestamp.iso8601UTC(microseconds: t) { return }
+        }
+    }
+
+    @Test func anEventAsJSONParsesBack() throws {
+        let e = Event(kind: .login, outcome: .failure, timeMicroseconds: 1_795_939_815_000_001, host: "h\"\\\u{1}", user: "é \u{7F}",
+                      sourcePort: 22, raw: "line\r\n")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(e.jsonObject(extra: [("line", .int(3))]).utf8)) as? [String: Any])
+        #expect(object["time"] as? String == "2026-11-29T08:10:15.000001Z")
+        #expect(object["host"] as? String == "h\"\\\u{1}" && object["user"] as? String == "é \u{7F}" && object["raw"] as? String == "line\r\n")
+        #expect(object["source_port"] as? Int == 22 && object["line"] as? Int == 3)
+    }
+}
