@@ -147,6 +147,9 @@ struct EdgeSpoolFailureTests {
             return h.counters["lines_read"]
         }.last ?? 0
         #expect(linesRead > 10 && linesRead < 5_000, "\(linesRead) lines read with the spool failing")
+        // The relay hears of it from the heartbeat's spool_failures: an edge.loss saying so.
+        #expect(relay.relayEvents.contains { $0.kind == .edgeLoss && ($0.raw ?? "").contains("could not write its spool") },
+                "\(relay.relayEvents.map { $0.raw ?? "" })")
 
         // It dies during the outage; the disk is freed; started again, it sends every line once.
         kill(edge.processIdentifier, SIGKILL)
@@ -249,5 +252,29 @@ struct JournalBoundTests {
         }
         #expect(seen == [0] + Array(2..<100), "read \(seen.count) entries, the last \(seen.last ?? -1)")
         #expect(source.malformed == 1)
+    }
+}
+
+/// Found in review: the edge started again from 0.5 s as soon as a connection was made, so a
+/// relay closing connections under overload (to have dropped frames resent) was reconnected
+/// to, and sent the whole resend window, twice a second by every edge.
+@Suite("Reconnect backoff")
+struct ReconnectBackoffTests {
+    @Test func connectionsThatEndSoonKeepBackingOff() {
+        var backoff = ReconnectBackoff()
+        let t0 = ContinuousClock.now
+        // Refused: 0.5, 1, 2 s.
+        #expect(backoff.ended(at: t0) == .milliseconds(500))
+        #expect(backoff.ended(at: t0) == .seconds(1))
+        #expect(backoff.ended(at: t0) == .seconds(2))
+        // Connected, closed a second later: still backing off.
+        backoff.connected(at: t0)
+        #expect(backoff.ended(at: t0 + .seconds(1)) == .seconds(4))
+        for _ in 0..<10 { _ = backoff.ended(at: t0) }
+        #expect(backoff.ended(at: t0) == .seconds(30), "at most 30 s")
+        // A connection that lasted: the next one is tried at once again.
+        backoff.connected(at: t0)
+        #expect(backoff.ended(at: t0 + .seconds(60)) == .milliseconds(500))
+        #expect(backoff.ended(at: t0 + .seconds(60)) == .seconds(1))
     }
 }

@@ -108,10 +108,10 @@ public final class EdgeSender: Service, Sendable {
     // MARK: TCP
 
     private func runTCP(_ envelope: Envelope) async {
-        var backoff = Duration.milliseconds(500)
+        var backoff = ReconnectBackoff()
         while !Task.isCancelledOrShuttingDown {
             do {
-                try await connectAndSend(envelope) { backoff = .milliseconds(500) }
+                try await connectAndSend(envelope) { backoff.connected(at: .now) }
             } catch {
                 counters.add(.disconnects)
                 logger.warning("relay connection lost", metadata: ["error": "\(error)"])
@@ -119,9 +119,8 @@ public final class EdgeSender: Service, Sendable {
             guard !Task.isCancelledOrShuttingDown else { return }
             // Whatever was sent recently may be lost with the connection: all of it is still
             // spooled and goes again after the reconnect.
-            let jitter = Double.random(in: 0.8...1.2)
-            try? await Task.sleep(for: backoff * jitter)
-            backoff = min(backoff * 2, .seconds(30))
+            let delay = backoff.ended(at: .now)
+            try? await Task.sleep(for: delay * Double.random(in: 0.8...1.2))
         }
     }
 
@@ -199,4 +198,31 @@ public final class EdgeSender: Service, Sendable {
 
 extension Task where Success == Never, Failure == Never {
     static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
+
+/// The wait before the edge connects to the relay again. It doubles from 0.5 s to 30 s while
+/// connections fail or end soon after they were made, and starts again from 0.5 s only after
+/// a connection that lasted `healthy`: a relay that closes connections under overload (it
+/// does, to have dropped frames resent) is not reconnected to twice a second by every edge.
+/// A value told the time, so it is tested without waiting.
+struct ReconnectBackoff {
+    static let first = Duration.milliseconds(500)
+    static let most = Duration.seconds(30)
+    static let healthy = Duration.seconds(10)
+
+    private(set) var next = first
+    private var connectedAt: ContinuousClock.Instant?
+
+    mutating func connected(at now: ContinuousClock.Instant) {
+        connectedAt = now
+    }
+
+    /// The connection (or the attempt) ended at `now`: how long to wait before the next.
+    mutating func ended(at now: ContinuousClock.Instant) -> Duration {
+        if let connectedAt, now - connectedAt >= Self.healthy { next = Self.first }
+        connectedAt = nil
+        let delay = next
+        next = min(next * 2, Self.most)
+        return delay
+    }
 }

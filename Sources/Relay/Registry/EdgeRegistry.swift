@@ -22,6 +22,9 @@ public struct EdgeRegistry: Codable, Sendable {
         public var host: String?
         /// Events whose host was not the edge's and was replaced by it.
         public var hostsReplaced: Int = 0
+        /// The edge's `spool_failures` counter at its last heartbeat (optional: state saved
+        /// before it existed still loads).
+        public var spoolFailures: UInt64?
     }
 
     struct Gap: Codable, Sendable, Hashable {
@@ -66,7 +69,18 @@ public struct EdgeRegistry: Codable, Sendable {
             record.suspectedGaps.append(Gap(epoch: delivery.frame.epoch, first: gap.lowerBound, last: gap.upperBound, seenMilliseconds: now))
             if record.suspectedGaps.count > 64 { record.suspectedGaps.removeFirst(record.suspectedGaps.count - 64) }
         }
-        if case .heartbeat = delivery.body {
+        if case .heartbeat(let heartbeat) = delivery.body {
+            // An edge that cannot write its spool (a full disk: any local user can fill one)
+            // holds its events back and reads no further: the operator must hear of it, not
+            // only of the frames that seem lost.
+            if let failures = heartbeat.counters["spool_failures"] {
+                let previous = delivery.acceptance.newEpoch ? 0 : (record.spoolFailures ?? 0)
+                if failures > previous {
+                    events.append(Self.event(.edgeLoss, id, now, severity: .high,
+                        "edge \(id) could not write its spool \(failures - previous) time(s) since its last heartbeat (a full disk?): it holds its events back and reads no further until it can"))
+                }
+                record.spoolFailures = failures
+            }
             record.lastHeartbeatMilliseconds = now
             if record.silent {
                 record.silent = false
