@@ -72,6 +72,37 @@ struct CommandLineTests {
         #expect(result.err.contains("\(config):4:"), "\(result.err)")
     }
 
+    /// A configuration with nothing wrong passes, exit 0, and says what it will do.
+    @Test func checkConfigPassesAGoodConfiguration() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-ok-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = dir + "/edge.yaml"
+        try """
+            edge_id: web-01
+            key: \(String(repeating: "ab", count: 32))
+            relay: {transport: tcp, addresses: ["127.0.0.1:5514"]}
+            sources: [{file: \(dir)/auth.log}]
+            state_directory: \(dir)/state
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try Self.run(["check-config", "--config", config])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("ok") || result.err.contains("ok"), "\(result.out) \(result.err)")
+    }
+
+    /// Several inputs: each event names its own input and line.
+    @Test func testRulesReadsSeveralInputs() throws {
+        let a = FileManager.default.temporaryDirectory.appendingPathComponent("cli-a-\(UUID().uuidString).log").path
+        let b = FileManager.default.temporaryDirectory.appendingPathComponent("cli-b-\(UUID().uuidString).log").path
+        try "Nov 29 16:10:15 h sshd[1]: Failed password for root from 203.0.113.1 port 22 ssh2\n".write(toFile: a, atomically: true, encoding: .utf8)
+        try "Nov 29 16:10:15 h cron[1]: nothing\nNov 29 16:10:16 h useradd[2]: new user: name=eve, UID=1001, GID=1001, home=/home/eve, shell=/bin/sh, from=/dev/pts/0\n"
+            .write(toFile: b, atomically: true, encoding: .utf8)
+        let result = try Self.run(["test-rules", "--json", a, b])
+        #expect(result.status == 0)
+        let objects = result.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.map { "\($0["input"] ?? "-"):\($0["line"] ?? "-") \($0["kind"] ?? "-")" }
+            == ["\(a):1 login", "\(b):2 account.created"])
+    }
+
     @Test func versionAndHelp() throws {
         #expect(try Self.run(["--version"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
         let help = try Self.run(["--help"]).out
