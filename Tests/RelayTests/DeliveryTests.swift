@@ -401,7 +401,9 @@ struct AnalysisTests {
         await robot.stop()
         await llm.stop()
         let elapsed = try #require(took)
-        #expect(elapsed < .seconds(3), "alert after \(elapsed): the timeout (2 s) plus at most one second")
+        // The model hangs for good (the request itself is abandoned only after 60 s): well
+        // under that, with slack for a busy two-core runner (it flaked at 3.15 s against 3 s).
+        #expect(elapsed < .seconds(8), "alert after \(elapsed): the timeout (2 s), not the model's hang")
         #expect(elapsed >= .seconds(2), "it did wait for the model: \(elapsed)")
         #expect(robot.accepted.first?.text.contains("203.0.113.91") == true)
     }
