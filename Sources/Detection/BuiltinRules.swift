@@ -289,6 +289,12 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
+    - id: sshd.pam_failure.one_space
+      programs: [sshd, sshd-session]
+      pattern: "pam_unix(sshd:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
     - id: sshd.pam_failure.unknown_user
       programs: [sshd, sshd-session]
       pattern: "pam_unix(sshd:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}"
@@ -298,6 +304,12 @@ enum BuiltinRules {
     - id: sshd.pam_more_failures
       programs: [sshd, sshd-session]
       pattern: "PAM {count} more authentication failure{_}; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.pam_more_failures.one_space
+      programs: [sshd, sshd-session]
+      pattern: "PAM {count} more authentication failure{_}; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
       kind: login
       outcome: failure
       severity: low
@@ -361,6 +373,12 @@ enum BuiltinRules {
     - id: pam_legacy.auth_failure
       programs: [sshd(pam_unix)]
       pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam_legacy.auth_failure.one_space
+      programs: [sshd(pam_unix)]
+      pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
       kind: login
       outcome: failure
       severity: low
@@ -451,6 +469,13 @@ enum BuiltinRules {
     - id: su.pam_failure
       programs: [su]
       pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={ruser} rhost={_}  user={target_user}"
+      kind: privilege
+      outcome: failure
+      severity: low
+      map: {user: [ruser]}
+    - id: su.pam_failure.one_space
+      programs: [su]
+      pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={ruser} rhost={_} user={target_user}"
       kind: privilege
       outcome: failure
       severity: low
@@ -549,6 +574,14 @@ enum BuiltinRules {
       severity: low
       map: {user: [ruser, pam_user]}
     # ---- login and systemd-logind ---------------------------------------------------------
+    - id: sudo.pam_failure.one_space
+      programs: [sudo]
+      pattern: "pam_unix(sudo{_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={ruser} rhost={_} user={pam_user}"
+      kind: privilege
+      outcome: failure
+      severity: low
+      map: {user: [ruser, pam_user]}
+    # ---- login and systemd-logind ---------------------------------------------------------
     - id: login.too_many_tries
       programs: [login]
       pattern: "TOO MANY LOGIN TRIES ({_}) on '{_}' FOR '{user}'{_}"
@@ -624,6 +657,12 @@ enum BuiltinRules {
     - id: login.pam_auth_failure
       programs: [login]
       pattern: "pam_unix(login:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: login.pam_auth_failure.one_space
+      programs: [login]
+      pattern: "pam_unix(login:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_} user={user:greedy}"
       kind: login
       outcome: failure
       severity: low
@@ -1153,6 +1192,14 @@ enum BuiltinRules {
     - id: pam.auth_failure
       programs: ["*"]
       pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user}"
+      kind: login
+      outcome: failure
+      severity: low
+      require: [source_ip]
+      set: {method: pam}
+    - id: pam.auth_failure.one_space
+      programs: ["*"]
+      pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user}"
       kind: login
       outcome: failure
       severity: low

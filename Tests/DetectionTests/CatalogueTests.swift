@@ -108,6 +108,24 @@ struct CatalogueTests {
         }
     }
 
+    /// Header variants the users' hosts write: no host name, no PID, one space in the day,
+    /// RFC 5424 with a nil host, and one space where PAM writes two.
+    @Test(arguments: [
+        "Dec  1 10:00:00 sshd[123]: Failed password for root from 203.0.113.1 port 22 ssh2",
+        "Dec  1 10:00:00 host sshd: Failed password for root from 203.0.113.1 port 22 ssh2",
+        "<38>Dec  1 10:00:00 sshd[9]: Failed password for root from 203.0.113.1 port 22 ssh2",
+        "Dec 1 10:00:00 host sshd[5]: Failed password for root from 203.0.113.1 port 22 ssh2",
+        "<38>1 2026-12-01T10:00:00Z - sshd - - - Failed password for root from 203.0.113.1 port 22 ssh2",
+        "Dec  1 10:00:00 host sshd[5]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.1 user=root",
+        "Dec  1 10:00:00 host cron[5]: pam_unix(cron:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.1 user=root",
+    ])
+    func headerVariants(line: String) {
+        let parser = SyslogParser(yearInference: BSDYearInference(referenceMicroseconds: 1_796_083_200_000_000, timeZone: TimeZone(identifier: "UTC")!))
+        let events = Detector().detect(line: Array(line.utf8), parser: parser)
+        #expect(events.count == 1 && events.first?.user == "root" && events.first?.sourceIP == "203.0.113.1" && events.first?.outcome == .failure,
+                "\(line): \(events.map { $0.rule ?? "" })")
+    }
+
     /// Forms written per program from the catalogue's tables, beyond its sample: each line
     /// with the event it must give (kind/outcome user target group source).
     @Test(arguments: [
