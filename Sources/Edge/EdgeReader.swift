@@ -1,3 +1,4 @@
+import Synchronization
 import Detection
 import Foundation
 import Logging
@@ -20,8 +21,7 @@ public final class EdgeReader: @unchecked Sendable {
     let watcher: FileWatcher
     let epoch: UInt32
     private let startedAt = Date()
-    private let stopLock = NSLock()
-    private var stopped = false
+    private let stopped = Mutex(false)
     private var sources: [Source] = []
     private var sequence: UInt64 = 1
     private var state: EdgeState
@@ -93,17 +93,11 @@ public final class EdgeReader: @unchecked Sendable {
     }
 
     public func stop() {
-        stopLock.lock()
-        stopped = true
-        stopLock.unlock()
+        stopped.withLock { $0 = true }
         watcher.wake()
     }
 
-    private var isStopped: Bool {
-        stopLock.lock()
-        defer { stopLock.unlock() }
-        return stopped
-    }
+    private var isStopped: Bool { stopped.withLock { $0 } }
 
     private struct Pending {
         var event: Event

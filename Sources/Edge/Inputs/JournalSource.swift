@@ -7,6 +7,9 @@ import Foundation
 ///
 /// `journalctl` runs as a child process; a thread reads its output and wakes the edge's
 /// reader. If it exits, it is started again from the last cursor after a second.
+///
+/// An NSCondition, not a Mutex, guards the state: the pipe's reader waits on it for room
+/// (back-pressure), which a Mutex cannot do.
 public final class JournalSource: @unchecked Sendable {
     public struct Entry: Sendable {
         public var program: String
@@ -28,10 +31,25 @@ public final class JournalSource: @unchecked Sendable {
     private var cursor: String?
     private var process: Process?
     private var stopped = false
+    private var supervised = false
     private let startAtEnd: Bool
     private let wake: @Sendable () -> Void
-    public private(set) var restarts = 0
-    public private(set) var malformed = 0
+    private var restartCount = 0
+    private var malformedCount = 0
+
+    /// Times journalctl was started again after it ended (or could not start).
+    public var restarts: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return restartCount
+    }
+
+    /// Lines that were not journal entries, and entries over `maxBuffered` skipped.
+    public var malformed: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return malformedCount
+    }
 
     public init(file: String?, cursor: String?, startAt: FileTail.StartAt, journalctl: String = "/usr/bin/journalctl", wake: @escaping @Sendable () -> Void) {
         self.file = file
@@ -59,10 +77,40 @@ public final class JournalSource: @unchecked Sendable {
         return cursor
     }
 
+    /// Starts following: a thread of its own runs journalctl, and runs it again a second after
+    /// it ends or fails to start, from the last cursor, until `stop()`.
     public func start() {
         lock.lock()
         defer { lock.unlock() }
-        guard !stopped, process == nil else { return }
+        guard !stopped, !supervised else { return }
+        supervised = true
+        Thread.detachNewThread { [weak self] in self?.supervise() }
+    }
+
+    private func supervise() {
+        while true {
+            if let p = launch() { p.waitUntilExit() }
+            lock.lock()
+            process = nil
+            guard !stopped else {
+                lock.unlock()
+                return
+            }
+            restartCount += 1
+            // A second before the next start; stop() ends the wait at once.
+            _ = lock.wait(until: Date().addingTimeInterval(1))
+            let done = stopped
+            lock.unlock()
+            if done { return }
+        }
+    }
+
+    /// Starts journalctl from the cursor, with a reader thread on its output; nil when it
+    /// cannot start (or the source is stopping).
+    private func launch() -> Process? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return nil }
         // Anything buffered but not yet read comes again after the cursor; a reader still
         // draining the previous process's pipe sees the generation change and stops.
         buffer = []
@@ -82,24 +130,12 @@ public final class JournalSource: @unchecked Sendable {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
-        p.terminationHandler = { [weak self] _ in
-            guard let self else { return }
-            self.lock.lock()
-            self.process = nil
-            let again = !self.stopped
-            if again { self.restarts += 1 }
-            self.lock.unlock()
-            if again {
-                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { self.start() }
-            }
-        }
         do {
             try p.run()
-            process = p
         } catch {
-            process = nil
-            return
+            return nil
         }
+        process = p
         let handle = pipe.fileHandleForReading
         let generation = generation
         Thread.detachNewThread { [weak self] in
@@ -115,6 +151,7 @@ public final class JournalSource: @unchecked Sendable {
                 self.wake()
             }
         }
+        return p
     }
 
     /// Blocks the pipe's reader while `maxBuffered` bytes wait to be read: journalctl then
@@ -167,7 +204,7 @@ public final class JournalSource: @unchecked Sendable {
         }
         guard let lastLF = buffer.prefix(Self.maxRead).lastIndex(of: 0x0A) ?? buffer.firstIndex(of: 0x0A) else {
             if buffer.count >= Self.maxBuffered {
-                malformed += 1
+                malformedCount += 1
                 buffer.removeAll(keepingCapacity: true)
                 skipping = true
                 lock.broadcast()
@@ -183,11 +220,19 @@ public final class JournalSource: @unchecked Sendable {
         // Whatever is left is read on the next turn of the edge's loop.
         if more { wake() }
         var entries: [Entry] = []
+        var unreadable = 0
+        defer {
+            if unreadable > 0 {
+                lock.lock()
+                malformedCount += unreadable
+                lock.unlock()
+            }
+        }
         for line in complete.split(separator: 0x0A) where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                 let cursor = object["__CURSOR"] as? String
             else {
-                malformed += 1
+                unreadable += 1
                 continue
             }
             lock.lock()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Wire
 
 /// Frames waiting to be sent (or, over TCP, sent recently enough that a broken connection
@@ -7,7 +8,7 @@ import Wire
 /// written before the state file, it lets a crash between the two resume exactly.
 ///
 /// Bounded: past `maxBytes` the oldest frames are dropped, and counted.
-public final class Spool: @unchecked Sendable {
+public final class Spool: Sendable {
     public struct Entry: Codable, Sendable {
         public var epoch: UInt32
         public var sequence: UInt64
@@ -28,14 +29,22 @@ public final class Spool: @unchecked Sendable {
 
     public let directory: String
     public let maxBytes: Int
-    private let lock = NSLock()
-    private var sizes: [String: Int] = [:]
-    public private(set) var dropped = 0
+    private struct State {
+        /// Bytes of each spooled frame's file, by name.
+        var sizes: [String: Int] = [:]
+        var dropped = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Frames dropped to stay within `maxBytes`.
+    public var dropped: Int { state.withLock { $0.dropped } }
 
     public init(directory: String, maxBytes: Int) throws {
         self.directory = directory
         self.maxBytes = maxBytes
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var sizes: [String: Int] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
             if name.hasSuffix(".tmp") {
                 try? FileManager.default.removeItem(atPath: directory + "/" + name)
@@ -44,6 +53,7 @@ public final class Spool: @unchecked Sendable {
                 sizes[name] = size ?? 0
             }
         }
+        state.withLock { $0.sizes = sizes }
     }
 
     static func name(epoch: UInt32, sequence: UInt64) -> String {
@@ -59,25 +69,24 @@ public final class Spool: @unchecked Sendable {
         let data = try JSONEncoder().encode(entry)
         let name = Self.name(epoch: frame.epoch, sequence: frame.sequence)
         try Durable.write(data, to: directory + "/" + name)
-        lock.lock()
-        sizes[name] = data.count
-        var total = sizes.values.reduce(0, +)
-        var victims: [String] = []
-        for old in sizes.keys.sorted() where total > maxBytes && old != name {
-            victims.append(old)
-            total -= sizes[old] ?? 0
+        let victims = state.withLock { s -> [String] in
+            s.sizes[name] = data.count
+            var total = s.sizes.values.reduce(0, +)
+            var victims: [String] = []
+            for old in s.sizes.keys.sorted() where total > maxBytes && old != name {
+                victims.append(old)
+                total -= s.sizes[old] ?? 0
+            }
+            for v in victims { s.sizes[v] = nil }
+            s.dropped += victims.count
+            return victims
         }
-        for v in victims { sizes[v] = nil }
-        dropped += victims.count
-        lock.unlock()
         for v in victims { try? FileManager.default.removeItem(atPath: directory + "/" + v) }
     }
 
     /// Names of the spooled frames, oldest first.
     public func names() -> [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return sizes.keys.sorted()
+        state.withLock { $0.sizes.keys.sorted() }
     }
 
     public func entry(_ name: String) -> Entry? {
@@ -86,23 +95,13 @@ public final class Spool: @unchecked Sendable {
     }
 
     public func remove(_ name: String) {
-        lock.lock()
-        sizes[name] = nil
-        lock.unlock()
+        state.withLock { _ = $0.sizes.removeValue(forKey: name) }
         try? FileManager.default.removeItem(atPath: directory + "/" + name)
     }
 
-    public var count: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return sizes.count
-    }
+    public var count: Int { state.withLock { $0.sizes.count } }
 
-    public var bytes: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return sizes.values.reduce(0, +)
-    }
+    public var bytes: Int { state.withLock { $0.sizes.values.reduce(0, +) } }
 
     /// The highest epoch among the spooled frames (from their names), if any.
     public var newestEpoch: UInt32? {

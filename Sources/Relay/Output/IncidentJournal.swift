@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Wire
 
@@ -37,13 +38,18 @@ extension Incident {
 /// The incidents as JSON lines, in `<data>/incidents.jsonl`: one line when an incident
 /// opens and one when it closes (with its final count), each with a `change` member.
 /// Rotated by size: the file is renamed to `.1` (older ones shift up to `keep`).
-public final class IncidentJournal: @unchecked Sendable {
+public final class IncidentJournal: Sendable {
     public let path: String
     let maxBytes: Int
     let keep: Int
-    private var handle: FileHandle?
-    private var size: Int
-    private let lock = NSLock()
+
+    private struct State {
+        var handle: FileHandle?
+        var size: Int
+        var failedWrites = 0
+    }
+
+    private let state: Mutex<State>
 
     public init(path: String, maxBytes: Int = 16 << 20, keep: Int = 3) throws {
         self.path = path
@@ -51,8 +57,8 @@ public final class IncidentJournal: @unchecked Sendable {
         self.keep = keep
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) }
-        handle = FileHandle(forWritingAtPath: path)
-        size = Int((try? handle?.seekToEnd()) ?? 0)
+        let handle = FileHandle(forWritingAtPath: path)
+        state = Mutex(State(handle: handle, size: Int((try? handle?.seekToEnd()) ?? 0)))
     }
 
     public func record(_ change: IncidentChange) {
@@ -64,24 +70,24 @@ public final class IncidentJournal: @unchecked Sendable {
         case .updated: return
         }
         let line = Data((change.incident.jsonObject(extra: [("change", name)]) + "\n").utf8)
-        lock.lock()
-        defer { lock.unlock() }
-        if size + line.count > maxBytes { rotate() }
-        do {
-            // `write(_:)` traps on an error (a full disk killed the relay, again after every
-            // restart); the journal is a copy of the store, so a line it misses is counted.
-            try handle?.write(contentsOf: line)
-            size += line.count
-        } catch {
-            failedWrites += 1
+        state.withLock { s in
+            if s.size + line.count > maxBytes { rotate(&s) }
+            do {
+                // `write(_:)` traps on an error (a full disk killed the relay, again after every
+                // restart); the journal is a copy of the store, so a line it misses is counted.
+                try s.handle?.write(contentsOf: line)
+                s.size += line.count
+            } catch {
+                s.failedWrites += 1
+            }
         }
     }
 
     /// Lines that could not be written (disk full, I/O error) since the start.
-    public private(set) var failedWrites = 0
+    public var failedWrites: Int { state.withLock { $0.failedWrites } }
 
-    private func rotate() {
-        try? handle?.close()
+    private func rotate(_ s: inout State) {
+        try? s.handle?.close()
         let fm = FileManager.default
         try? fm.removeItem(atPath: "\(path).\(keep)")
         if keep > 1 {
@@ -91,15 +97,15 @@ public final class IncidentJournal: @unchecked Sendable {
         }
         try? fm.moveItem(atPath: path, toPath: "\(path).1")
         _ = fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        handle = FileHandle(forWritingAtPath: path)
-        size = 0
+        s.handle = FileHandle(forWritingAtPath: path)
+        s.size = 0
     }
 
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        try? handle?.synchronize()
-        try? handle?.close()
-        handle = nil
+        state.withLock { s in
+            try? s.handle?.synchronize()
+            try? s.handle?.close()
+            s.handle = nil
+        }
     }
 }
