@@ -180,6 +180,53 @@ struct DeliveryTests {
         #expect(entry.status == .delivered && entry.attempts >= 2)
     }
 
+    /// DingTalk's "system busy" (errcode -1) is a refusal to try again, not a success: the
+    /// alert arrives once the robot answers again, exactly once.
+    @Test func aBusyRobotIsAskedAgain() async throws {
+        let fake = try await FakeDingTalk()
+        fake.set(.busy)
+        let relay = try await Self.relay(fake)
+        try await Self.bruteForce(relay, from: "203.0.113.79", sequence: 1)
+        await relay.wait { fake.requests >= 1 }
+        #expect(fake.accepted.isEmpty)
+        fake.set(.normal)
+        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
+        await relay.stop()
+        await fake.stop()
+        #expect(fake.accepted.count == 1, "delivered exactly once")
+        let entry = try #require(try relay.app.store.outbox().first)
+        #expect(entry.status == .delivered && entry.attempts >= 2)
+    }
+
+    /// After `max_attempts` an alert is a dead letter (docs/operations.md), counted, and
+    /// `relay alerts --retry-dead` (the store's retryDead) puts it back: it is then delivered.
+    @Test func anAlertOutOfAttemptsIsADeadLetterUntilRetried() async throws {
+        let fake = try await FakeDingTalk()
+        fake.set(.down)
+        let relay = try await RunningRelay.start(observeItems: false) { c in
+            var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
+            channel.secret = fake.secret.map { .inline($0) }
+            channel.keyword = "告警"
+            channel.maxAttempts = 2
+            c.channels = [channel]
+        }
+        try await Self.bruteForce(relay, from: "203.0.113.80", sequence: 1)
+        let dead = await relay.wait(timeout: .seconds(20)) { ((try? relay.app.store.outbox(status: .dead))?.count ?? 0) == 1 }
+        #expect(dead, "no dead letter after 2 attempts: \((try? relay.app.store.outbox()) ?? [])")
+        #expect(fake.requests == 2, "\(fake.requests) attempts")
+        #expect(relay.counter("relay_alerts_dead_total{channel=\"oncall\"}") == 1)
+        fake.set(.normal)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(fake.accepted.isEmpty, "a dead letter is not sent by itself")
+        #expect(try relay.app.store.retryDead(now: Int64(Date().timeIntervalSince1970 * 1_000_000)) == 1)
+        relay.app.delivery?.wake()
+        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
+        await relay.stop()
+        await fake.stop()
+        #expect(fake.accepted.count == 1 && fake.accepted.first?.text.contains("203.0.113.80") == true)
+        #expect(try relay.app.store.outbox().first?.status == .delivered)
+    }
+
     @Test func aBurstOfIncidentsStaysUnderTheRateLimitAndEveryOneIsInAMessage() async throws {
         let fake = try await FakeDingTalk()
         let relay = try await Self.relay(fake)
