@@ -10,58 +10,115 @@ enum BuiltinRules {
     # ---- sshd: attempts (with a method) -----------------------------------------------
     - id: sshd.accepted.keyboard_interactive
       programs: [sshd, sshd-session]
-      pattern: "Accepted keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Accepted keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: success
+      severity: low
+      set: {method: keyboard-interactive}
+    - id: sshd.accepted.keyboard_interactive.key
+      programs: [sshd, sshd-session]
+      pattern: "Accepted keyboard-interactive/pam for {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: success
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.accepted
       programs: [sshd, sshd-session]
-      pattern: "Accepted {method} for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Accepted {method} for {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: sshd.accepted.key
+      programs: [sshd, sshd-session]
+      pattern: "Accepted {method} for {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: success
       severity: low
     - id: sshd.failed_none.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "Failed none for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed none for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: sshd.failed_none.invalid_user.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed none for invalid user {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: info
     - id: sshd.failed_none
       programs: [sshd, sshd-session]
-      pattern: "Failed none for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed none for {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: sshd.failed_none.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed none for {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: info
     - id: sshd.failed.keyboard_interactive.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "Failed keyboard-interactive/pam for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed keyboard-interactive/pam for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: keyboard-interactive}
+    - id: sshd.failed.keyboard_interactive.invalid_user.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed keyboard-interactive/pam for invalid user {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.failed.keyboard_interactive
       programs: [sshd, sshd-session]
-      pattern: "Failed keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed keyboard-interactive/pam for {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: keyboard-interactive}
+    - id: sshd.failed.keyboard_interactive.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed keyboard-interactive/pam for {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: low
       set: {method: keyboard-interactive}
     - id: sshd.failed.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "Failed {method} for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed {method} for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.invalid_user.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for invalid user {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: low
     - id: sshd.failed.illegal_user
       programs: [sshd, sshd-session]
-      pattern: "Failed {method} for illegal user {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed {method} for illegal user {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.illegal_user.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for illegal user {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: low
     - id: sshd.failed
       programs: [sshd, sshd-session]
-      pattern: "Failed {method} for {user:greedy} from {source_ip} port {source_port} ssh{_}"
+      pattern: "Failed {method} for {user:greedy} from {source_ip} port {source_port} ssh{_:int}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: sshd.failed.key
+      programs: [sshd, sshd-session]
+      pattern: "Failed {method} for {user:word} from {source_ip} port {source_port} ssh{_:int}: {_}"
       kind: login
       outcome: failure
       severity: low
@@ -146,13 +203,13 @@ enum BuiltinRules {
       severity: low
     - id: sshd.pam_error.other
       programs: [sshd, sshd-session]
-      pattern: "error: PAM: {_} for illegal user {user:greedy} from {source_ip}"
+      pattern: "error: PAM: {_:greedy} for illegal user {user:greedy} from {source_ip}"
       kind: login
       outcome: failure
       severity: low
     - id: sshd.pam_error.other.user
       programs: [sshd, sshd-session]
-      pattern: "error: PAM: {_} for {user:greedy} from {source_ip}"
+      pattern: "error: PAM: {_:greedy} for {user:greedy} from {source_ip}"
       kind: login
       outcome: failure
       severity: low
@@ -183,12 +240,6 @@ enum BuiltinRules {
     - id: sshd.account_expired
       programs: [sshd, sshd-session]
       pattern: "pam_unix(sshd:account): account {user} has expired (account expired)"
-      kind: login
-      outcome: failure
-      severity: low
-    - id: sshd.password_expired
-      programs: [sshd, sshd-session]
-      pattern: "pam_unix(sshd:account): expired password for user {user} (password aged)"
       kind: login
       outcome: failure
       severity: low
@@ -231,13 +282,13 @@ enum BuiltinRules {
       set: {user: root}
     - id: sshd.max_auth_tries.invalid_user
       programs: [sshd, sshd-session]
-      pattern: "error: maximum authentication attempts exceeded for invalid user {user:greedy} from {source_ip} port {source_port} ssh2 [preauth]"
+      pattern: "error: maximum authentication attempts exceeded for invalid user {user:greedy} from {source_ip} port {source_port} ssh{_:int} [preauth]"
       kind: login
       outcome: failure
       severity: medium
     - id: sshd.max_auth_tries
       programs: [sshd, sshd-session]
-      pattern: "error: maximum authentication attempts exceeded for {user:greedy} from {source_ip} port {source_port} ssh2 [preauth]"
+      pattern: "error: maximum authentication attempts exceeded for {user:greedy} from {source_ip} port {source_port} ssh{_:int} [preauth]"
       kind: login
       outcome: failure
       severity: medium
@@ -256,6 +307,12 @@ enum BuiltinRules {
     - id: sshd.too_many_failures.legacy
       programs: [sshd, sshd-session]
       pattern: "Disconnecting: Too many authentication failures for {user:greedy} [preauth]"
+      kind: login
+      outcome: failure
+      severity: medium
+    - id: sshd.too_many_failures.legacy.no_suffix
+      programs: [sshd, sshd-session]
+      pattern: "Disconnecting: Too many authentication failures for {user:greedy}"
       kind: login
       outcome: failure
       severity: medium
@@ -371,31 +428,37 @@ enum BuiltinRules {
       severity: info
     # ---- su and runuser ---------------------------------------------------------------
     - id: pam_legacy.auth_failure
-      programs: [sshd(pam_unix)]
+      programs: [sshd(pam_unix), login(pam_unix)]
       pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user:greedy}"
       kind: login
       outcome: failure
       severity: low
     - id: pam_legacy.auth_failure.one_space
-      programs: [sshd(pam_unix)]
+      programs: [sshd(pam_unix), login(pam_unix)]
       pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip} user={user:greedy}"
       kind: login
       outcome: failure
       severity: low
     - id: pam_legacy.auth_failure.unknown_user
-      programs: [sshd(pam_unix)]
+      programs: [sshd(pam_unix), login(pam_unix)]
       pattern: "authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}"
       kind: login
       outcome: failure
       severity: low
+    - id: pam_legacy.more_failures
+      programs: [sshd(pam_unix), login(pam_unix)]
+      pattern: "{_} more authentication failure{_}; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
     - id: pam_legacy.session_opened
-      programs: [sshd(pam_unix)]
+      programs: [sshd(pam_unix), login(pam_unix)]
       pattern: "session opened for user {user} by {_}"
       kind: login
       outcome: success
       severity: info
     - id: pam_legacy.session_closed
-      programs: [sshd(pam_unix)]
+      programs: [sshd(pam_unix), login(pam_unix)]
       pattern: "session closed for user {user}"
       kind: logout
       outcome: success
@@ -454,6 +517,24 @@ enum BuiltinRules {
       kind: privilege
       outcome: success
       severity: info
+    - id: su_legacy.auth_failure
+      programs: [su(pam_unix)]
+      pattern: "authentication failure; logname={user} uid={_} euid={_} tty={_} ruser={_} rhost={_} user={target_user}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: su_legacy.session_opened
+      programs: [su(pam_unix)]
+      pattern: "session opened for user {target_user} by {user}(uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
+    - id: su.pam_more_failures
+      programs: [su]
+      pattern: "PAM {_} more authentication failure{_}; logname={user} uid={_} euid={_} tty={_} ruser={_} rhost={_}  user={target_user}"
+      kind: privilege
+      outcome: failure
+      severity: medium
     - id: su.failed
       programs: [su]
       pattern: "FAILED SU (to {target_user}) {user} on {_}"
@@ -486,16 +567,22 @@ enum BuiltinRules {
       kind: privilege
       outcome: success
       severity: info
+    - id: runuser.session.by_root.legacy
+      programs: [runuser]
+      pattern: "pam_unix(runuser{_}:session): session opened for user {target_user} by (uid={_})"
+      kind: privilege
+      outcome: success
+      severity: info
     # ---- sudo -------------------------------------------------------------------------
     - id: sudo.not_in_sudoers
       programs: [sudo]
-      pattern: "{user} : user NOT in sudoers ; {_}USER={target_user} ; COMMAND={_}"
+      pattern: "{user} : user NOT in sudoers ; {_}USER={target_user} ; {_}COMMAND={_}"
       kind: privilege
       outcome: failure
       severity: high
     - id: sudo.incorrect_password
       programs: [sudo]
-      pattern: "{user} : {count} incorrect password attempt{_}USER={target_user} ; COMMAND={_}"
+      pattern: "{user} : {count} incorrect password attempt{_}USER={target_user} ; {_}COMMAND={_}"
       kind: privilege
       outcome: failure
       severity: medium
@@ -560,12 +647,36 @@ enum BuiltinRules {
       kind: privilege
       outcome: success
       severity: info
-    - id: sudo.command
+    - id: sudo.pam_more_failures
       programs: [sudo]
-      pattern: "{user} : {_}USER={target_user} ; {_}COMMAND={_}"
+      pattern: "PAM {_} more authentication failure{_}; logname={user} uid={_} euid={_} tty={_} ruser={_} rhost={_}  user={target_user}"
+      kind: privilege
+      outcome: failure
+      severity: medium
+    - id: sudo.command.host
+      programs: [sudo]
+      pattern: "{user} : HOST={_} ; TTY={_} ; PWD={_} ; USER={target_user} ; {_}COMMAND={_}"
       kind: privilege
       outcome: success
       severity: low
+    - id: sudo.command.no_tty
+      programs: [sudo]
+      pattern: "{user} : PWD={_} ; USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: success
+      severity: low
+    - id: sudo.command
+      programs: [sudo]
+      pattern: "{user} : TTY={_} ; PWD={_} ; USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: success
+      severity: low
+    - id: sudo.refused
+      programs: [sudo]
+      pattern: "{user} : {_} ; TTY={_} ; PWD={_} ; USER={target_user} ; {_}COMMAND={_}"
+      kind: privilege
+      outcome: failure
+      severity: medium
     - id: sudo.pam_failure
       programs: [sudo]
       pattern: "pam_unix(sudo{_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={ruser} rhost={_}  user={pam_user}"
@@ -582,6 +693,13 @@ enum BuiltinRules {
       severity: low
       map: {user: [ruser, pam_user]}
     # ---- login and systemd-logind ---------------------------------------------------------
+    - id: login.too_many_tries.from
+      programs: [login]
+      pattern: "TOO MANY LOGIN TRIES ({_}) on '{_}' from '{source_ip}' FOR '{user}'{_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
     - id: login.too_many_tries
       programs: [login]
       pattern: "TOO MANY LOGIN TRIES ({_}) on '{_}' FOR '{user}'{_}"
@@ -596,6 +714,12 @@ enum BuiltinRules {
       outcome: failure
       severity: medium
       set: {method: password}
+    - id: login.logged_in.from
+      programs: [login]
+      pattern: "'{user}' logged in {_}on '{_}' from '{source_ip}'"
+      kind: login
+      outcome: success
+      severity: low
     - id: login.logged_in
       programs: [login]
       pattern: "'{user}' logged in {_}on '{_}'{_}"
@@ -660,11 +784,82 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
+    - id: login.pam_auth_failure.no_user
+      programs: [login]
+      pattern: "pam_unix(login:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_}"
+      kind: login
+      outcome: failure
+      severity: low
     - id: login.pam_auth_failure.one_space
       programs: [login]
       pattern: "pam_unix(login:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_} user={user:greedy}"
       kind: login
       outcome: failure
+      severity: low
+    - id: login.failed.from
+      programs: [login]
+      pattern: "FAILED LOGIN ({_}) on '{_}' from '{source_ip}' FOR '{user}', {_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: login.failed.legacy
+      programs: [login]
+      pattern: "FAILED LOGIN ({_}) on `{_}' FOR `{user}', {_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: login.refused
+      programs: [login]
+      pattern: "LOGIN '{user}' REFUSED {_}on '{_}'{_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
+    - id: login.illegal_root
+      programs: [login]
+      pattern: "ILLEGAL ROOT LOGIN {_}on '{_}'{_}"
+      kind: login
+      outcome: failure
+      severity: high
+      set: {user: root, method: password}
+    - id: login.failure_limit
+      programs: [login]
+      pattern: "exceeded failure limit for '{user}' {_}on '{_}'{_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
+    - id: login.repeated_failures
+      programs: [login]
+      pattern: "REPEATED login failures on '{_}'{_}"
+      kind: login
+      outcome: failure
+      severity: medium
+      set: {method: password}
+    - id: login.root.shadow.from
+      programs: [login]
+      pattern: "ROOT LOGIN {_}on '{_}' from '{source_ip}'"
+      kind: login
+      outcome: success
+      severity: medium
+      set: {user: root}
+    - id: login.busybox.pam_failed
+      programs: [login]
+      pattern: "pam_{_} call failed: {_}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: login.session_opened.by_login
+      programs: [login]
+      pattern: "pam_unix(login:session): session opened for user {user}(uid={_}) by LOGIN(uid={_})"
+      kind: login
+      outcome: success
+      severity: low
+    - id: login.session_opened.by_login.legacy
+      programs: [login]
+      pattern: "pam_unix(login:session): session opened for user {user} by LOGIN(uid={_})"
+      kind: login
+      outcome: success
       severity: low
     - id: login.failed
       programs: [login]
@@ -680,6 +875,13 @@ enum BuiltinRules {
       outcome: failure
       severity: medium
       set: {method: password}
+    - id: login.root.from
+      programs: [login]
+      pattern: "ROOT LOGIN ON {_} FROM {source_ip}"
+      kind: login
+      outcome: success
+      severity: medium
+      set: {user: root}
     - id: login.root
       programs: [login]
       pattern: "ROOT LOGIN {_}"
@@ -721,6 +923,12 @@ enum BuiltinRules {
     - id: useradd.failed
       programs: [useradd]
       pattern: "failed adding user '{target_user}', {_}"
+      kind: account.created
+      outcome: failure
+      severity: medium
+    - id: useradd.failed.legacy
+      programs: [useradd]
+      pattern: "failed adding user `{target_user}', {_}"
       kind: account.created
       outcome: failure
       severity: medium
@@ -799,6 +1007,12 @@ enum BuiltinRules {
     - id: usermod.shadow_group_renamed_member
       programs: [usermod]
       pattern: "change '{target_user}' to '{_}' in shadow group '{group}'"
+      kind: group.changed
+      outcome: success
+      severity: info
+    - id: usermod.admin_renamed
+      programs: [usermod]
+      pattern: "change admin '{target_user}' to '{_}' in shadow group '{group}'"
       kind: group.changed
       outcome: success
       severity: info
@@ -904,6 +1118,12 @@ enum BuiltinRules {
       kind: group.deleted
       outcome: success
       severity: medium
+    - id: groupmod.group.passwd
+      programs: [groupmod]
+      pattern: "group changed in {_} (group {group}/{_}, {_})"
+      kind: group.changed
+      outcome: success
+      severity: info
     - id: groupmod.group.gshadow
       programs: [groupmod]
       pattern: "group changed in {_} (group {group}, {_})"
@@ -964,6 +1184,114 @@ enum BuiltinRules {
       kind: password.changed
       outcome: failure
       severity: low
+    - id: groupmod.renamed.legacy
+      programs: [groupmod]
+      pattern: "change group `{group}' to `{_}'"
+      kind: group.changed
+      outcome: success
+      severity: medium
+    - id: groupmod.gid.legacy
+      programs: [groupmod]
+      pattern: "change GID for `{group}' to {_}"
+      kind: group.changed
+      outcome: success
+      severity: medium
+    - id: gpasswd.group_password.legacy
+      programs: [gpasswd]
+      pattern: "change the password for group {group} by {user}"
+      kind: group.changed
+      outcome: success
+      severity: medium
+    - id: gpasswd.administrators_set
+      programs: [gpasswd]
+      pattern: "administrators of group {group} set by {user} to {_}"
+      kind: group.changed
+      outcome: success
+      severity: high
+    - id: gpasswd.password_removed
+      programs: [gpasswd]
+      pattern: "password of group {group} removed by {user}"
+      kind: group.changed
+      outcome: success
+      severity: medium
+    - id: gpasswd.access_restricted
+      programs: [gpasswd]
+      pattern: "access to group {group} restricted by {user}"
+      kind: group.changed
+      outcome: success
+      severity: low
+    - id: gpasswd.add_failed.in
+      programs: [gpasswd]
+      pattern: "{user} failed to add user {target_user} to group {group} in {_}"
+      kind: group.member_added
+      outcome: failure
+      severity: medium
+    - id: gpasswd.add_failed.bare
+      programs: [gpasswd]
+      pattern: "{user} failed to add user {target_user} to group {group}"
+      kind: group.member_added
+      outcome: failure
+      severity: medium
+    - id: gpasswd.remove_failed
+      programs: [gpasswd]
+      pattern: "{user} failed to remove user {target_user} from group {group}: {_}"
+      kind: group.member_removed
+      outcome: failure
+      severity: medium
+    - id: passwd.pam_failure.user
+      programs: [passwd]
+      pattern: "pam_unix(passwd:chauthtok): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_}  user={target_user}"
+      kind: password.changed
+      outcome: failure
+      severity: low
+    - id: passwd.pam_failure
+      programs: [passwd]
+      pattern: "pam_unix(passwd:chauthtok): authentication failure; {_}"
+      kind: password.changed
+      outcome: failure
+      severity: low
+    - id: userdel.group.legacy
+      programs: [userdel]
+      pattern: "removed group `{group}' owned by `{_}'"
+      kind: group.deleted
+      outcome: success
+      severity: medium
+    - id: usermod.rename.legacy
+      programs: [usermod]
+      pattern: "change user name `{target_user}' to `{_}'"
+      kind: account.changed
+      outcome: success
+      severity: medium
+    - id: chsh.shell.legacy
+      programs: [chsh]
+      pattern: "changed user `{target_user}' shell to `{_}'"
+      kind: account.changed
+      outcome: success
+      severity: medium
+    - id: chfn.information.legacy
+      programs: [chfn]
+      pattern: "changed user `{target_user}' information"
+      kind: account.changed
+      outcome: success
+      severity: low
+    - id: newgrp.switched.legacy
+      programs: [newgrp, sg]
+      pattern: "user `{user}' (login `{_}' on {_}) switched to group `{group}'"
+      kind: privilege
+      outcome: success
+      severity: low
+    - id: gpasswd.remove_failed.in
+      programs: [gpasswd]
+      pattern: "{user} failed to remove user {target_user} from group {group} in {_}"
+      kind: group.member_removed
+      outcome: failure
+      severity: medium
+    - id: gpasswd.password_failed
+      programs: [gpasswd]
+      pattern: "{user} failed to change password of group {group}: {_}"
+      kind: group.changed
+      outcome: failure
+      severity: medium
     - id: passwd.changed_by
       programs: [passwd]
       pattern: "password for '{target_user}' changed by '{user}'"
@@ -1097,6 +1425,38 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
+    - id: dropbear.password_success.lowercase
+      programs: [dropbear]
+      pattern: "password auth succeeded for '{user:greedy}' from {source_ip}:{source_port}"
+      kind: login
+      outcome: success
+      severity: low
+      set: {method: password}
+    - id: dropbear.invalid_shell.lowercase
+      programs: [dropbear]
+      pattern: "user '{user:greedy}' has invalid shell, rejected"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: dropbear.nonexistent_user.bare
+      programs: [dropbear]
+      pattern: "Login attempt for nonexistent user"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: password}
+    - id: dropbear.exit_before_auth.user.legacy
+      programs: [dropbear]
+      pattern: "Exit before auth (user '{user:greedy}', {_} fails): {_} from {source_ip}:{source_port}"
+      kind: login
+      outcome: failure
+      severity: info
+    - id: dropbear.exit.legacy
+      programs: [dropbear]
+      pattern: "Exit ({user}): {_}"
+      kind: logout
+      outcome: success
+      severity: info
     - id: dropbear.nonexistent_user
       programs: [dropbear]
       pattern: "Login attempt for nonexistent user from {source_ip}:{source_port}"
@@ -1189,6 +1549,97 @@ enum BuiltinRules {
       kind: login
       outcome: failure
       severity: low
+    - id: pam.auth_failure.local
+      programs: ["*"]
+      pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost=  user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+      set: {method: pam}
+    - id: pam.more_failures
+      programs: ["*"]
+      pattern: "PAM {_} more authentication failure{_}; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_} user={user:greedy}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.more_failures.unknown_user
+      programs: ["*"]
+      pattern: "PAM {_} more authentication failure{_}; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={_}"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.check_pass.named
+      programs: ["*"]
+      pattern: "pam_unix({_}:auth): check pass; user ({user}) unknown"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.check_pass
+      programs: ["*"]
+      pattern: "pam_unix({_}:auth): check pass; user unknown"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.bad_username
+      programs: ["*"]
+      pattern: "pam_unix({_}:auth): bad username [{_}]"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.unix.account_expired.password
+      programs: ["*"]
+      pattern: "pam_unix({_}:account): account {user} has expired (failed to change password)"
+      kind: login
+      outcome: failure
+      severity: low
+    - id: pam.tally.time_limit
+      programs: ["*"]
+      pattern: "pam_tally({_}): user {target_user} ({_}) has time limit [{_}] since last failure."
+      kind: account.locked
+      outcome: success
+      severity: medium
+    - id: pam.sss.password_change_failed
+      programs: ["*"]
+      pattern: "pam_sss({_}:chauthtok): Password change failed for user {target_user}: {_}"
+      kind: password.changed
+      outcome: failure
+      severity: low
+    - id: pam.password_changed.nis
+      programs: ["*"]
+      pattern: "pam_unix({_}:chauthtok): password changed for {target_user} on {_}"
+      kind: password.changed
+      outcome: success
+      severity: low
+    - id: pam.password_changed.any
+      programs: ["*"]
+      pattern: "pam_unix({_}:chauthtok): password changed for {target_user}"
+      kind: password.changed
+      outcome: success
+      severity: low
+    - id: pam.password_not_changed
+      programs: ["*"]
+      pattern: "pam_unix({_}:chauthtok): password not changed for {target_user} on {_}"
+      kind: password.changed
+      outcome: failure
+      severity: low
+    - id: pam.display_manager.session_opened
+      programs: [gdm-password, gdm-autologin, lightdm, sddm, xdm]
+      pattern: "pam_unix({_}:session): session opened for user {user}(uid={_}) by {_}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: pam.display_manager.session_opened.legacy
+      programs: [gdm-password, gdm-autologin, lightdm, sddm, xdm]
+      pattern: "pam_unix({_}:session): session opened for user {user} by {_}"
+      kind: login
+      outcome: success
+      severity: low
+    - id: pam.display_manager.session_closed
+      programs: [gdm-password, gdm-autologin, lightdm, sddm, xdm]
+      pattern: "pam_unix({_}:session): session closed for user {user}"
+      kind: logout
+      outcome: success
+      severity: info
     - id: pam.auth_failure
       programs: ["*"]
       pattern: "pam_unix({_}:auth): authentication failure; logname={_} uid={_} euid={_} tty={_} ruser={_} rhost={source_ip}  user={user}"

@@ -210,7 +210,11 @@ public struct Detector: Sendable {
             for a in rule.assignments {
                 var value: Value?
                 for slot in a.slots where !ranges[slot].isEmpty {
-                    let bytes = UnsafeBufferPointer(rebasing: text[ranges[slot]])
+                    var bytes = UnsafeBufferPointer(rebasing: text[ranges[slot]])
+                    // `[2001:db8::1]` (Dropbear since 2026.94, and others) is the address inside.
+                    if a.field == .sourceIP, bytes.count > 2, bytes[0] == UInt8(ascii: "["), bytes[bytes.count - 1] == UInt8(ascii: "]") {
+                        bytes = UnsafeBufferPointer(rebasing: bytes[1..<(bytes.count - 1)])
+                    }
                     // A host name where an address may stand (sshd without UseDNS no, login's
                     // tty) is not a source IP; a program's placeholder is not a user.
                     switch a.field {
@@ -285,7 +289,17 @@ public struct Detector: Sendable {
     static func trim(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
         var lo = range.lowerBound, hi = range.upperBound
         while lo < hi, t[lo] == 0x20 || t[lo] == 0x09 { lo += 1 }
-        while hi > lo, t[hi - 1] == 0x20 || t[hi - 1] == 0x09 || t[hi - 1] == 0x0A || t[hi - 1] == 0x0D { hi -= 1 }
+        while hi > lo {
+            if t[hi - 1] == 0x20 || t[hi - 1] == 0x09 || t[hi - 1] == 0x0A || t[hi - 1] == 0x0D {
+                hi -= 1
+            } else if hi - lo >= 4, t[hi - 4] == UInt8(ascii: "#"), t[hi - 3] == 0x30, t[hi - 2] == 0x31, t[hi - 1] == 0x32 {
+                // rsyslog writes a newline the program ended its message with as `#012`
+                // (shadow's tools did, before 4.2).
+                hi -= 4
+            } else {
+                break
+            }
+        }
         return lo..<hi
     }
 

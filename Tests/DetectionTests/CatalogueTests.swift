@@ -158,6 +158,25 @@ struct CatalogueTests {
         // shadow: chsh/chfn, the old quoting.
         ("chsh", "changed user 'erin2' shell to '/bin/bash'", "account.changed/success - erin2 - -"),
         ("userdel", "delete user `oldbob'", "account.deleted/success - oldbob - -"),
+        // Found in review: text after "ssh2: " is the client's (a certificate's key ID): it
+        // cannot move the source address.
+        ("sshd", "Failed publickey for invalid user x from 203.0.113.5 port 22 ssh2: ED25519-CERT SHA256:fp ID a from 198.51.100.99 port 1 ssh2 (serial 1) CA ED25519 SHA256:ca",
+         "login/failure x - - 203.0.113.5"),
+        ("sshd", "Accepted hostbased for bob from 192.0.2.7 port 22 ssh2: ED25519 SHA256:fp, client user \"z from 198.51.100.99 port 1 ssh2\", client host \"h\"",
+         "login/success bob - - 192.0.2.7"),
+        ("sshd", "error: PAM: Have exhausted maximum number of retries for service for oper from 203.0.113.30", "login/failure oper - - 203.0.113.30"),
+        // sudo: only an accepted command's fields start with TTY= (or PWD=, HOST=); any reason
+        // before them is a refusal, whatever fields follow.
+        ("sudo", "bob : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; GROUP=adm ; COMMAND=/bin/bash", "privilege/failure bob root - -"),
+        ("sudo", "bob : a terminal is required to read the password; either use the -S option ; TTY=unknown ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
+         "privilege/failure bob root - -"),
+        ("sudo", "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; GROUP=adm ; COMMAND=/usr/bin/id", "privilege/success alice root - -"),
+        ("sudo", "alice : HOST=host01 ; TTY=unknown ; PWD=/home/alice ; USER=root ; TSID=000001 ; COMMAND=/usr/bin/id", "privilege/success alice root - -"),
+        // Old wordings and other versions.
+        ("login", "ROOT LOGIN ON pts/2 FROM 192.0.2.10", "login/success root - - 192.0.2.10"),
+        ("userdel", "delete user 'erin'#012", "account.deleted/success - erin - -"),
+        ("dropbear", "Password auth succeeded for 'root' from [2001:db8::77]:51003", "login/success root - - 2001:db8::77"),
+        ("gdm-password", "pam_unix(gdm-password:auth): authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=  user=alice", "login/failure alice - - -"),
         // Dropbear: IPv6 without brackets before the port.
         ("dropbear", "Bad password attempt for 'root' from 2001:db8::77:51005", "login/failure root - - 2001:db8::77"),
         ("dropbear", "Pubkey auth succeeded for 'admin' with ssh-ed25519 key SHA256:x from 192.0.2.151:51004", "login/success admin - - 192.0.2.151"),

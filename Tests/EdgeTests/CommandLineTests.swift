@@ -39,7 +39,8 @@ struct CommandLineTests {
         #expect(login["method"] as? String == "publickey" && login["host"] as? String == "web-01" && login["pid"] as? Int == 42)
         #expect(login["time"] as? String == "2026-11-29T16:10:16.000001Z")
         #expect(login["input"] as? String == log && login["line"] as? Int == 2)
-        #expect(login["rule"] as? String == "sshd.accepted" && login["raw"] as? String != nil)
+        // The key text after "ssh2: " is the client's: its own rule, where the user is one word.
+        #expect(login["rule"] as? String == "sshd.accepted.key" && login["raw"] as? String != nil)
         #expect(login["target_user"] == nil, "absent fields are omitted")
         let lock = try #require(objects.last ?? nil)
         // `usermod -L` is an administrator's lock: account.disabled (the catalogue), apart from

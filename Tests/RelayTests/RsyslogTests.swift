@@ -15,7 +15,9 @@ struct RsyslogTests {
         let deadline = ContinuousClock.now + .seconds(15)
         var n = 0
         while ContinuousClock.now < deadline, !until() {
-            try Send.logger(["--server", "127.0.0.1", "--port", String(rsyslog.inputPort), "--udp", "--rfc5424", "-t", tag, "\(message) \(n)"])
+            // Each try told apart by a number: in place of "{n}", or at the end.
+            let text = message.contains("{n}") ? message.replacingOccurrences(of: "{n}", with: String(n)) : "\(message) \(n)"
+            try Send.logger(["--server", "127.0.0.1", "--port", String(rsyslog.inputPort), "--udp", "--rfc5424", "-t", tag, text])
             n += 1
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -25,7 +27,7 @@ struct RsyslogTests {
         let relay = try await RunningRelay.start()
         let rsyslog = try Rsyslog(forwardTo: relay.udpPort, #"protocol="udp" template="RSYSLOG_TraditionalForwardFormat""#)
         defer { rsyslog.stop() }
-        try await sendThroughRsyslog(rsyslog, relay: relay, tag: "sshd", "Failed password for root from 203.0.113.9 port 22 ssh2 attempt") {
+        try await sendThroughRsyslog(rsyslog, relay: relay, tag: "sshd", "Failed password for root from 203.0.113.9 port 2{n} ssh2") {
             relay.syslogEvents.contains { $0.kind == .login }
         }
         await relay.stop()
