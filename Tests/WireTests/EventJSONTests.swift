@@ -15,10 +15,11 @@ struct EventJSONTests {
     }
 
     /// The word-at-a-time scan says "needs escaping" exactly when a byte does.
-    @Test func theEscapeScanAgreesWithTheBytewiseOne() {
+    @Test func theEscapeScanAgreesWithTheBytewiseOne() async {
         var rng = Generator(state: 11)
         let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xA9, 0xFF, 0x41]
-        for _ in 0..<50_000 {
+        for round in 0..<50_000 {
+            if round % 1000 == 0 { await Task.yield() }
             let count = Int(rng.next() % 40)
             let bytes = (0..<count).map { _ in rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : interesting[Int(rng.next() % UInt64(interesting.count))] }
             let plain = !bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
@@ -30,12 +31,13 @@ struct EventJSONTests {
 
     /// Times written as bytes read as the String formatter writes them, at every edge of
     /// the calendar the vocabulary allows and at random.
-    @Test func timesWrittenAsBytesMatchTheFormatter() {
+    @Test func timesWrittenAsBytesMatchTheFormatter() async {
         var rng = Generator(state: 5)
         var times: [Int64] = [0, 1, 999_999, 1_000_000, 86_399_999_999, 951_782_400_000_000, 1_795_939_815_123_456,
                               Event.timeRange.lowerBound, Event.timeRange.upperBound, -1, -1_000_001]
         times += (0..<20_000).map { _ in Int64(rng.next() % UInt64(Event.timeRange.upperBound)) }
-        for t in times {
+        for (n, t) in times.enumerated() {
+            if n % 1000 == 0 { await Task.yield() }
             var bytes: [UInt8] = []
             SyslogTimestamp.appendISO8601UTC(microseconds: t, to: &bytes)
             let text = String(decoding: bytes, as: UTF8.self)
