@@ -89,33 +89,17 @@ public struct RuleTester {
         return detector.withMatch(buffer: line, parser: parser) { match in
             output.append(contentsOf: pathBytes)
             output.append(UInt8(ascii: ":"))
-            Self.appendDecimal(number, to: &output)
+            Event.appendDecimal(Int64(number), to: &output)
             output.append(UInt8(ascii: ":"))
             output.append(0x20)
             Self.describe(match, into: &output)
             if match.repeats > 1 {
                 output.append(contentsOf: Array(" count=".utf8))
-                Self.appendDecimal(match.repeats, to: &output)
+                Event.appendDecimal(Int64(match.repeats), to: &output)
             }
             output.append(0x0A)
             return 1
         } ?? 0
-    }
-
-    /// `n` in decimal, without making a String.
-    static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var count = 0
-        if n < 0 { out.append(UInt8(ascii: "-")) }
-        var v = n.magnitude
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[23 - count] = UInt8(truncatingIfNeeded: 0x30 &+ v % 10)
-                v /= 10
-                count += 1
-            } while v > 0
-            out.append(contentsOf: d[(24 - count)...])
-        }
     }
 
     /// `kind outcome user=… target=… group=… from=… port=… method=… severity=… rule=…`,
@@ -145,7 +129,7 @@ public struct RuleTester {
                 // Printed as the number the event carries (nothing when it is not one).
                 guard let port = Int64(value.string) else { return }
                 name("port")
-                appendDecimal(Int(port), to: &out)
+                Event.appendDecimal(port, to: &out)
                 return
             case .method: name("method")
             case .logonType: return

@@ -69,8 +69,12 @@ public final class RelayProcess: Sendable {
 
     /// Resident memory of the running relay, in bytes (from /proc).
     public var residentBytes: Int? {
-        guard let pid = process.withLock({ $0?.processIdentifier }),
-            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        process.withLock({ $0?.processIdentifier }).flatMap(Self.residentBytes(of:))
+    }
+
+    /// Resident memory of any process, in bytes (from /proc: Linux only).
+    public static func residentBytes(of pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
             let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else { return nil }
@@ -153,6 +157,12 @@ public enum FreePort {
             if !ports.contains(port), bindable(port, SOCK_STREAM), bindable(port, SOCK_DGRAM) { ports.append(port) }
         }
         return ports
+    }
+
+    /// Whether each of `ports` can be bound now, for TCP and UDP, on 127.0.0.1 and ::1 (a
+    /// test that needs fixed ports, such as `relay run`'s defaults).
+    public static func free(_ ports: [Int]) -> Bool {
+        ports.allSatisfy { bindable($0, SOCK_STREAM) && bindable($0, SOCK_DGRAM) }
     }
 
     /// Whether `port` can be bound on 127.0.0.1 and on ::1 (the relay a test starts listens

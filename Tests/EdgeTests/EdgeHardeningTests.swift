@@ -66,11 +66,7 @@ struct EdgeSpoolFailureTests {
     }
 
     static func residentMiB(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kb / 1024
+        Double(RelayProcess.residentBytes(of: pid) ?? 0) / 1_048_576
     }
 
     @Test func aSpoolThatCannotBeWrittenHoldsTheEdgeBackAndLosesNothing() async throws {

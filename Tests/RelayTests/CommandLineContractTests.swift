@@ -68,7 +68,7 @@ struct CommandLineContractTests {
 
     /// `relay run` with no configuration: UDP and TCP syslog on 127.0.0.1:5514, the status
     /// page on 127.0.0.1:9514, the store in ./relay-data/, incidents on the console.
-    @Test(.enabled(if: binaryBuilt && FreePortCheck.free([5514, 9514]), "build the relay first; ports 5514 and 9514 must be free"))
+    @Test(.enabled(if: binaryBuilt && FreePort.free([5514, 9514]), "build the relay first; ports 5514 and 9514 must be free"))
     func runOnItsEmbeddedDefaults() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-defaults-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -96,24 +96,5 @@ struct CommandLineContractTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: dir.path + "/relay-data/relay.sqlite"))
-    }
-}
-
-enum FreePortCheck {
-    /// Whether each port can be bound on 127.0.0.1 for TCP and UDP right now.
-    static func free(_ ports: [Int]) -> Bool {
-        ports.allSatisfy { port in
-            [SOCK_STREAM, SOCK_DGRAM].allSatisfy { type in
-                let s = socket(AF_INET, Int32(type.rawValue), 0)
-                defer { close(s) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                address.sin_port = UInt16(port).bigEndian
-                return withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                } == 0
-            }
-        }
     }
 }

@@ -28,6 +28,9 @@ public final class JournalSource: @unchecked Sendable {
     private var generation: UInt64 = 0
     /// Dropping the rest of an overlong entry, up to its end.
     private var skipping = false
+    /// `buffer[..<this]` is known to hold no newline: a long entry arriving 64 KiB at a time
+    /// is searched once, not again from its start at every wake-up.
+    private var searchedWithoutNewline = 0
     private var cursor: String?
     private var process: Process?
     private var stopped = false
@@ -115,6 +118,7 @@ public final class JournalSource: @unchecked Sendable {
         // draining the previous process's pipe sees the generation change and stops.
         buffer = []
         skipping = false
+        searchedWithoutNewline = 0
         generation &+= 1
         lock.broadcast()
         let p = Process()
@@ -198,22 +202,28 @@ public final class JournalSource: @unchecked Sendable {
             }
             buffer.removeFirst(lf + 1)
             skipping = false
+            searchedWithoutNewline = 0
             // Room was made: the pipe's reader may be waiting for it (found in review: without
             // this, an overlong entry followed by a long partial one stopped reading for good).
             lock.broadcast()
         }
-        guard let lastLF = buffer.prefix(Self.maxRead).lastIndex(of: 0x0A) ?? buffer.firstIndex(of: 0x0A) else {
+        guard let firstLF = buffer[min(searchedWithoutNewline, buffer.count)...].firstIndex(of: 0x0A) else {
+            searchedWithoutNewline = buffer.count
             if buffer.count >= Self.maxBuffered {
                 malformedCount += 1
                 buffer.removeAll(keepingCapacity: true)
+                searchedWithoutNewline = 0
                 skipping = true
                 lock.broadcast()
             }
             lock.unlock()
             return []
         }
+        // Every complete entry within the first `maxRead` bytes, or the first one when it is longer.
+        let lastLF = firstLF < Self.maxRead ? (buffer.prefix(Self.maxRead).lastIndex(of: 0x0A) ?? firstLF) : firstLF
         let complete = Array(buffer[...lastLF])
         buffer.removeFirst(lastLF + 1)
+        searchedWithoutNewline = 0
         lock.broadcast()
         let more = buffer.contains(0x0A)
         lock.unlock()

@@ -63,8 +63,8 @@ extension Event {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// `n` in decimal, without making a String.
-    static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
+    /// `n` in decimal, without making a String (JSON output, `edge test-rules`' report).
+    public static func appendDecimal(_ n: Int64, to out: inout [UInt8]) {
         if n < 0 { out.append(UInt8(ascii: "-")) }
         var v = n.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
