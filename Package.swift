@@ -45,11 +45,17 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Windows events: the EVTX reader (binary XML), event XML, the event model.
+        .target(
+            name: "WindowsEvents",
+            dependencies: ["Wire", "CZlib"]
+        ),
         .target(
             name: "Edge",
             dependencies: [
                 "Wire",
                 "Detection",
+                "WindowsEvents",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,6 +88,7 @@ let package = Package(
             name: "edge-cli",
             dependencies: [
                 "Edge",
+                "WindowsEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -101,6 +108,7 @@ let package = Package(
             name: "fuzz-wire",
             dependencies: [
                 "Wire",
+                "WindowsEvents",
                 "Detection",
                 "Relay",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -145,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Wire", "Detection", "TestSupport", "Relay",
+                "Edge", "Wire", "Detection", "TestSupport", "Relay", "WindowsEvents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -161,6 +169,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WindowsEventsTests",
+            dependencies: ["WindowsEvents", "Wire"]
         ),
         .testTarget(
             name: "WireTests",

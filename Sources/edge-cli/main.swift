@@ -4,6 +4,7 @@ import Edge
 import Foundation
 import Logging
 import ServiceLifecycle
+import WindowsEvents
 
 @main
 struct EdgeCommand: AsyncParsableCommand {
@@ -11,7 +12,7 @@ struct EdgeCommand: AsyncParsableCommand {
         commandName: "edge",
         abstract: "Follows this host's security logs and sends account activity to the relay.",
         version: EdgeAgent.version,
-        subcommands: [Run.self, CheckConfig.self, TestRules.self]
+        subcommands: [Run.self, CheckConfig.self, TestRules.self, ReadEvtx.self]
     )
 }
 
@@ -112,27 +113,81 @@ struct TestRules: ParsableCommand {
         let tester = RuleTester(detector: Detector(rules: set), json: json)
         var output: [UInt8] = []
         output.reserveCapacity(1 << 17)
-        let flush: (inout [UInt8]) -> Void = { buffer in
-            // Straight to the descriptor: no copy into Data per chunk.
-            buffer.withUnsafeBytes { bytes in
-                var done = 0
-                while done < bytes.count {
-                    let n = write(1, bytes.baseAddress! + done, bytes.count - done)
-                    if n > 0 {
-                        done += n
-                    } else if n < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        // A closed pipe (test-rules | head): nothing more to say.
-                        Foundation.exit(errno == EPIPE ? 0 : 1)
-                    }
-                }
-            }
-            buffer.removeAll(keepingCapacity: true)
-        }
         for input in inputs {
-            try tester.run(path: input, output: &output, flush: flush)
+            try tester.run(path: input, output: &output, flush: standardOutput)
         }
-        flush(&output)
+        standardOutput(&output)
     }
+}
+
+struct ReadEvtx: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "read-evtx",
+        abstract: "Print every record of Windows EVTX files, one per line.",
+        discussion: """
+            Each line has the record id, time, channel, event id, provider, computer and the \
+            EventData or UserData values by name. Damaged chunks and records are skipped and \
+            counted on standard error.
+            """)
+
+    @Flag(help: "One JSON object per record: record_id, event_id, channel, provider, computer, time, data.")
+    var json = false
+
+    @Argument(help: "EVTX files.")
+    var inputs: [String]
+
+    func run() throws {
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 17)
+        var failed = false
+        for input in inputs {
+            let statistics: EvtxStatistics
+            do {
+                statistics = try EvtxFile(path: input).forEachEvent { event in
+                    if json { event.appendJSON(to: &output) } else { event.appendText(to: &output) }
+                    output.append(0x0A)
+                    if output.count >= 1 << 16 { standardOutput(&output) }
+                }
+            } catch {
+                standardOutput(&output)
+                FileHandle.standardError.write("edge read-evtx: \(error)\n".data(using: .utf8)!)
+                failed = true
+                continue
+            }
+            let damage = [
+                (statistics.damagedChunks, "damaged chunks skipped"),
+                (statistics.damagedRecords, "damaged records skipped"),
+                (statistics.unfinishedRecords, "records without their closing size"),
+                (statistics.headerChecksumMismatches, "chunk header checksums wrong"),
+                (statistics.dataChecksumMismatches, "chunk data checksums wrong"),
+                (statistics.fileHeaderChecksumMatches ? 0 : 1, "file header checksum wrong"),
+            ].filter { $0.0 > 0 }
+            if !damage.isEmpty {
+                standardOutput(&output)
+                let text = damage.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                FileHandle.standardError.write("edge read-evtx: \(input): \(statistics.records) records; \(text)\n".data(using: .utf8)!)
+            }
+        }
+        standardOutput(&output)
+        if failed { throw ExitCode(1) }
+    }
+}
+
+/// Writes `buffer` to standard output and empties it: straight to the descriptor, no copy
+/// into Data per chunk. A closed pipe (`| head`) ends the program quietly.
+func standardOutput(_ buffer: inout [UInt8]) {
+    buffer.withUnsafeBytes { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(1, bytes.baseAddress! + done, bytes.count - done)
+            if n > 0 {
+                done += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                Foundation.exit(errno == EPIPE ? 0 : 1)
+            }
+        }
+    }
+    buffer.removeAll(keepingCapacity: true)
 }

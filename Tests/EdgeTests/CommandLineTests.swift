@@ -107,6 +107,43 @@ struct CommandLineTests {
     @Test func versionAndHelp() throws {
         #expect(try Self.run(["--version"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
         let help = try Self.run(["--help"]).out
-        for sub in ["run", "check-config", "test-rules"] { #expect(help.contains(sub)) }
+        for sub in ["run", "check-config", "test-rules", "read-evtx"] { #expect(help.contains(sub)) }
+    }
+
+    static let evtxSamples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/testdata/evtx/omerbenamram/samples").standardizedFileURL
+
+    /// `edge read-evtx [--json] FILE...`: one record per line with the fields PRODUCT.md
+    /// names; damage and unreadable files reported on standard error.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: evtxSamples.path), "../shared/testdata/evtx is absent"))
+    func readEvtxPrintsOneRecordPerLine() throws {
+        let security = Self.evtxSamples.appendingPathComponent("security.evtx").path
+        let json = try Self.run(["read-evtx", "--json", security])
+        #expect(json.status == 0)
+        #expect(json.err.isEmpty)
+        let lines = json.out.split(separator: "\n")
+        #expect(lines.count == 2261)
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
+        #expect(Set(second.keys) == ["record_id", "event_id", "channel", "provider", "computer", "time", "data"])
+        #expect(second["record_id"] as? Int == 2)
+        #expect(second["event_id"] as? Int == 4624)
+        #expect(second["channel"] as? String == "Security")
+        #expect(second["provider"] as? String == "Microsoft-Windows-Security-Auditing")
+        #expect(second["computer"] as? String == "37L4247F27-25")
+        #expect(second["time"] as? String == "2016-07-08T18:12:51.681640Z")
+        let data = try #require(second["data"] as? [String: String])
+        #expect(data["TargetUserName"] == "SYSTEM")
+        #expect(data["LogonType"] == "0")
+        #expect(data["TargetLogonId"] == "0x3e7")
+
+        let text = try Self.run(["read-evtx", security])
+        #expect(text.out.split(separator: "\n").dropFirst().first?.hasPrefix(
+            "2 2016-07-08T18:12:51.681640Z Security 4624 Microsoft-Windows-Security-Auditing 37L4247F27-25 SubjectUserSid=S-1-0-0 ") == true)
+
+        let damaged = try Self.run(["read-evtx", Self.evtxSamples.appendingPathComponent("sample_with_a_bad_chunk_magic.evtx").path, "/nonexistent.evtx"])
+        #expect(damaged.status == 1)
+        #expect(damaged.out.split(separator: "\n").count == 270)
+        #expect(damaged.err.contains("270 records; 2 damaged chunks skipped"))
+        #expect(damaged.err.contains("cannot open /nonexistent.evtx"))
     }
 }

@@ -15,10 +15,13 @@
 //            a line that makes matching slow is reported like a crash
 //   correlate, registry, usage: the relay's state machines with extreme values
 //            (RelayTargets.swift)
+//   evtx     bytes as an EVTX chunk (padded to 64 KiB): records, templates, binary XML
+//   eventxml bytes as event XML text
 import Crypto
 import Detection
 import Foundation
 import NIOCore
+import WindowsEvents
 import Wire
 
 let fuzzPasskey = try! Passkey("fuzzing passkey, not a secret")
@@ -46,6 +49,10 @@ func runTarget(_ target: String, _ bytes: [UInt8]) {
             kind: first & 0x80 == 0 ? .events : .heartbeat, flags: flags, dictionaryID: flags.isEmpty ? 0 : (first >> 1) & 1,
             edgeID: fuzzEdge, epoch: 1, sequence: 1, sendTimeMilliseconds: 0, payload: Array(bytes.dropFirst()))
         _ = try? opener.open(frame, key: fuzzKey)
+    case "evtx":
+        EvtxFile.readChunk(bytes) { _ = $0.appendJSON }
+    case "eventxml":
+        bytes.withUnsafeBufferPointer { _ = EventXMLReader().events(in: $0) }
     case "syslog":
         if let m = try? parser.parse(bytes) {
             _ = SyslogFormatter.rfc5424(m)

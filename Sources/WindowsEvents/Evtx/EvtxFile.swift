@@ -1,0 +1,154 @@
+import CZlib
+import Foundation
+
+/// What reading an EVTX file met, so damage is counted and never silent.
+public struct EvtxStatistics: Sendable, Equatable {
+    /// Chunks whose records were read.
+    public var chunks = 0
+    /// Chunks never written (all zero): not damage.
+    public var emptyChunks = 0
+    /// Chunks without the `ElfChnk` signature: skipped whole.
+    public var damagedChunks = 0
+    /// Chunks whose header or record-data CRC32 did not match. Their records are still read
+    /// one by one (each must have its signature and its size twice), as Windows and the
+    /// reference parsers do: a file copied while being written is often like that.
+    public var headerChecksumMismatches = 0
+    public var dataChecksumMismatches = 0
+    /// Records read into events.
+    public var records = 0
+    /// Records whose binary XML could not be expanded, and record headers that were broken
+    /// (the rest of their chunk is then skipped).
+    public var damagedRecords = 0
+    /// Records without their closing size copy (read when their binary XML expands).
+    public var unfinishedRecords = 0
+    /// Whether the file header's CRC32 matched.
+    public var fileHeaderChecksumMatches = true
+
+    public init() {}
+}
+
+/// An EVTX file read chunk by chunk (64 KiB each, whatever the file's size), with a
+/// checksum check per chunk and an event per record.
+///
+/// Layout (libyal's "Windows XML Event Log (EVTX)" notes): a 4 KiB file header (`ElfFile\0`,
+/// CRC32 of its first 120 bytes at 124), then 64 KiB chunks (`ElfChnk\0`; CRC32 of bytes
+/// 0..<120 and 128..<512 at 124, CRC32 of the records at 52; the free-space offset at 48),
+/// records from offset 512 (`**\0\0`, size, record id, FILETIME, binary XML, size again).
+public final class EvtxFile {
+    public static let fileHeaderSize = 4096
+    public static let chunkSize = 65536
+    static let chunkHeaderSize = 512
+    static let recordHeaderSize = 24
+
+    public let path: String
+    private let handle: FileHandle
+
+    public init(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw EvtxFileError("cannot open \(path)") }
+        self.path = path
+        self.handle = handle
+    }
+
+    deinit {
+        try? handle.close()
+    }
+
+    /// Calls `body` with every record's event in file order; records with an id at or below
+    /// `after` are skipped without being expanded.
+    @discardableResult
+    public func forEachEvent(after: UInt64 = 0, _ body: (WindowsEvent) throws -> Void) throws -> EvtxStatistics {
+        var statistics = EvtxStatistics()
+        try handle.seek(toOffset: 0)
+        let header = try handle.read(upToCount: Self.fileHeaderSize) ?? Data()
+        guard header.count == Self.fileHeaderSize, header.starts(with: Array("ElfFile\0".utf8)) else {
+            throw EvtxFileError("\(path) is not an EVTX file (no ElfFile signature)")
+        }
+        statistics.fileHeaderChecksumMatches = header.withUnsafeBytes { raw in
+            Self.crc32(raw, 0..<120) == raw.le(124, as: UInt32.self)
+        }
+        var collector = EventCollector()
+        while true {
+            guard let data = try handle.read(upToCount: Self.chunkSize), data.count == Self.chunkSize else { break }
+            try data.withUnsafeBytes { chunk in
+                try Self.readChunk(chunk, after: after, statistics: &statistics, collector: &collector, body)
+            }
+        }
+        return statistics
+    }
+
+    /// The events of one chunk given as bytes (a shorter buffer is padded with zeros to
+    /// 64 KiB, a longer one cut): the fuzzer's way in.
+    @discardableResult
+    public static func readChunk(_ bytes: [UInt8], _ body: (WindowsEvent) -> Void) -> EvtxStatistics {
+        var chunk = Array(bytes.prefix(chunkSize))
+        if chunk.count < chunkSize { chunk += [UInt8](repeating: 0, count: chunkSize - chunk.count) }
+        var statistics = EvtxStatistics()
+        var collector = EventCollector()
+        chunk.withUnsafeBytes { raw in
+            readChunk(raw, after: 0, statistics: &statistics, collector: &collector, body)
+        }
+        return statistics
+    }
+
+    static func readChunk(
+        _ chunk: UnsafeRawBufferPointer, after: UInt64, statistics: inout EvtxStatistics, collector: inout EventCollector,
+        _ body: (WindowsEvent) throws -> Void
+    ) rethrows {
+        guard chunk.starts(with: "ElfChnk\0".utf8) else {
+            if chunk.allSatisfy({ $0 == 0 }) {
+                statistics.emptyChunks += 1
+            } else {
+                statistics.damagedChunks += 1
+            }
+            return
+        }
+        statistics.chunks += 1
+        var headerCRC = crc32(chunk, 0..<120)
+        headerCRC = crc32(chunk, 128..<chunkHeaderSize, seed: headerCRC)
+        if headerCRC != chunk.le(124, as: UInt32.self) { statistics.headerChecksumMismatches += 1 }
+        var freeSpace = Int(chunk.le(48, as: UInt32.self))
+        if freeSpace < chunkHeaderSize || freeSpace > chunkSize { freeSpace = chunkSize }
+        if crc32(chunk, chunkHeaderSize..<freeSpace) != chunk.le(52, as: UInt32.self) { statistics.dataChecksumMismatches += 1 }
+
+        var decoder = BinXMLDecoder(chunk: chunk)
+        var offset = chunkHeaderSize
+        while offset + recordHeaderSize <= freeSpace {
+            guard chunk.le(offset, as: UInt32.self) == 0x0000_2A2A else { break }
+            let size = Int(chunk.le(offset + 4, as: UInt32.self))
+            guard size >= recordHeaderSize + 4, size <= chunkSize - offset else {
+                statistics.damagedRecords += 1
+                break
+            }
+            // The size is written again at the end when the record is complete. A record
+            // without it was being written when the file was copied: read it if it expands.
+            if chunk.le(offset + size - 4, as: UInt32.self) != UInt32(size) { statistics.unfinishedRecords += 1 }
+            let recordID = chunk.le(offset + 8, as: UInt64.self)
+            if recordID > after {
+                let written = ValueText.microseconds(fileTime: chunk.le(offset + 16, as: UInt64.self))
+                collector.reset()
+                var event: WindowsEvent?
+                do {
+                    try decoder.decodeRecord(from: offset + recordHeaderSize, to: offset + size - 4, into: &collector)
+                    event = collector.finish(recordID: recordID, headerMicroseconds: written)
+                } catch {
+                    statistics.damagedRecords += 1
+                }
+                if let event {
+                    statistics.records += 1
+                    try body(event)
+                }
+            }
+            offset += size
+        }
+    }
+
+    static func crc32(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, seed: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return seed }
+        return UInt32(CZlib.crc32(uLong(seed), base.assumingMemoryBound(to: Bytef.self) + range.lowerBound, uInt(range.count)))
+    }
+}
+
+public struct EvtxFileError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
