@@ -42,6 +42,7 @@ let package = Package(
             name: "Detection",
             dependencies: [
                 "Wire",
+                "WindowsEvents",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -147,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Wire"],
+            dependencies: ["Detection", "Wire", "WindowsEvents"],
             exclude: ["Expected"]
         ),
         .testTarget(

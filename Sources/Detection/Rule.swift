@@ -34,17 +34,22 @@ public struct Rule: Sendable {
 /// wins: rules for the line's program in order, then rules for any program.
 public struct RuleSet: Sendable {
     public let rules: [Rule]
+    /// Rules for Windows events (`event_id` rules), in order: the first that applies wins.
+    public let windowsRules: [WindowsRule]
     let table: ProgramTable
 
-    public init(_ rules: [Rule]) {
+    public init(_ rules: [Rule], windows: [WindowsRule] = []) {
         self.rules = rules
+        self.windowsRules = windows
         table = ProgramTable(rules.map(CompiledRule.init))
     }
 
-    /// The built-in pack.
+    /// The built-in pack: the syslog rules and the Windows rules.
     public static let builtin: RuleSet = {
         do {
-            return RuleSet(try RuleLoader.parse(BuiltinRules.yaml, origin: "built-in rules"))
+            return RuleSet(
+                try RuleLoader.parse(BuiltinRules.yaml, origin: "built-in rules"),
+                windows: try RuleLoader.parseWindows(BuiltinWindowsRules.yaml, origin: "built-in Windows rules"))
         } catch {
             fatalError("the built-in rule pack does not load: \(error)")
         }
@@ -56,14 +61,23 @@ public struct RuleSet: Sendable {
     public func applying(_ overrides: [RuleLoader.Override]) -> RuleSet {
         var result = rules
         var added: [Rule] = []
+        var windows = windowsRules
+        var addedWindows: [WindowsRule] = []
         for o in overrides {
+            // An id names one rule, syslog or Windows: the override takes its place, and a
+            // disabled one (neither) removes it.
             if let i = result.firstIndex(where: { $0.id == o.id }) {
                 if let rule = o.rule { result[i] = rule } else { result.remove(at: i) }
             } else if let rule = o.rule {
                 added.append(rule)
             }
+            if let i = windows.firstIndex(where: { $0.id == o.id }) {
+                if let rule = o.windowsRule { windows[i] = rule } else { windows.remove(at: i) }
+            } else if let rule = o.windowsRule {
+                addedWindows.append(rule)
+            }
         }
-        return RuleSet(added + result)
+        return RuleSet(added + result, windows: addedWindows + windows)
     }
 }
 
@@ -216,6 +230,13 @@ public enum RuleLoader {
     public struct Override: Sendable {
         public var id: String
         public var rule: Rule?
+        public var windowsRule: WindowsRule?
+
+        init(id: String, rule: Rule? = nil, windowsRule: WindowsRule? = nil) {
+            self.id = id
+            self.rule = rule
+            self.windowsRule = windowsRule
+        }
     }
 
     public struct Problems: Error, CustomStringConvertible, Sendable {
@@ -235,9 +256,17 @@ public enum RuleLoader {
         var map: [String: [String]]?
         var require: [String]?
         var disabled: Bool?
+        // Windows rules
+        var eventIDs: [String]?
+        var channel: String?
+        var provider: String?
+        var conditions: [(field: String, values: [String], negated: Bool)] = []
     }
 
-    static let specKeys: Set<String> = ["id", "programs", "program", "pattern", "kind", "outcome", "severity", "set", "map", "require", "disabled"]
+    static let specKeys: Set<String> = [
+        "id", "programs", "program", "pattern", "kind", "outcome", "severity", "set", "map", "require", "disabled",
+        "event_id", "channel", "provider", "where", "unless",
+    ]
 
     /// The rules of a file, read from its YAML nodes (Yams' Codable decoding took longer
     /// than running the rules over a large log); shape mistakes are added to `problems`.
@@ -299,6 +328,23 @@ public enum RuleLoader {
                 }
             }
             spec.require = texts(m["require"])
+            spec.eventIDs = texts(m["event_id"])
+            spec.channel = m["channel"]?.scalar?.string
+            spec.provider = m["provider"]?.scalar?.string
+            for (key, negated) in [("where", false), ("unless", true)] {
+                guard let n = m[key] else { continue }
+                guard let pairs = n.mapping else {
+                    problems.append("\(at): \(key) must be a mapping of value name: [values]")
+                    continue
+                }
+                for (k, v) in pairs {
+                    guard let field = k.scalar?.string, let values = texts(v), !values.isEmpty else {
+                        problems.append("\(at): \(key) must be a mapping of value name: [values]")
+                        continue
+                    }
+                    spec.conditions.append((field, values, negated))
+                }
+            }
             if let n = m["disabled"] {
                 switch n.scalar?.string.lowercased() {
                 case "true", "yes", "on": spec.disabled = true
@@ -311,10 +357,18 @@ public enum RuleLoader {
         return specs
     }
 
-    /// Rules of a complete pack (no removals).
+    /// Syslog rules of a complete pack (no removals, no Windows rules).
     public static func parse(_ yaml: String, origin: String) throws -> [Rule] {
         try overrides(yaml, origin: origin).map { o in
-            guard let rule = o.rule else { throw Problems(messages: ["\(origin): rule \(o.id) is disabled in a pack"]) }
+            guard let rule = o.rule else { throw Problems(messages: ["\(origin): rule \(o.id) is disabled or not a syslog rule in a pack"]) }
+            return rule
+        }
+    }
+
+    /// Windows rules of a complete pack.
+    public static func parseWindows(_ yaml: String, origin: String) throws -> [WindowsRule] {
+        try overrides(yaml, origin: origin).map { o in
+            guard let rule = o.windowsRule else { throw Problems(messages: ["\(origin): rule \(o.id) is disabled or not a Windows rule in a pack"]) }
             return rule
         }
     }
@@ -342,7 +396,19 @@ public enum RuleLoader {
                 result.append(Override(id: id, rule: nil))
                 continue
             }
+            if let eventIDs = spec.eventIDs {
+                var local: [String] = []
+                if let rule = windowsRule(spec, id: id, eventIDs: eventIDs, at: at, problems: &local) {
+                    result.append(Override(id: id, windowsRule: rule))
+                }
+                problems += local
+                continue
+            }
             var local: [String] = []
+            for key in ["channel", "provider"] where (key == "channel" ? spec.channel : spec.provider) != nil {
+                local.append("\(at): \(key) is for Windows rules (with event_id)")
+            }
+            if !spec.conditions.isEmpty { local.append("\(at): where and unless are for Windows rules (with event_id)") }
             let programs = spec.programs ?? spec.program.map { [$0] } ?? []
             if programs.isEmpty { local.append("\(at): programs is missing") }
             var pattern: Pattern?
@@ -384,5 +450,37 @@ public enum RuleLoader {
         }
         guard problems.isEmpty else { throw Problems(messages: problems) }
         return result
+    }
+
+    /// A Windows rule from its spec, or nil with the reasons added to `problems`.
+    static func windowsRule(_ spec: Spec, id: String, eventIDs: [String], at: String, problems: inout [String]) -> WindowsRule? {
+        let before = problems.count
+        let ids = eventIDs.compactMap { UInt32($0) }
+        if ids.count != eventIDs.count || ids.isEmpty { problems.append("\(at): event_id must be a number or a list of numbers") }
+        if spec.pattern != nil || spec.programs != nil || spec.program != nil {
+            problems.append("\(at): a Windows rule (event_id) has no programs or pattern")
+        }
+        if spec.require != nil { problems.append("\(at): require is for syslog rules; use where") }
+        let kind = spec.kind.map { Event.Kind(rawValue: $0) }
+        if let kind, !Event.Kind.vocabulary.contains(kind) {
+            problems.append("\(at): kind \(kind) is not in the vocabulary (\(Event.Kind.vocabulary.map(\.rawValue).joined(separator: ", ")))")
+        } else if kind == nil {
+            problems.append("\(at): kind is missing")
+        }
+        var outcome: Event.Outcome?
+        if let o = spec.outcome {
+            outcome = Event.Outcome(rawValue: o)
+            if outcome == nil { problems.append("\(at): outcome must be success or failure") }
+        }
+        let severity = Event.Severity(rawValue: spec.severity ?? "info")
+        if severity == nil { problems.append("\(at): severity must be one of info, low, medium, high, critical") }
+        for field in Array((spec.set ?? [:]).keys) + Array((spec.map ?? [:]).keys) where !WindowsRule.settableFields.contains(field) {
+            problems.append("\(at): \(field) is not a field a rule can set (\(WindowsRule.settableFields.sorted().joined(separator: ", ")))")
+        }
+        guard problems.count == before, let kind, let severity else { return nil }
+        return WindowsRule(
+            id: id, eventIDs: ids, channel: spec.channel ?? "", provider: spec.provider ?? "",
+            conditions: spec.conditions.map { WindowsRule.Condition(field: $0.field, values: $0.values.map(WindowsRule.ValuePattern.init), negated: $0.negated) },
+            kind: kind, outcome: outcome, severity: severity, set: spec.set ?? [:], map: spec.map ?? [:])
     }
 }

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import WindowsEvents
 import Wire
 
 /// `edge test-rules`: runs the rules over log files and reports every event.
@@ -20,6 +21,7 @@ public struct RuleTester {
     /// - Returns: lines read and events found.
     @discardableResult
     public func run(path: String, output: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> (lines: Int, events: Int) {
+        if path != "-", let windows = try runWindows(path: path, output: &output, flush: flush) { return windows }
         let reference: Date
         let handle: FileHandle
         if path == "-" {
@@ -100,6 +102,75 @@ public struct RuleTester {
             output.append(0x0A)
             return 1
         } ?? 0
+    }
+
+    /// EVTX files (by their signature) and event XML (a file whose first text is `<`, with an
+    /// `<Event` in it): every record through the Windows rules, `line` being the record id
+    /// (for XML without one, the event's position). Nil for other files.
+    func runWindows(path: String, output: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> (lines: Int, events: Int)? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw EdgeError("cannot open \(path)") }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        try? handle.close()
+        var windows = WindowsDetector(rules: detector.rules)
+        var records = 0
+        var events = 0
+        func report(_ record: WindowsEvent, number: Int) {
+            records += 1
+            guard let event = windows.detect(record) else { return }
+            events += 1
+            if json {
+                event.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
+            } else {
+                output.append(contentsOf: "\(path):\(number): ".utf8)
+                Self.describe(event, into: &output)
+            }
+            output.append(0x0A)
+            if output.count >= 1 << 16 { flush(&output) }
+        }
+        if head.starts(with: Array("ElfFile\0".utf8)) {
+            try EvtxFile(path: path).forEachEvent { report($0, number: Int(truncatingIfNeeded: $0.recordID)) }
+            return (records, events)
+        }
+        var text = head[...]
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
+        guard let first = text.first(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == UInt8(ascii: "-")) }),
+              first == UInt8(ascii: "<"), Self.contains(text, "<Event") || Self.contains(text, "<?xml"),
+              let mapped = MappedFile(path: path)
+        else { return nil }
+        defer { mapped.unmap() }
+        var damaged = 0
+        var ordinal = 0
+        let reader = EventXMLReader()
+        var isEventXML = false
+        reader.forEachEvent(in: mapped.bytes, damaged: &damaged) { record in
+            isEventXML = true
+            ordinal += 1
+            report(record, number: record.recordID > 0 ? Int(truncatingIfNeeded: record.recordID) : ordinal)
+        }
+        return isEventXML || damaged > 0 ? (records, events) : nil
+    }
+
+    static func contains(_ data: Data.SubSequence, _ literal: String) -> Bool {
+        let needle = Array(literal.utf8)
+        return data.count >= needle.count && data.indices.dropLast(needle.count - 1).contains { i in
+            data[i..<(i + needle.count)].elementsEqual(needle)
+        }
+    }
+
+    /// `describe(_:into:)` for an event already made (Windows events).
+    static func describe(_ e: Event, into out: inout [UInt8]) {
+        var text = e.kind.rawValue
+        if let o = e.outcome { text += " " + o.rawValue }
+        if let v = e.user { text += " user=" + TerminalText.safe(v) }
+        if let v = e.targetUser { text += " target=" + TerminalText.safe(v) }
+        if let v = e.group { text += " group=" + TerminalText.safe(v) }
+        if let v = e.sourceIP { text += " from=" + TerminalText.safe(v) }
+        if let v = e.sourcePort { text += " port=\(v)" }
+        if let v = e.method { text += " method=" + TerminalText.safe(v) }
+        if let v = e.logonType { text += " logon_type=\(v)" }
+        text += " severity=" + (e.severity ?? .info).rawValue
+        if let r = e.rule { text += " rule=" + r }
+        out.append(contentsOf: text.utf8)
     }
 
     /// `kind outcome user=… target=… group=… from=… port=… method=… severity=… rule=…`,

@@ -146,4 +146,25 @@ struct CommandLineTests {
         #expect(damaged.err.contains("270 records; 2 damaged chunks skipped"))
         #expect(damaged.err.contains("cannot open /nonexistent.evtx"))
     }
+
+    /// `edge test-rules` on EVTX and event XML: the Windows rules, `line` the record id.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: evtxSamples.path), "../shared/testdata/evtx is absent"))
+    func testRulesReadsEvtxAndEventXML() throws {
+        let evtx = Self.evtxSamples.appendingPathComponent("new-user-security.evtx").path
+        let xml = Self.evtxSamples.appendingPathComponent("../../../windows-xml/event-4740.docs.txt").standardized.path
+        let result = try Self.run(["test-rules", "--json", evtx, xml])
+        #expect(result.status == 0)
+        let objects = result.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let summary = objects.map { "\($0["line"] ?? "-") \($0["kind"] ?? "-") \($0["target_user"] ?? "-") \($0["group"] ?? "-")" }
+        #expect(summary.contains("112 account.created IEUser -"))
+        #expect(summary.contains("116 group.member_added IEUser Administrators"))
+        #expect(summary.last == "175703 account.locked Auditor -")
+        #expect(objects.allSatisfy { ($0["input"] as? String) == evtx || ($0["input"] as? String) == xml })
+        let created = try #require(objects.first { $0["line"] as? Int == 112 })
+        #expect(created["host"] as? String == "IE8Win7" && created["rule"] as? String == "windows.account.created")
+        #expect(created["time"] as? String != nil && created["program"] as? String == "Microsoft-Windows-Security-Auditing")
+
+        let text = try Self.run(["test-rules", xml])
+        #expect(text.out == "\(xml):175703: account.locked user=DC01$ target=Auditor severity=medium rule=windows.account.locked\n")
+    }
 }

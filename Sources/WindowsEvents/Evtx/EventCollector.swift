@@ -119,7 +119,7 @@ struct EventCollector {
         case (.timeCreated, "SystemTime"): attribute = .systemTime
         case (.data, "Name"): attribute = .dataName
         case (.security, "UserID"): attribute = .userID
-        case (.userDataRecord, "xmlns"), (.userDataField, "xmlns"): attribute = .skipped
+        case (.userDataRecord, _) where name.hasPrefix("xmlns"), (.userDataField, _) where name.hasPrefix("xmlns"): attribute = .skipped
         case (.userDataRecord, _), (.userDataField, _):
             // UserData often says it in attributes: <EventAuxInfo ProcessName="Setup.exe"/>.
             attribute = .userDataField
