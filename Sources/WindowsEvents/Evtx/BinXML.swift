@@ -3,20 +3,36 @@
 /// substitutions, and a substitution can itself be binary XML.
 ///
 /// A template is decoded once per chunk into `Op`s and kept; each record then only reads its
-/// substitution values and runs the ops into an `EventCollector`. Every read is bounded by the
+/// substitution values and runs the ops into an `EventCollector`. Ops are plain numbers
+/// (names, literal text and substitution values live in tables of the decoder), so running
+/// them costs no reference counting. Every read is bounded by the
 /// chunk, nesting by `maxDepth`, and the work per record by `maxOpsPerRecord`, so a crafted
 /// chunk (a template that instantiates itself, names that point at each other) costs at most
 /// that much.
 struct BinXMLDecoder {
     enum Op {
-        case open(String)
-        case attribute(String)
+        /// Index into `names`.
+        case open(Int32)
+        case attribute(Int32)
         case closeStart
         case closeEmpty
         case end
-        case text(String)
-        case substitution(index: Int, optional: Bool)
-        case template(definition: Int, values: [BinXMLValue])
+        /// Index into `literals`.
+        case text(Int32)
+        /// Index into the substitution values of the template instance being run.
+        case substitution(Int32)
+        /// A template instance: its definition's chunk offset and its values, `count` of them
+        /// from `first` in `recordValues` (the record's own stream) or `chunkValues`
+        /// (instances inside templates and nested binary XML, kept for the chunk).
+        case template(definition: Int32, first: Int32, count: Int32, perRecord: Bool)
+    }
+
+    /// Where a run's substitution values are.
+    struct Values {
+        var first: Int
+        var count: Int
+        var perRecord: Bool
+        static let none = Values(first: 0, count: 0, perRecord: true)
     }
 
     static let maxDepth = 12
@@ -24,8 +40,16 @@ struct BinXMLDecoder {
     static let maxCachedTemplates = 4096
 
     let chunk: UnsafeRawBufferPointer
-    private var names: [Int: String] = [:]
+    private var names: [XMLName] = []
+    /// What each name is to the collector, apart, so running ops copies no strings.
+    private var nameKinds: [XMLName.Known] = []
+    private var nameIndex: [Int: Int32] = [:]
+    private var literals: [String] = []
+    private var chunkValues: [BinXMLValue] = []
+    private var recordValues: [BinXMLValue] = []
     private var templates: [Int: [Op]] = [:]
+    /// Binary XML nested in substitution values, decoded once per chunk by offset.
+    private var nested: [Int: [Op]] = [:]
     private var budget = 0
 
     init(chunk: UnsafeRawBufferPointer) {
@@ -35,14 +59,15 @@ struct BinXMLDecoder {
     /// Expands the record whose binary XML is `start..<end` (chunk offsets) into `collector`.
     mutating func decodeRecord(from start: Int, to end: Int, into collector: inout EventCollector) throws(EvtxError) {
         budget = Self.maxOpsPerRecord
+        recordValues.removeAll(keepingCapacity: true)
         var cursor = EvtxCursor(chunk, from: start, to: end)
-        let ops = try compile(&cursor, dependencyIdentifiers: false)
-        try run(ops, values: [], into: &collector, depth: 0)
+        let ops = try compile(&cursor, dependencyIdentifiers: false, perRecord: true)
+        try run(ops, values: .none, into: &collector, depth: 0)
     }
 
     // MARK: Tokens to ops
 
-    private mutating func compile(_ c: inout EvtxCursor, dependencyIdentifiers: Bool) throws(EvtxError) -> [Op] {
+    private mutating func compile(_ c: inout EvtxCursor, dependencyIdentifiers: Bool, perRecord: Bool) throws(EvtxError) -> [Op] {
         var ops: [Op] = []
         loop: while c.position < c.end {
             let at = c.position
@@ -61,29 +86,29 @@ struct BinXMLDecoder {
             case 0x04: ops.append(.end)
             case 0x05:
                 let type = try c.u8()
-                ops.append(.text(try inlineValue(type: type, &c)))
+                ops.append(.text(literal(try inlineValue(type: type, &c))))
             case 0x06: ops.append(.attribute(try nameReference(&c)))
             case 0x07:
                 let units = Int(try c.u16())
                 try c.need(units * 2)
-                ops.append(.text(ValueText.utf16(chunk, start: c.position, units: units)))
+                ops.append(.text(literal(ValueText.utf16(chunk, start: c.position, units: units))))
                 c.position += units * 2
             case 0x08:
                 let scalar = try c.u16()
-                ops.append(.text(Unicode.Scalar(scalar).map { String(Character($0)) } ?? "\u{FFFD}"))
+                ops.append(.text(literal(Unicode.Scalar(scalar).map { String(Character($0)) } ?? "\u{FFFD}")))
             case 0x09:
-                ops.append(.text(Self.entity(try nameReference(&c))))
+                ops.append(.text(literal(Self.entity(names[Int(try nameReference(&c))].text))))
             case 0x0a:
                 _ = try nameReference(&c)
             case 0x0b:
                 let units = Int(try c.u16())
                 try c.skip(units * 2)
             case 0x0c:
-                ops.append(try templateInstance(&c))
+                ops.append(try templateInstance(&c, perRecord: perRecord))
             case 0x0d, 0x0e:
-                let index = Int(try c.u16())
+                let index = Int32(try c.u16())
                 try c.skip(1)  // the value type the template expects; the instance's own type rules
-                ops.append(.substitution(index: index, optional: token & 0xBF == 0x0e))
+                ops.append(.substitution(index))
             case 0x0f:
                 try c.skip(3)  // fragment header: major, minor, flags
             default:
@@ -93,9 +118,14 @@ struct BinXMLDecoder {
         return ops
     }
 
+    private mutating func literal(_ text: String) -> Int32 {
+        literals.append(text)
+        return Int32(literals.count - 1)
+    }
+
     /// A name given by its chunk offset; when the offset is where we stand, the name is
     /// written here and is stepped over.
-    private mutating func nameReference(_ c: inout EvtxCursor) throws(EvtxError) -> String {
+    private mutating func nameReference(_ c: inout EvtxCursor) throws(EvtxError) -> Int32 {
         let offset = Int(try c.u32())
         if offset == c.position {
             try c.skip(6)
@@ -105,15 +135,19 @@ struct BinXMLDecoder {
         return try name(at: offset)
     }
 
-    /// The name at `offset`: next-in-bucket offset, hash, character count, UTF-16, NUL.
-    private mutating func name(at offset: Int) throws(EvtxError) -> String {
-        if let cached = names[offset] { return cached }
+    /// The name at `offset` (next-in-bucket offset, hash, character count, UTF-16, NUL), as
+    /// an index into `names`.
+    private mutating func name(at offset: Int) throws(EvtxError) -> Int32 {
+        if let cached = nameIndex[offset] { return cached }
         guard offset >= 0, offset + 8 <= chunk.count else { throw EvtxError(.badName, at: offset) }
         let units = Int(chunk.le(offset + 6, as: UInt16.self))
         guard offset + 8 + units * 2 <= chunk.count else { throw EvtxError(.badName, at: offset) }
-        let text = ValueText.utf16(chunk, start: offset + 8, units: units)
-        names[offset] = text
-        return text
+        let name = XMLName(ValueText.utf16(chunk, start: offset + 8, units: units))
+        names.append(name)
+        nameKinds.append(name.known)
+        let index = Int32(names.count - 1)
+        nameIndex[offset] = index
+        return index
     }
 
     private static func entity(_ name: String) -> String {
@@ -163,7 +197,7 @@ struct BinXMLDecoder {
     /// Template instance: a byte, the template id, the definition's offset (the definition
     /// follows here when it is the first use in the chunk), then the substitution array: a
     /// count, (size, type) per value, and the values.
-    private func templateInstance(_ c: inout EvtxCursor) throws(EvtxError) -> Op {
+    private mutating func templateInstance(_ c: inout EvtxCursor, perRecord: Bool) throws(EvtxError) -> Op {
         try c.skip(1 + 4)
         let definition = Int(try c.u32())
         if definition == c.position {
@@ -173,22 +207,20 @@ struct BinXMLDecoder {
         }
         let count = Int(try c.u32())
         guard count <= c.remaining / 4 else { throw EvtxError(.badSubstitutionCount, at: c.position) }
-        var descriptors: [(size: Int, type: UInt8)] = []
-        descriptors.reserveCapacity(count)
+        // The descriptors (size, type, a pad byte), then the values in the same order.
+        var descriptors = EvtxCursor(chunk, from: c.position, to: c.position + count * 4)
+        try c.skip(count * 4)
+        let first = perRecord ? recordValues.count : chunkValues.count
         for _ in 0..<count {
-            let size = Int(try c.u16())
-            let type = try c.u8()
-            try c.skip(1)
-            descriptors.append((size, type))
+            let size = Int(try descriptors.u16())
+            let type = try descriptors.u8()
+            try descriptors.skip(1)
+            try c.need(size)
+            let value = BinXMLValue(type: type, start: c.position, count: size)
+            if perRecord { recordValues.append(value) } else { chunkValues.append(value) }
+            c.position += size
         }
-        var values: [BinXMLValue] = []
-        values.reserveCapacity(count)
-        for d in descriptors {
-            try c.need(d.size)
-            values.append(BinXMLValue(type: d.type, start: c.position, count: d.size))
-            c.position += d.size
-        }
-        return .template(definition: definition, values: values)
+        return .template(definition: Int32(truncatingIfNeeded: definition), first: Int32(first), count: Int32(count), perRecord: perRecord)
     }
 
     /// The ops of the template defined at `offset`: next offset, GUID, data size, then the
@@ -198,36 +230,44 @@ struct BinXMLDecoder {
         guard offset >= 0, offset + 24 <= chunk.count else { throw EvtxError(.truncated, at: offset) }
         let size = Int(chunk.le(offset + 20, as: UInt32.self))
         var c = EvtxCursor(chunk, from: offset + 24, to: offset + 24 + min(size, chunk.count))
-        let ops = try compile(&c, dependencyIdentifiers: true)
+        let ops = try compile(&c, dependencyIdentifiers: true, perRecord: false)
         if templates.count < Self.maxCachedTemplates { templates[offset] = ops }
+        return ops
+    }
+
+    /// The ops of binary XML nested in a value at `start..<start + count`.
+    private mutating func nestedOps(_ start: Int, _ count: Int) throws(EvtxError) -> [Op] {
+        if let cached = nested[start] { return cached }
+        var c = EvtxCursor(chunk, from: start, to: start + count)
+        let ops = try compile(&c, dependencyIdentifiers: false, perRecord: false)
+        if nested.count < Self.maxCachedTemplates { nested[start] = ops }
         return ops
     }
 
     // MARK: Running ops
 
-    private mutating func run(_ ops: [Op], values: [BinXMLValue], into collector: inout EventCollector, depth: Int) throws(EvtxError) {
+    private mutating func run(_ ops: [Op], values: Values, into collector: inout EventCollector, depth: Int) throws(EvtxError) {
         guard depth <= Self.maxDepth else { throw EvtxError(.tooDeep, at: 0) }
         budget -= ops.count
         guard budget >= 0 else { throw EvtxError(.tooMuchWork, at: 0) }
         for op in ops {
             switch op {
-            case .open(let name): collector.open(name)
-            case .attribute(let name): collector.attribute(name)
+            case .open(let name): collector.open(nameKinds[Int(name)], names[Int(name)].text)
+            case .attribute(let name): collector.attribute(nameKinds[Int(name)], names[Int(name)].text)
             case .closeStart: collector.closeStart()
             case .closeEmpty: collector.closeEmpty()
             case .end: collector.end()
-            case .text(let text): if collector.wantsValue { collector.value(text) }
-            case .substitution(let index, _):
-                guard index < values.count else { continue }
-                let value = values[index]
+            case .text(let text): if collector.wantsValue { collector.value(literals[Int(text)]) }
+            case .substitution(let index):
+                guard Int(index) < values.count else { continue }
+                let value = values.perRecord ? recordValues[values.first + Int(index)] : chunkValues[values.first + Int(index)]
                 // Charged by size too: a template may name one large value many times.
                 budget -= value.count >> 6
                 guard budget >= 0 else { throw EvtxError(.tooMuchWork, at: value.start) }
                 if value.type == BinXMLValue.binXML {
                     guard value.count > 0 else { continue }
-                    var c = EvtxCursor(chunk, from: value.start, to: value.start + value.count)
-                    let nested = try compile(&c, dependencyIdentifiers: false)
-                    try run(nested, values: [], into: &collector, depth: depth + 1)
+                    let ops = try nestedOps(value.start, value.count)
+                    try run(ops, values: .none, into: &collector, depth: depth + 1)
                 } else if value.isEmpty {
                     continue
                 } else if collector.wantsSystemTime, value.type == 0x11, value.count >= 8 {
@@ -242,9 +282,9 @@ struct BinXMLDecoder {
                         collector.value(ValueText.render(value, in: chunk))
                     }
                 }
-            case .template(let definition, let instanceValues):
-                let ops = try template(at: definition)
-                try run(ops, values: instanceValues, into: &collector, depth: depth + 1)
+            case .template(let definition, let first, let count, let perRecord):
+                let ops = try template(at: Int(definition))
+                try run(ops, values: Values(first: Int(first), count: Int(count), perRecord: perRecord), into: &collector, depth: depth + 1)
             }
         }
     }

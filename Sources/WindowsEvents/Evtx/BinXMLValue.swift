@@ -117,17 +117,20 @@ enum ValueText {
         var n = max(0, min(units, (chunk.count - start) / 2))
         while n > 0, chunk.le(start + 2 * (n - 1), as: UInt16.self) == 0 { n -= 1 }
         if n == 0 { return "" }
+        // One pass: copy while ASCII, and start over with the decoder at the first other unit.
         var ascii = true
-        for i in 0..<n where chunk.le(start + 2 * i, as: UInt16.self) >= 0x80 {
-            ascii = false
-            break
-        }
-        if ascii {
-            return String(unsafeUninitializedCapacity: n) { buffer in
-                for i in 0..<n { buffer[i] = chunk[start + 2 * i] }
-                return n
+        let text = String(unsafeUninitializedCapacity: n) { buffer in
+            for i in 0..<n {
+                let unit = chunk.le(start + 2 * i, as: UInt16.self)
+                guard unit < 0x80 else {
+                    ascii = false
+                    return 0
+                }
+                buffer[i] = UInt8(truncatingIfNeeded: unit)
             }
+            return n
         }
+        if ascii { return text }
         var units = [UInt16](repeating: 0, count: n)
         for i in 0..<n { units[i] = chunk.le(start + 2 * i, as: UInt16.self) }
         return String(decoding: units, as: UTF16.self)

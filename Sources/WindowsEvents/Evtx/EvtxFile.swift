@@ -58,22 +58,51 @@ public final class EvtxFile {
     @discardableResult
     public func forEachEvent(after: UInt64 = 0, _ body: (WindowsEvent) throws -> Void) throws -> EvtxStatistics {
         var statistics = EvtxStatistics()
-        try handle.seek(toOffset: 0)
-        let header = try handle.read(upToCount: Self.fileHeaderSize) ?? Data()
-        guard header.count == Self.fileHeaderSize, header.starts(with: Array("ElfFile\0".utf8)) else {
-            throw EvtxFileError("\(path) is not an EVTX file (no ElfFile signature)")
-        }
-        statistics.fileHeaderChecksumMatches = header.withUnsafeBytes { raw in
-            Self.crc32(raw, 0..<120) == raw.le(124, as: UInt32.self)
-        }
         var collector = EventCollector()
-        while true {
-            guard let data = try handle.read(upToCount: Self.chunkSize), data.count == Self.chunkSize else { break }
-            try data.withUnsafeBytes { chunk in
+        try forEachChunk { chunk, index in
+            if index < 0 {
+                guard chunk.count == Self.fileHeaderSize, chunk.starts(with: "ElfFile\0".utf8) else {
+                    throw EvtxFileError("\(path) is not an EVTX file (no ElfFile signature)")
+                }
+                statistics.fileHeaderChecksumMatches = Self.crc32(chunk, 0..<120) == chunk.le(124, as: UInt32.self)
+            } else {
                 try Self.readChunk(chunk, after: after, statistics: &statistics, collector: &collector, body)
             }
         }
         return statistics
+    }
+
+    /// Calls `body` with the file header (index -1), then each whole chunk in file order. A
+    /// regular file is mapped (no copy per chunk); anything else is read 64 KiB at a time.
+    private func forEachChunk(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        try handle.seek(toOffset: 0)
+        #if !os(Windows)
+        let fd = handle.fileDescriptor
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= Self.fileHeaderSize,
+           let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED {
+            let size = Int(st.st_size)
+            defer { munmap(base, size) }
+            madvise(base, size, Int32(MADV_SEQUENTIAL))
+            let file = UnsafeRawBufferPointer(start: base, count: size)
+            try body(UnsafeRawBufferPointer(rebasing: file[0..<Self.fileHeaderSize]), -1)
+            var offset = Self.fileHeaderSize
+            var index = 0
+            while offset + Self.chunkSize <= size {
+                try body(UnsafeRawBufferPointer(rebasing: file[offset..<(offset + Self.chunkSize)]), index)
+                offset += Self.chunkSize
+                index += 1
+            }
+            return
+        }
+        #endif
+        let header = try handle.read(upToCount: Self.fileHeaderSize) ?? Data()
+        try header.withUnsafeBytes { try body($0, -1) }
+        var index = 0
+        while let data = try handle.read(upToCount: Self.chunkSize), data.count == Self.chunkSize {
+            try data.withUnsafeBytes { try body($0, index) }
+            index += 1
+        }
     }
 
     /// The events of one chunk given as bytes (a shorter buffer is padded with zeros to

@@ -103,7 +103,7 @@ public struct EventXMLReader {
                         i = p
                         continue
                     }
-                    collector.open(name)
+                    collector.open(XMLName(name))
                     depth += 1
                 }
                 var selfClosing = false
@@ -129,7 +129,7 @@ public struct EventXMLReader {
                     let isNamespace = attributeEnd - attributeStart >= 5 && starts("xmlns", at: attributeStart)
                         && (attributeEnd - attributeStart == 5 || bytes[attributeStart + 5] == 0x3A)
                     if inEvent, !isNamespace {
-                        collector.attribute(localName(attributeStart, attributeEnd))
+                        collector.attribute(XMLName(localName(attributeStart, attributeEnd)))
                         if collector.wantsValue { collector.value(Self.decodeEntities(bytes, valueStart, p)) }
                     }
                     p += 1
