@@ -1,15 +1,19 @@
 import Foundation
+import WindowsEvents
 import Wire
 
 /// Turns log lines into events with a rule set.
 public struct Detector: Sendable {
     public let rules: RuleSet
+    /// For Windows events that forwarders (NXLog, Winlogbeat, Snare) send as syslog.
+    let windows: WindowsDetector
     /// The most a "message repeated N times" line may count (it becomes one event with
     /// `count` N, whatever N is: the cost does not grow with it).
     public static let maxRepeat = Int(Event.maxCount)
 
     public init(rules: RuleSet = .builtin) {
         self.rules = rules
+        windows = WindowsDetector(rules: rules)
     }
 
     /// Detects in one log line of any supported format (BSD, RFC 3339, `<PRI>`-prefixed,
@@ -34,7 +38,7 @@ public struct Detector: Sendable {
     public func detectOne(
         buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil
     ) -> (Event, Int)? {
-        scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
+        let found = scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
             var event = Self.makeEvent(
                 rule, ranges, buffer, program: text(app), pid: header.pid(in: buffer),
@@ -43,6 +47,46 @@ public struct Detector: Sendable {
             if repeats > 1 { event.count = Int64(repeats) }
             return (event, repeats)
         }
+        if let found { return found }
+        return forwardedWindowsEvent(buffer: buffer, parser: parser, hostOverride: hostOverride, defaultHost: defaultHost).map { ($0, 1) }
+    }
+
+    static let snareTag = Array("MSWinEventLog".utf8)
+
+    /// A Windows event a forwarder sent as syslog (NXLog or Winlogbeat JSON in the message,
+    /// a Snare `MSWinEventLog` record), through the Windows rules. A line with neither a `{`
+    /// nor Snare's tag costs one scan.
+    func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String?, defaultHost: String?) -> Event? {
+        guard !rules.windowsRules.isEmpty, let base = buffer.baseAddress else { return nil }
+        let hasBrace = memchr(base, Int32(UInt8(ascii: "{")), buffer.count) != nil
+        guard hasBrace || Self.contains(buffer, Self.snareTag) else { return nil }
+        let header = parser.scan(buffer)
+        let forwarded: WindowsEvent?
+        if hasBrace, let parsed = ForwardedEvent.parse(UnsafeBufferPointer(rebasing: buffer[header.message])) {
+            forwarded = parsed
+        } else {
+            forwarded = ForwardedEvent.parse(buffer)
+        }
+        guard let windowsEvent = forwarded, var event = windows.match(windowsEvent) else { return nil }
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
+        event.host = hostOverride ?? WindowsDetector.present(windowsEvent.computer) ?? header.hostname.map(text) ?? defaultHost
+        if windowsEvent.timeMicroseconds == 0 { event.timeMicroseconds = header.timestamp?.microseconds }
+        // The line as it came (the forwarder's text), not the record's summary.
+        event.raw = Event.truncatedRaw(String(decoding: buffer, as: UTF8.self))
+        return event
+    }
+
+    static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return false }
+        var i = 0
+        let last = buffer.count - needle.count
+        while i <= last {
+            guard let p = memchr(base + i, Int32(first), last - i + 1) else { return false }
+            let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
+            if memcmp(base + at, needle, needle.count) == 0 { return true }
+            i = at + 1
+        }
+        return false
     }
 
     /// Detects in one log line like `detectOne`, and calls `body` with the match instead of
@@ -74,6 +118,20 @@ public struct Detector: Sendable {
     }
 
     func detect(_ message: SyslogMessage, raw: () -> String, hostOverride: String?) -> [Event] {
+        let events = detectWithRules(message, raw: raw, hostOverride: hostOverride)
+        guard events.isEmpty, !rules.windowsRules.isEmpty else { return events }
+        // A forwarded Windows event: the whole line again, as the fast path reads it.
+        var line = raw()
+        let host = hostOverride ?? message.hostname
+        return line.withUTF8 { buffer in
+            guard var event = forwardedWindowsEvent(buffer: buffer, parser: SyslogParser(maxMessageBytes: 1 << 20), hostOverride: nil, defaultHost: host)
+            else { return [] }
+            if let t = message.timestamp?.microseconds, event.timeMicroseconds == nil { event.timeMicroseconds = t }
+            return [event]
+        }
+    }
+
+    private func detectWithRules(_ message: SyslogMessage, raw: () -> String, hostOverride: String?) -> [Event] {
         guard let app = message.appName else { return [] }
         return detect(
             program: app, pid: message.procID.flatMap { Int64($0) }, host: hostOverride ?? message.hostname,

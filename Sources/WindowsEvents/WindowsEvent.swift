@@ -56,6 +56,18 @@ public struct WindowsEvent: Sendable, Equatable {
     /// `edge read-evtx --json`: `record_id`, `event_id`, `channel`, `provider`, `computer`,
     /// `time` and `data` (an object of name to value), on one line, without a newline.
     public func appendJSON(to out: inout [UInt8]) {
+        appendJSONHead(to: &out)
+        for (i, field) in data.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            Event.appendQuoted(field.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            Event.appendQuoted(field.value, to: &out)
+        }
+        out.append(contentsOf: "}}".utf8)
+    }
+
+    /// Everything up to the first member of `data`.
+    func appendJSONHead(to out: inout [UInt8]) {
         out.append(contentsOf: #"{"record_id":"#.utf8)
         Event.appendDecimal(Int64(truncatingIfNeeded: recordID), to: &out)
         out.append(contentsOf: #","event_id":"#.utf8)
@@ -69,13 +81,6 @@ public struct WindowsEvent: Sendable, Equatable {
         out.append(contentsOf: #","time":""#.utf8)
         SyslogTimestamp.appendISO8601UTC(microseconds: timeMicroseconds, to: &out)
         out.append(contentsOf: #"","data":{"#.utf8)
-        for (i, field) in data.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            Event.appendQuoted(field.name, to: &out)
-            out.append(UInt8(ascii: ":"))
-            Event.appendQuoted(field.value, to: &out)
-        }
-        out.append(contentsOf: "}}".utf8)
     }
 
     /// `edge read-evtx` without `--json`: the record id, time, channel, event id, provider and

@@ -143,10 +143,15 @@ struct ReadEvtx: ParsableCommand {
         for input in inputs {
             let statistics: EvtxStatistics
             do {
-                statistics = try EvtxFile(path: input).forEachEvent { event in
-                    if json { event.appendJSON(to: &output) } else { event.appendText(to: &output) }
-                    output.append(0x0A)
-                    if output.count >= 1 << 16 { standardOutput(&output) }
+                let file = try EvtxFile(path: input)
+                if json {
+                    statistics = try file.appendJSONLines(to: &output, flush: standardOutput)
+                } else {
+                    statistics = try file.forEachEvent { event in
+                        event.appendText(to: &output)
+                        output.append(0x0A)
+                        if output.count >= 1 << 16 { standardOutput(&output) }
+                    }
                 }
             } catch {
                 standardOutput(&output)

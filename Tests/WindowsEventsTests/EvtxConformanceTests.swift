@@ -73,6 +73,38 @@ struct EvtxConformanceTests {
         #expect(totalRecords > 30_000)
     }
 
+    /// `read-evtx --json` writes values straight from the file's bytes; what it writes is
+    /// byte for byte what the events' own JSON is, on every sample (every value type, damage,
+    /// text outside ASCII).
+    @Test(.enabled(if: available, "../shared/testdata/evtx is absent: EVTX JSON skipped"))
+    func jsonFromTheBytesEqualsJSONFromTheEvents() async throws {
+        let files = FileManager.default.enumerator(atPath: Self.root.path)!.compactMap { $0 as? String }.filter { $0.hasSuffix(".evtx") }
+        var compared = 0
+        for file in files {
+            let evtx = try EvtxFile(path: Self.root.appendingPathComponent(file).path)
+            var direct: [UInt8] = []
+            try evtx.appendJSONLines(to: &direct) { _ in }
+            var viaEvents: [UInt8] = []
+            try evtx.forEachEvent { event in
+                event.appendJSON(to: &viaEvents)
+                viaEvents.append(0x0A)
+            }
+            let same = direct == viaEvents
+            #expect(same, "\(file)")
+            if !same {
+                let a = String(decoding: direct, as: UTF8.self).split(separator: "\n")
+                let b = String(decoding: viaEvents, as: UTF8.self).split(separator: "\n")
+                if let i = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                    Issue.record("first difference, line \(i + 1):\n\(a[i].prefix(600))\n\(b[i].prefix(600))")
+                }
+                break
+            }
+            compared += 1
+            await Task.yield()
+        }
+        #expect(compared >= 300)
+    }
+
     /// The snapshots' records, found by computer and record id in the samples, field by field.
     /// XML snapshots compare everything; JSON ones compare System and a flat EventData (their
     /// UserData is the nested JSON the XML snapshots of the same records already cover).

@@ -25,9 +25,15 @@ public struct WindowsDetector: Sendable {
         byEventID = index
     }
 
-    /// The event the first applicable rule makes, if any.
+    /// The event the first applicable rule makes, if any; account names by SID are learnt.
     public mutating func detect(_ windowsEvent: WindowsEvent) -> Event? {
         learnAccount(windowsEvent)
+        return match(windowsEvent)
+    }
+
+    /// The event the first applicable rule makes, without learning (the relay's forwarded
+    /// events come from many hosts at once).
+    public func match(_ windowsEvent: WindowsEvent) -> Event? {
         guard let candidates = byEventID[windowsEvent.eventID] else { return nil }
         for i in candidates {
             let rule = rules.windowsRules[i]

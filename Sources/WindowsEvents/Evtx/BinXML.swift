@@ -48,6 +48,7 @@ struct BinXMLDecoder {
     private var chunkValues: [BinXMLValue] = []
     private var recordValues: [BinXMLValue] = []
     private var templates: [Int: [Op]] = [:]
+    private var lastTemplate: (offset: Int, ops: [Op]) = (-1, [])
     /// Binary XML nested in substitution values, decoded once per chunk by offset.
     private var nested: [Int: [Op]] = [:]
     private var budget = 0
@@ -61,6 +62,19 @@ struct BinXMLDecoder {
         budget = Self.maxOpsPerRecord
         recordValues.removeAll(keepingCapacity: true)
         var cursor = EvtxCursor(chunk, from: start, to: end)
+        // Nearly every record is a fragment header and one template instance: run that
+        // without making a list of ops for it.
+        var quick = cursor
+        if quick.remaining >= 5, chunk[quick.position] == 0x0f {
+            quick.position += 4
+            if try quick.u8() == 0x0c, case .template(let definition, let first, let count, _) = try templateInstance(&quick, perRecord: true),
+               quick.remaining == 0 || chunk[quick.position] == 0x00 {
+                let ops = try template(at: Int(definition))
+                try run(ops, values: Values(first: Int(first), count: Int(count), perRecord: true), into: &collector, depth: 1)
+                return
+            }
+            recordValues.removeAll(keepingCapacity: true)
+        }
         let ops = try compile(&cursor, dependencyIdentifiers: false, perRecord: true)
         try run(ops, values: .none, into: &collector, depth: 0)
     }
@@ -226,7 +240,12 @@ struct BinXMLDecoder {
     /// The ops of the template defined at `offset`: next offset, GUID, data size, then the
     /// token stream (elements there carry dependency identifiers).
     private mutating func template(at offset: Int) throws(EvtxError) -> [Op] {
-        if let cached = templates[offset] { return cached }
+        // Records in a row mostly share their template.
+        if offset == lastTemplate.offset { return lastTemplate.ops }
+        if let cached = templates[offset] {
+            lastTemplate = (offset, cached)
+            return cached
+        }
         guard offset >= 0, offset + 24 <= chunk.count else { throw EvtxError(.truncated, at: offset) }
         let size = Int(chunk.le(offset + 20, as: UInt32.self))
         var c = EvtxCursor(chunk, from: offset + 24, to: offset + 24 + min(size, chunk.count))
@@ -278,8 +297,10 @@ struct BinXMLDecoder {
                             element: value.type & ~BinXMLValue.arrayFlag, start: value.start,
                             count: min(value.count, chunk.count - value.start), in: chunk)
                         collector.values(items)
-                    } else {
+                    } else if collector.inAttribute {
                         collector.value(ValueText.render(value, in: chunk))
+                    } else {
+                        collector.value(raw: value)
                     }
                 }
             case .template(let definition, let first, let count, let perRecord):

@@ -194,3 +194,138 @@ enum ValueText {
         return text
     }
 }
+
+extension ValueText {
+    private static let lowerHex = Array("0123456789abcdef".utf8)
+
+    /// `render(value)` as a JSON string literal, written straight from the chunk's bytes for
+    /// the common types (text, integers, hex, SIDs, GUIDs, times): the same text, no String.
+    static func appendJSON(_ value: BinXMLValue, in chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let start = value.start
+        let count = min(value.count, chunk.count - start)
+        guard start >= 0, count > 0, value.type & BinXMLValue.arrayFlag == 0 else {
+            Event.appendQuoted(render(value, in: chunk), to: &out)
+            return
+        }
+        out.append(0x22)
+        switch value.type {
+        case 0x01: appendJSONText(utf16At: start, units: count / 2, in: chunk, to: &out)
+        case 0x03 where count >= 1: Event.appendDecimal(Int64(Int8(bitPattern: chunk[start])), to: &out)
+        case 0x04 where count >= 1: Event.appendDecimal(Int64(chunk[start]), to: &out)
+        case 0x05 where count >= 2: Event.appendDecimal(Int64(chunk.le(start, as: Int16.self)), to: &out)
+        case 0x06 where count >= 2: Event.appendDecimal(Int64(chunk.le(start, as: UInt16.self)), to: &out)
+        case 0x07 where count >= 4: Event.appendDecimal(Int64(chunk.le(start, as: Int32.self)), to: &out)
+        case 0x08 where count >= 4: Event.appendDecimal(Int64(chunk.le(start, as: UInt32.self)), to: &out)
+        case 0x09 where count >= 8: Event.appendDecimal(chunk.le(start, as: Int64.self), to: &out)
+        case 0x14 where count >= 4: appendHex(UInt64(chunk.le(start, as: UInt32.self)), to: &out)
+        case 0x15 where count >= 8: appendHex(chunk.le(start, as: UInt64.self), to: &out)
+        case 0x10 where count >= 8: appendHex(chunk.le(start, as: UInt64.self), to: &out)
+        case 0x10 where count >= 4: appendHex(UInt64(chunk.le(start, as: UInt32.self)), to: &out)
+        case 0x11 where count >= 8:
+            SyslogTimestamp.appendISO8601UTC(microseconds: microseconds(fileTime: chunk.le(start, as: UInt64.self)), to: &out)
+        case 0x13 where count >= 8 && count >= 8 + 4 * Int(chunk[start + 1]):
+            out.append(contentsOf: "S-".utf8)
+            Event.appendDecimal(Int64(chunk[start]), to: &out)
+            var authority: Int64 = 0
+            for i in 0..<6 { authority = authority << 8 | Int64(chunk[start + 2 + i]) }
+            out.append(UInt8(ascii: "-"))
+            Event.appendDecimal(authority, to: &out)
+            for i in 0..<Int(chunk[start + 1]) {
+                out.append(UInt8(ascii: "-"))
+                Event.appendDecimal(Int64(chunk.le(start + 8 + 4 * i, as: UInt32.self)), to: &out)
+            }
+        case 0x0f where count >= 16:
+            // Data1, Data2, Data3 little-endian, then 8 bytes as they are; capitals.
+            func put(_ v: UInt64, _ digits: Int) {
+                for k in stride(from: digits - 1, through: 0, by: -1) { out.append(hexDigits[Int((v >> (4 * UInt64(k))) & 15)]) }
+            }
+            put(UInt64(chunk.le(start, as: UInt32.self)), 8)
+            out.append(UInt8(ascii: "-"))
+            put(UInt64(chunk.le(start + 4, as: UInt16.self)), 4)
+            out.append(UInt8(ascii: "-"))
+            put(UInt64(chunk.le(start + 6, as: UInt16.self)), 4)
+            for i in 8..<16 {
+                if i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+                out.append(hexDigits[Int(chunk[start + i] >> 4)])
+                out.append(hexDigits[Int(chunk[start + i] & 15)])
+            }
+        default:
+            out.removeLast()
+            Event.appendQuoted(render(value, in: chunk), to: &out)
+            return
+        }
+        out.append(0x22)
+    }
+
+    /// `0x` and lowercase hex digits, no leading zeros.
+    static func appendHex(_ v: UInt64, to out: inout [UInt8]) {
+        out.append(contentsOf: [0x30, UInt8(ascii: "x")])
+        var shift = 60
+        while shift > 0, (v >> UInt64(shift)) & 15 == 0 { shift -= 4 }
+        while shift >= 0 {
+            out.append(lowerHex[Int((v >> UInt64(shift)) & 15)])
+            shift -= 4
+        }
+    }
+
+    /// UTF-16LE text as the inside of a JSON string: trailing NULs dropped, escapes as
+    /// `Event.appendQuoted` writes them, unpaired surrogates as U+FFFD.
+    static func appendJSONText(utf16At start: Int, units: Int, in chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var n = max(0, min(units, (chunk.count - start) / 2))
+        while n > 0, chunk.le(start + 2 * (n - 1), as: UInt16.self) == 0 { n -= 1 }
+        // Most text is printable ASCII without quotes or backslashes: one pass to know, one
+        // append of the low bytes.
+        var plain = true
+        for k in 0..<n {
+            let u = chunk.le(start + 2 * k, as: UInt16.self)
+            if u < 0x20 || u >= 0x7F || u == 0x22 || u == 0x5C {
+                plain = false
+                break
+            }
+        }
+        if plain {
+            out.append(contentsOf: stride(from: start, to: start + 2 * n, by: 2).lazy.map { chunk[$0] })
+            return
+        }
+        var i = 0
+        while i < n {
+            let u = UInt32(chunk.le(start + 2 * i, as: UInt16.self))
+            i += 1
+            switch u {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, lowerHex[Int(u >> 4)], lowerHex[Int(u & 15)]])
+            case 0x20..<0x80: out.append(UInt8(truncatingIfNeeded: u))
+            default:
+                var scalar = u
+                if (0xD800..<0xDC00).contains(u) {
+                    if i < n, case let low = UInt32(chunk.le(start + 2 * i, as: UInt16.self)), (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00)
+                        i += 1
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if (0xDC00..<0xE000).contains(u) {
+                    scalar = 0xFFFD
+                }
+                if scalar < 0x800 {
+                    out.append(UInt8(0xC0 | (scalar >> 6)))
+                    out.append(UInt8(0x80 | (scalar & 0x3F)))
+                } else if scalar < 0x10000 {
+                    out.append(UInt8(0xE0 | (scalar >> 12)))
+                    out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+                    out.append(UInt8(0x80 | (scalar & 0x3F)))
+                } else {
+                    out.append(UInt8(0xF0 | (scalar >> 18)))
+                    out.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
+                    out.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+                    out.append(UInt8(0x80 | (scalar & 0x3F)))
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import Wire
+
 /// An element or attribute name, with what it is to the collector worked out once (EVTX
 /// names are decoded once per chunk; comparing text per element cost a tenth of the time).
 struct XMLName {
@@ -50,10 +52,44 @@ struct EventCollector {
     /// (its value must not reach the element's text), `none` outside attributes.
     enum Attribute: UInt8 { case none, skipped, providerName, eventSourceName, systemTime, dataName, userID, userDataField }
 
+    /// An element's text: nothing, text, or one value still in the chunk (rendered only when
+    /// asked for: `edge read-evtx --json` writes it straight from the chunk's bytes).
+    enum Content {
+        case empty
+        case text(String)
+        case value(BinXMLValue)
+
+        func string(_ chunk: UnsafeRawBufferPointer) -> String {
+            switch self {
+            case .empty: ""
+            case .text(let s): s
+            case .value(let v): ValueText.render(v, in: chunk)
+            }
+        }
+
+        var isEmpty: Bool {
+            switch self {
+            case .empty: true
+            case .text(let s): s.isEmpty
+            case .value(let v): v.isEmpty
+            }
+        }
+    }
+
+    struct RawField {
+        var name: String
+        var content: Content
+    }
+
+    /// The chunk whose values `.value` contents point into (EVTX); empty for XML.
+    var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The record's values, in order, before they are turned into text.
+    private(set) var fields: [RawField] = []
+
     private struct Element {
         var place: Place
         var name: String
-        var text: String = ""
+        var content: Content = .empty
         var hasChildren = false
         var hasAttributes = false
         var dataName: String? = nil
@@ -67,6 +103,7 @@ struct EventCollector {
     private(set) var event = WindowsEvent()
     private var eventSourceName = ""
     private var eventRecordIDText = ""
+    private var eventRecordID: UInt64?
     private var timeText = ""
     /// Text kept for this record so far. Templates can repeat a value many times; what one
     /// record can make the collector hold is bounded by `maxRecordText` and `maxFields`.
@@ -87,10 +124,10 @@ struct EventCollector {
         attributeText = ""
         unnamedData = 0
         event = WindowsEvent()
-        // One allocation for the values of most records, not one per doubling.
-        event.data.reserveCapacity(24)
+        fields.removeAll(keepingCapacity: true)
         eventSourceName = ""
         eventRecordIDText = ""
+        eventRecordID = nil
         timeText = ""
         keptBytes = 0
         if !repeats.isEmpty { repeats.removeAll() }
@@ -184,7 +221,26 @@ struct EventCollector {
         if attribute != .none {
             attributeText += text
         } else if !stack.isEmpty, wantsValue {
-            stack[stack.count - 1].text += text
+            let i = stack.count - 1
+            switch stack[i].content {
+            case .empty: stack[i].content = .text(text)
+            case .text(let s): stack[i].content = .text(s + text)
+            case .value(let v): stack[i].content = .text(ValueText.render(v, in: chunk) + text)
+            }
+        }
+    }
+
+    /// A value of the chunk in element content, kept as it is until asked for.
+    mutating func value(raw v: BinXMLValue) {
+        guard keptBytes < Self.maxRecordText, attribute == .none, !stack.isEmpty, wantsValue else { return }
+        keptBytes += v.count
+        let i = stack.count - 1
+        if case .empty = stack[i].content {
+            stack[i].content = .value(v)
+        } else {
+            let text = ValueText.render(v, in: chunk)
+            keptBytes -= v.count
+            value(text)
         }
     }
 
@@ -223,20 +279,30 @@ struct EventCollector {
         finishAttribute()
         guard let element = stack.popLast() else { return }
         switch element.place {
-        case .eventID: event.eventID = UInt32(element.text.trimmingSpaces) ?? 0
-        case .channel: event.channel = element.text
-        case .computer: event.computer = element.text
-        case .eventRecordID: eventRecordIDText = element.text
+        case .eventID:
+            if case .value(let v) = element.content, v.type == 0x06, v.count >= 2 {
+                event.eventID = UInt32(chunk.le(v.start, as: UInt16.self))
+            } else {
+                event.eventID = UInt32(element.content.string(chunk).trimmingSpaces) ?? 0
+            }
+        case .channel: event.channel = element.content.string(chunk)
+        case .computer: event.computer = element.content.string(chunk)
+        case .eventRecordID:
+            if case .value(let v) = element.content, v.type == 0x0a, v.count >= 8 {
+                eventRecordID = chunk.le(v.start, as: UInt64.self)
+            } else {
+                eventRecordIDText = element.content.string(chunk)
+            }
         case .data:
             if let name = element.dataName, !name.isEmpty {
-                append(name, element.text)
+                append(name, element.content)
             } else {
                 unnamedData += 1
-                append("Data[\(unnamedData)]", element.text)
+                append("Data[\(unnamedData)]", element.content)
             }
         case .dataField, .userDataField:
             // A leaf, unless it said everything in its attributes.
-            if !element.hasChildren, !element.text.isEmpty || !element.hasAttributes { append(element.name, element.text) }
+            if !element.hasChildren, !element.content.isEmpty || !element.hasAttributes { append(element.name, element.content) }
         default: break
         }
     }
@@ -244,7 +310,11 @@ struct EventCollector {
     /// Adds a field; a name seen before in this record gets `[2]`, `[3]`, ... (UserData
     /// repeats elements: `<Header>` once per HTTP header).
     private mutating func append(_ name: String, _ value: String) {
-        guard event.data.count < Self.maxFields else { return }
+        append(name, .text(value))
+    }
+
+    private mutating func append(_ name: String, _ content: Content) {
+        guard fields.count < Self.maxFields else { return }
         var key = name
         // A cheap mark per name (length, first and last byte) rules out most repeats before
         // any comparison.
@@ -252,12 +322,12 @@ struct EventCollector {
         let mark = UInt64(1) << ((UInt64(utf8.count) &* 31 &+ UInt64(utf8.first ?? 0) &* 7 &+ UInt64(utf8.last ?? 0)) & 63)
         let maybeSeen = marks & mark != 0
         marks |= mark
-        if maybeSeen, event.data.contains(where: { $0.name == name }) {
+        if maybeSeen, fields.contains(where: { $0.name == name }) {
             let seen = (repeats[name] ?? 1) + 1
             repeats[name] = seen
             key = "\(name)[\(seen)]"
         }
-        event.data.append(WindowsEvent.Field(name: key, value: value))
+        fields.append(RawField(name: key, content: content))
     }
 
     private mutating func finishAttribute() {
@@ -277,15 +347,38 @@ struct EventCollector {
 
     /// The event, with the record header's id and time where the XML gave none.
     mutating func finish(recordID: UInt64, headerMicroseconds: Int64) -> WindowsEvent {
+        finishSystem(recordID: recordID, headerMicroseconds: headerMicroseconds)
+        event.data = fields.map { WindowsEvent.Field(name: $0.name, value: $0.content.string(chunk)) }
+        return event
+    }
+
+    /// The System fields settled (the values stay as they are).
+    mutating func finishSystem(recordID: UInt64, headerMicroseconds: Int64) {
         finishAttribute()
         if event.provider.isEmpty { event.provider = eventSourceName }
-        event.recordID = UInt64(eventRecordIDText) ?? recordID
+        event.recordID = eventRecordID ?? UInt64(eventRecordIDText) ?? recordID
         if !timeText.isEmpty, let micros = EventTime.microseconds(iso8601: timeText) {
             event.timeMicroseconds = micros
         } else if event.timeMicroseconds == 0 {
             event.timeMicroseconds = headerMicroseconds
         }
-        return event
+    }
+
+    /// `WindowsEvent.appendJSON`, with the values written from the chunk's bytes: no string
+    /// per value. After `finishSystem`.
+    func appendJSON(to out: inout [UInt8]) {
+        event.appendJSONHead(to: &out)
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            Event.appendQuoted(field.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch field.content {
+            case .empty: out.append(contentsOf: [0x22, 0x22])
+            case .text(let s): Event.appendQuoted(s, to: &out)
+            case .value(let v): ValueText.appendJSON(v, in: chunk, to: &out)
+            }
+        }
+        out.append(contentsOf: "}}".utf8)
     }
 }
 

@@ -57,6 +57,25 @@ public final class EvtxFile {
     /// `after` are skipped without being expanded.
     @discardableResult
     public func forEachEvent(after: UInt64 = 0, _ body: (WindowsEvent) throws -> Void) throws -> EvtxStatistics {
+        try read(after: after) { collector, recordID, written in
+            try body(collector.finish(recordID: recordID, headerMicroseconds: written))
+        }
+    }
+
+    /// `edge read-evtx --json`: each record as `WindowsEvent.appendJSON` writes it, and a
+    /// newline, appended to `out`, with the values written straight from the file's bytes;
+    /// `flush` is called whenever `out` holds 64 KiB or more.
+    @discardableResult
+    public func appendJSONLines(to out: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> EvtxStatistics {
+        try read(after: 0) { collector, recordID, written in
+            collector.finishSystem(recordID: recordID, headerMicroseconds: written)
+            collector.appendJSON(to: &out)
+            out.append(0x0A)
+            if out.count >= 1 << 16 { flush(&out) }
+        }
+    }
+
+    private func read(after: UInt64, _ emit: (inout EventCollector, UInt64, Int64) throws -> Void) throws -> EvtxStatistics {
         var statistics = EvtxStatistics()
         var collector = EventCollector()
         try forEachChunk { chunk, index in
@@ -66,7 +85,7 @@ public final class EvtxFile {
                 }
                 statistics.fileHeaderChecksumMatches = Self.crc32(chunk, 0..<120) == chunk.le(124, as: UInt32.self)
             } else {
-                try Self.readChunk(chunk, after: after, statistics: &statistics, collector: &collector, body)
+                try Self.readChunk(chunk, after: after, statistics: &statistics, collector: &collector, emit)
             }
         }
         return statistics
@@ -106,22 +125,28 @@ public final class EvtxFile {
     }
 
     /// The events of one chunk given as bytes (a shorter buffer is padded with zeros to
-    /// 64 KiB, a longer one cut): the fuzzer's way in.
+    /// 64 KiB, a longer one cut): the fuzzer's way in. Each record is also written as JSON.
     @discardableResult
     public static func readChunk(_ bytes: [UInt8], _ body: (WindowsEvent) -> Void) -> EvtxStatistics {
         var chunk = Array(bytes.prefix(chunkSize))
         if chunk.count < chunkSize { chunk += [UInt8](repeating: 0, count: chunkSize - chunk.count) }
         var statistics = EvtxStatistics()
         var collector = EventCollector()
+        var json: [UInt8] = []
         chunk.withUnsafeBytes { raw in
-            readChunk(raw, after: 0, statistics: &statistics, collector: &collector, body)
+            readChunk(raw, after: 0, statistics: &statistics, collector: &collector) { collector, recordID, written in
+                collector.finishSystem(recordID: recordID, headerMicroseconds: written)
+                json.removeAll(keepingCapacity: true)
+                collector.appendJSON(to: &json)
+                body(collector.finish(recordID: recordID, headerMicroseconds: written))
+            }
         }
         return statistics
     }
 
     static func readChunk(
         _ chunk: UnsafeRawBufferPointer, after: UInt64, statistics: inout EvtxStatistics, collector: inout EventCollector,
-        _ body: (WindowsEvent) throws -> Void
+        _ emit: (inout EventCollector, UInt64, Int64) throws -> Void
     ) rethrows {
         guard chunk.starts(with: "ElfChnk\0".utf8) else {
             if chunk.allSatisfy({ $0 == 0 }) {
@@ -140,6 +165,8 @@ public final class EvtxFile {
         if crc32(chunk, chunkHeaderSize..<freeSpace) != chunk.le(52, as: UInt32.self) { statistics.dataChecksumMismatches += 1 }
 
         var decoder = BinXMLDecoder(chunk: chunk)
+        collector.chunk = chunk
+        defer { collector.chunk = UnsafeRawBufferPointer(start: nil, count: 0) }
         var offset = chunkHeaderSize
         while offset + recordHeaderSize <= freeSpace {
             guard chunk.le(offset, as: UInt32.self) == 0x0000_2A2A else { break }
@@ -155,16 +182,16 @@ public final class EvtxFile {
             if recordID > after {
                 let written = ValueText.microseconds(fileTime: chunk.le(offset + 16, as: UInt64.self))
                 collector.reset()
-                var event: WindowsEvent?
+                var expanded = false
                 do {
                     try decoder.decodeRecord(from: offset + recordHeaderSize, to: offset + size - 4, into: &collector)
-                    event = collector.finish(recordID: recordID, headerMicroseconds: written)
+                    expanded = true
                 } catch {
                     statistics.damagedRecords += 1
                 }
-                if let event {
+                if expanded {
                     statistics.records += 1
-                    try body(event)
+                    try emit(&collector, recordID, written)
                 }
             }
             offset += size
