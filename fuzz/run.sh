@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing detect correlate registry usage evtx eventxml)
+[ ${#targets[@]} -gt 0 ] || targets=(packet signed payload syslog framing detect correlate registry usage evtx eventxml forwarded)
 
 swift build -c release --product fuzz-wire --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING 2>&1 | tail -n 2
@@ -37,6 +37,7 @@ for t in "${targets[@]}"; do
     [ "$t" = detect ] && limits=(-max_len=65536 -timeout=2)
     [ "$t" = evtx ] && limits=(-max_len=65536 -timeout=2)
     [ "$t" = eventxml ] && limits=(-max_len=65536 -timeout=2)
+    [ "$t" = forwarded ] && limits=(-max_len=65536 -timeout=2)
     if FUZZ_TARGET="$t" "$bin" "$corpus" -max_total_time="$seconds" "${limits[@]}" -rss_limit_mb=2048 \
         -artifact_prefix="fuzz/artifacts/$t-" -print_final_stats=1 >"$log" 2>&1; then
         result="no crash"

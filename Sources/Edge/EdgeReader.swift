@@ -34,11 +34,13 @@ public final class EdgeReader: @unchecked Sendable {
     enum Source {
         case file(FileTail)
         case journal(JournalSource)
+        case evtx(EvtxTail)
 
         var name: String {
             switch self {
             case .file(let t): t.path
             case .journal(let j): j.name
+            case .evtx(let e): e.path
             }
         }
     }
@@ -83,9 +85,12 @@ public final class EdgeReader: @unchecked Sendable {
         self.state = state
         encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(seal: configuration.relay.seal))
         journal = configuration.journal.path.map { EventJournal(path: $0, maxBytes: configuration.journal.maxBytes, keep: configuration.journal.keep) }
-        let watcher = FileWatcher(directories: configuration.files.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+        let watcher = FileWatcher(directories: (configuration.files + configuration.evtxFiles).map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
         self.watcher = watcher
         sources = configuration.files.map { .file(FileTail(path: $0, checkpoint: state.checkpoints[$0], startAt: configuration.startAt)) }
+        for path in configuration.evtxFiles {
+            sources.append(.evtx(EvtxTail(path: path, cursor: state.cursors[path], startAt: configuration.startAt, rules: detector.rules)))
+        }
         if configuration.followJournal {
             let name = JournalSource.name(file: configuration.journalFile)
             sources.append(.journal(JournalSource(file: configuration.journalFile, cursor: state.cursors[name], startAt: configuration.startAt) { watcher.wake() }))
@@ -196,6 +201,15 @@ public final class EdgeReader: @unchecked Sendable {
                     }
                     add(event, index, .file(line.checkpoint), &pending)
                 }
+            case .evtx(let tail):
+                let records = tail.read(limit: 1024)
+                guard !records.isEmpty else { continue }
+                readAny = true
+                sender.counters.add(.linesRead, records.count)
+                for (record, cursor) in records {
+                    guard let event = tail.detect(record) else { continue }
+                    add(event, index, .cursor(cursor), &pending)
+                }
             case .journal(let j):
                 let entries = j.read()
                 guard !entries.isEmpty else { continue }
@@ -255,6 +269,7 @@ public final class EdgeReader: @unchecked Sendable {
         switch source {
         case .file(let t): t.checkpoint.map(Position.file)
         case .journal(let j): j.position.map(Position.cursor)
+        case .evtx(let e): .cursor(e.cursor)
         }
     }
 
@@ -295,6 +310,8 @@ public final class EdgeReader: @unchecked Sendable {
                 summaries.append(Heartbeat.Source(name: tail.path, state: tail.state, detail: tail.checkpoint.map { "offset \($0.offset)" }))
             case .journal(let j):
                 summaries.append(Heartbeat.Source(name: j.name, state: j.state, detail: "restarts \(j.restarts)"))
+            case .evtx(let e):
+                summaries.append(Heartbeat.Source(name: e.path, state: e.state, detail: e.detail))
             }
         }
         counters["overlong_lines"] = UInt64(overlong)

@@ -83,7 +83,7 @@ struct CheckConfig: ParsableCommand {
             throw ExitCode(78)
         }
         let relay = configuration.relay.addresses.map { "\($0.host):\($0.port)" }.joined(separator: ", ")
-        print("\(options.config): ok — edge \(configuration.edgeID), \(configuration.relay.transport) to \(relay), following \((configuration.files + (configuration.followJournal ? ["journald"] : [])).joined(separator: ", "))")
+        print("\(options.config): ok — edge \(configuration.edgeID), \(configuration.relay.transport) to \(relay), following \((configuration.files + configuration.evtxFiles + (configuration.followJournal ? ["journald"] : [])).joined(separator: ", "))")
     }
 }
 

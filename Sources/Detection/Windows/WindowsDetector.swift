@@ -112,6 +112,7 @@ public struct WindowsDetector: Sendable {
     /// events (their XML is not kept).
     static func raw(_ e: WindowsEvent) -> String {
         var text = "\(e.channel) \(e.eventID) \(e.provider)"
+        if e.recordID > 0 { text += " record=\(e.recordID)" }
         for field in e.data {
             text += " \(field.name)=\(field.value)"
             if field.name == "Status" || field.name == "SubStatus" || field.name == "FailureReason",

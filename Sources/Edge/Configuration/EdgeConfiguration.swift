@@ -42,6 +42,8 @@ public struct EdgeConfiguration: Sendable {
     public var hostname: String
     public var relay = Relay()
     public var files: [String] = []
+    /// Windows event logs (EVTX files) to follow.
+    public var evtxFiles: [String] = []
     /// Follow the journal; `journalFile` reads a journal file or directory instead of the
     /// system journal.
     public var followJournal = false
@@ -147,11 +149,13 @@ public struct EdgeConfiguration: Sendable {
                 for item in seq {
                     if let file = item.mapping?[Node("file")], let path = string(file, "sources[].file") {
                         configuration.files.append(path)
+                    } else if let file = item.mapping?[Node("evtx")], let path = string(file, "sources[].evtx") {
+                        configuration.evtxFiles.append(path)
                     } else if let journal = item.mapping?[Node("journald")] {
                         configuration.followJournal = true
                         if let f = journal.mapping?[Node("file")] { configuration.journalFile = string(f, "sources[].journald.file") }
                     } else {
-                        problems.add(item, "each source is {file: PATH} or {journald: {}}")
+                        problems.add(item, "each source is {file: PATH}, {evtx: PATH} or {journald: {}}")
                     }
                 }
             } else {

@@ -21,10 +21,26 @@ public struct EvtxStatistics: Sendable, Equatable {
     public var damagedRecords = 0
     /// Records without their closing size copy (read when their binary XML expands).
     public var unfinishedRecords = 0
+    /// The highest record id met, read or not.
+    public var highestRecordID: UInt64?
     /// Whether the file header's CRC32 matched.
     public var fileHeaderChecksumMatches = true
 
     public init() {}
+
+    /// Adds `other`'s counts to these (the highest record id is the higher of the two).
+    public mutating func add(_ other: EvtxStatistics) {
+        chunks += other.chunks
+        emptyChunks += other.emptyChunks
+        damagedChunks += other.damagedChunks
+        headerChecksumMismatches += other.headerChecksumMismatches
+        dataChecksumMismatches += other.dataChecksumMismatches
+        records += other.records
+        damagedRecords += other.damagedRecords
+        unfinishedRecords += other.unfinishedRecords
+        if let h = other.highestRecordID { highestRecordID = max(highestRecordID ?? 0, h) }
+        fileHeaderChecksumMatches = fileHeaderChecksumMatches && other.fileHeaderChecksumMatches
+    }
 }
 
 /// An EVTX file read chunk by chunk (64 KiB each, whatever the file's size), with a
@@ -179,6 +195,7 @@ public final class EvtxFile {
             // without it was being written when the file was copied: read it if it expands.
             if chunk.le(offset + size - 4, as: UInt32.self) != UInt32(size) { statistics.unfinishedRecords += 1 }
             let recordID = chunk.le(offset + 8, as: UInt64.self)
+            statistics.highestRecordID = max(statistics.highestRecordID ?? 0, recordID)
             if recordID > after {
                 let written = ValueText.microseconds(fileTime: chunk.le(offset + 16, as: UInt64.self))
                 collector.reset()
@@ -196,6 +213,20 @@ public final class EvtxFile {
             }
             offset += size
         }
+    }
+
+    /// When the record numbered `id` in `chunk` was written (its header's FILETIME), if the
+    /// chunk holds it. Walks the record headers only.
+    static func writtenTime(of id: UInt64, in chunk: UnsafeRawBufferPointer) -> UInt64? {
+        guard chunk.count == chunkSize else { return nil }
+        var offset = chunkHeaderSize
+        while offset + recordHeaderSize <= chunkSize, chunk.le(offset, as: UInt32.self) == 0x0000_2A2A {
+            let size = Int(chunk.le(offset + 4, as: UInt32.self))
+            guard size >= recordHeaderSize + 4, size <= chunkSize - offset else { return nil }
+            if chunk.le(offset + 8, as: UInt64.self) == id { return chunk.le(offset + 16, as: UInt64.self) }
+            offset += size
+        }
+        return nil
     }
 
     static func crc32(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, seed: UInt32 = 0) -> UInt32 {

@@ -17,6 +17,8 @@
 //            (RelayTargets.swift)
 //   evtx     bytes as an EVTX chunk (padded to 64 KiB): records, templates, binary XML
 //   eventxml bytes as event XML text
+//   forwarded bytes as a syslog line that may carry a forwarded Windows event (NXLog or
+//            Winlogbeat JSON, Snare), through the detector as the relay runs it
 import Crypto
 import Detection
 import Foundation
@@ -53,6 +55,11 @@ func runTarget(_ target: String, _ bytes: [UInt8]) {
         EvtxFile.readChunk(bytes) { _ = $0.appendJSON }
     case "eventxml":
         bytes.withUnsafeBufferPointer { _ = EventXMLReader().events(in: $0) }
+    case "forwarded":
+        bytes.withUnsafeBufferPointer { buffer in
+            _ = ForwardedEvent.parse(buffer)
+            _ = detector.detectOne(buffer: buffer, parser: parser, defaultHost: "192.0.2.1")
+        }
     case "syslog":
         if let m = try? parser.parse(bytes) {
             _ = SyslogFormatter.rfc5424(m)

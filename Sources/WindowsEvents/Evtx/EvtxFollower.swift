@@ -1,0 +1,153 @@
+import Foundation
+
+/// Follows an EVTX file as Windows (or a copy job) writes it: records appended to the last
+/// chunk, new chunks, the file wrapping around (Windows overwrites its oldest chunks when the
+/// log is full), the file replaced. The place is the last record id read; records come out
+/// oldest first, each once.
+///
+/// Each read looks at the file only when its size, time or identity changed (or every
+/// `rescanSeconds`), reads the 40-byte header of every chunk, and then only the chunks that
+/// can hold newer records. Reads use `pread` into one 64 KiB buffer: the file is never
+/// mapped, so a file cut short while it is read cannot stop the edge.
+///
+/// The place also keeps when its record was written. When the file's record of that number
+/// was written at another time, or every record in the file is older than the place, the log
+/// was cleared or replaced by a new one whose numbers started again: reading starts over from
+/// its first record, and `restarts` counts it. A copy of the same log put in place (rsync's
+/// rename) has the same record at the same time: reading goes on after it.
+public struct EvtxFollower {
+    public let path: String
+    /// The last record id read (0: none yet).
+    public private(set) var lastRecordID: UInt64
+    /// When the last record read was written (its header's time, microseconds since 1970 as
+    /// an unsigned number; 0 when unknown).
+    public private(set) var lastRecordTime: UInt64
+    /// Times the file's numbering started again below the place.
+    public private(set) var restarts = 0
+    public private(set) var statistics = EvtxStatistics()
+    /// Whether the file was there and readable at the last look.
+    public private(set) var isReadable = false
+
+    public static let rescanSeconds: Double = 30
+
+    private var lastLook: (size: Int64, mtime: Int64, inode: UInt64)?
+    private var lastScan = Date.distantPast
+    private var moreWaiting = false
+    private var collector = EventCollector()
+    private var buffer = [UInt8](repeating: 0, count: EvtxFile.chunkSize)
+
+    public init(path: String, after recordID: UInt64, writtenAt time: UInt64 = 0) {
+        self.path = path
+        self.lastRecordID = recordID
+        self.lastRecordTime = time
+    }
+
+    /// The place as one line of text (`id:time`), for a state file.
+    public var cursor: String { "\(lastRecordID):\(lastRecordTime)" }
+
+    /// A follower from `cursor`'s text (a bad one starts at the beginning).
+    public init(path: String, cursor: String?) {
+        let parts = (cursor ?? "").split(separator: ":")
+        self.init(path: path, after: parts.first.flatMap { UInt64($0) } ?? 0, writtenAt: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
+    }
+
+    /// Records newer than the last one read, oldest first, at most `limit`, each with when it
+    /// was written (as `lastRecordTime` has it) and its record header's number: the place
+    /// after it.
+    public mutating func read(limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            isReadable = false
+            return []
+        }
+        let look = (size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec), inode: UInt64(st.st_ino))
+        if let last = lastLook, last == look, !moreWaiting, Date().timeIntervalSince(lastScan) < Self.rescanSeconds {
+            return []
+        }
+        lastLook = look
+        lastScan = Date()
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            isReadable = false
+            return []
+        }
+        defer { close(fd) }
+        isReadable = true
+        var events = scan(fd, size: Int(look.size), limit: limit)
+        if events.isEmpty, lastRecordID > 0, let highest = highestInFile, highest < lastRecordID {
+            // Numbering started again: a cleared log or a new file.
+            restarts += 1
+            lastRecordID = 0
+            lastRecordTime = 0
+            events = scan(fd, size: Int(look.size), limit: limit)
+        }
+        return events
+    }
+
+    private var highestInFile: UInt64?
+
+    private mutating func scan(_ fd: Int32, size: Int, limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
+        highestInFile = nil
+        moreWaiting = false
+        guard size >= EvtxFile.fileHeaderSize + EvtxFile.chunkSize, pread(fd, &buffer, 8, 0) == 8,
+              buffer.starts(with: Array("ElfFile\0".utf8))
+        else { return [] }
+        // Every chunk's first and last record ids, from its header.
+        var chunks: [(index: Int, first: UInt64, last: UInt64)] = []
+        let count = (size - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize
+        var header = [UInt8](repeating: 0, count: 40)
+        for index in 0..<count {
+            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
+            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
+            let first = header.withUnsafeBytes { $0.le(24, as: UInt64.self) }
+            let last = header.withUnsafeBytes { $0.le(32, as: UInt64.self) }
+            chunks.append((index, first, last))
+        }
+        guard let newest = chunks.max(by: { $0.first < $1.first }) else { return [] }
+        highestInFile = chunks.map(\.last).max()
+        // The record at the place: written at another time, it is another log.
+        if lastRecordID > 0, lastRecordTime != 0,
+           let home = chunks.first(where: { $0.first <= lastRecordID && lastRecordID <= $0.last }),
+           pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + home.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize,
+           let time = buffer.withUnsafeBytes({ EvtxFile.writtenTime(of: lastRecordID, in: $0) }),
+           UInt64(bitPattern: ValueText.microseconds(fileTime: time)) != lastRecordTime {
+            restarts += 1
+            lastRecordID = 0
+            lastRecordTime = 0
+        }
+        var events: [(event: WindowsEvent, written: UInt64, id: UInt64)] = []
+        let after = lastRecordID
+        // The record headers' numbers (an event's EventRecordID can differ: carved files).
+        var lastID = after
+        // The chunk being written may not have its header's last id updated yet: always read it.
+        for chunk in chunks.sorted(by: { $0.first < $1.first }) where chunk.last > after || chunk.index == newest.index {
+            guard events.count < limit else {
+                moreWaiting = true
+                break
+            }
+            let offset = off_t(EvtxFile.fileHeaderSize + chunk.index * EvtxFile.chunkSize)
+            guard pread(fd, &buffer, EvtxFile.chunkSize, offset) == EvtxFile.chunkSize else { continue }
+            var stats = EvtxStatistics()
+            var collector = self.collector
+            var stop = false
+            var lastTime = lastRecordTime
+            buffer.withUnsafeBytes { raw in
+                EvtxFile.readChunk(raw, after: lastID, statistics: &stats, collector: &collector) { c, recordID, written in
+                    guard !stop else { return }
+                    let time = UInt64(bitPattern: written)
+                    events.append((c.finish(recordID: recordID, headerMicroseconds: written), time, recordID))
+                    lastTime = time
+                    lastID = recordID
+                    if events.count >= limit { stop = true }
+                }
+            }
+            self.collector = collector
+            statistics.add(stats)
+            lastRecordTime = lastTime
+            if let seen = stats.highestRecordID { highestInFile = max(highestInFile ?? 0, seen) }
+            if stop { moreWaiting = true }
+        }
+        lastRecordID = lastID
+        return events
+    }
+}
