@@ -72,10 +72,10 @@ def peak(argv):
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"] + argv, capture_output=True, text=True, check=True)
     return int(p.stdout.strip()) / 1024
 
-# edge and the Rust-backed parser alternate, 7 runs each, so a busy moment of the machine
+# edge and the Rust-backed parser alternate, 11 runs each, so a busy moment of the machine
 # falls on both; medians are compared. python-evtx runs once (it takes minutes).
 et, rt = [], []
-for _ in range(7):
+for _ in range(11):
     et.append(once([edge, "read-evtx", "--json"] + files, "bench/out/evtx-edge.jsonl")[0])
     d, err = once([py_rust, "-c", rust, "bench/out/evtx-pyevtx.jsonl"] + files, None)
     rt.append(d)

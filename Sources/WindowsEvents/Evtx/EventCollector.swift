@@ -110,6 +110,8 @@ struct EventCollector {
     private var keptBytes = 0
     private var repeats: [String: Int] = [:]
     private var marks: UInt64 = 0
+    /// Open elements inside one the event has no use for (0: none).
+    private var ignoredDepth = 0
 
     static let maxRecordText = 1 << 20
     static let maxFields = 1024
@@ -132,11 +134,12 @@ struct EventCollector {
         keptBytes = 0
         if !repeats.isEmpty { repeats.removeAll() }
         marks = 0
+        ignoredDepth = 0
     }
 
     /// Whether the text or value arriving now is kept.
     var wantsValue: Bool {
-        guard keptBytes < Self.maxRecordText else { return false }
+        guard ignoredDepth == 0, keptBytes < Self.maxRecordText else { return false }
         if attribute == .skipped { return false }
         if attribute != .none { return true }
         guard let top = stack.last else { return false }
@@ -156,6 +159,10 @@ struct EventCollector {
     /// `text` is asked for only when the element's name becomes a field name.
     mutating func open(_ known: XMLName.Known, _ text: @autoclosure () -> String) {
         finishAttribute()
+        if ignoredDepth > 0 {
+            ignoredDepth += 1
+            return
+        }
         let parent = stack.last?.place
         if !stack.isEmpty { stack[stack.count - 1].hasChildren = true }
         let place: Place
@@ -184,6 +191,12 @@ struct EventCollector {
         case .userDataRecord?, .userDataField?: place = .userDataField
         default: place = .ignored
         }
+        // Elements the event has no use for (Version, Keywords, Execution, RenderingInfo, ...)
+        // are only counted, with what is inside them.
+        if place == .ignored, !stack.isEmpty {
+            ignoredDepth = 1
+            return
+        }
         // Only fields named by their element keep the name.
         stack.append(Element(place: place, name: place == .dataField || place == .userDataField ? text() : ""))
     }
@@ -194,7 +207,7 @@ struct EventCollector {
 
     mutating func attribute(_ known: XMLName.Known, _ text: @autoclosure () -> String) {
         finishAttribute()
-        guard let top = stack.last else {
+        guard ignoredDepth == 0, let top = stack.last else {
             attribute = .skipped
             return
         }
@@ -277,6 +290,10 @@ struct EventCollector {
 
     mutating func end() {
         finishAttribute()
+        if ignoredDepth > 0 {
+            ignoredDepth -= 1
+            return
+        }
         guard let element = stack.popLast() else { return }
         switch element.place {
         case .eventID:
