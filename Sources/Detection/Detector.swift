@@ -7,6 +7,10 @@ public struct Detector: Sendable {
     public let rules: RuleSet
     /// For Windows events that forwarders (NXLog, Winlogbeat, Snare) send as syslog.
     let windows: WindowsDetector
+    /// Whether a line no syslog rule takes is read as a forwarded Windows event. The relay's
+    /// plain-syslog input and `edge test-rules` do; the edge's own log files do not (a local
+    /// user who can write a line to syslog must not make the edge vouch for a Windows event).
+    public var readsForwardedWindowsEvents = false
     /// The most a "message repeated N times" line may count (it becomes one event with
     /// `count` N, whatever N is: the cost does not grow with it).
     public static let maxRepeat = Int(Event.maxCount)
@@ -48,6 +52,7 @@ public struct Detector: Sendable {
             return (event, repeats)
         }
         if let found { return found }
+        guard readsForwardedWindowsEvents else { return nil }
         return forwardedWindowsEvent(buffer: buffer, parser: parser, hostOverride: hostOverride, defaultHost: defaultHost).map { ($0, 1) }
     }
 
@@ -56,8 +61,8 @@ public struct Detector: Sendable {
     /// A Windows event a forwarder sent as syslog (NXLog or Winlogbeat JSON in the message,
     /// a Snare `MSWinEventLog` record), through the Windows rules. A line with neither a `{`
     /// nor Snare's tag costs one scan.
-    func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String?, defaultHost: String?) -> Event? {
-        guard !rules.windowsRules.isEmpty, let base = buffer.baseAddress else { return nil }
+    public func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil) -> Event? {
+        guard readsForwardedWindowsEvents, !rules.windowsRules.isEmpty, let base = buffer.baseAddress else { return nil }
         let hasBrace = memchr(base, Int32(UInt8(ascii: "{")), buffer.count) != nil
         guard hasBrace || Self.contains(buffer, Self.snareTag) else { return nil }
         let header = parser.scan(buffer)
@@ -119,7 +124,7 @@ public struct Detector: Sendable {
 
     func detect(_ message: SyslogMessage, raw: () -> String, hostOverride: String?) -> [Event] {
         let events = detectWithRules(message, raw: raw, hostOverride: hostOverride)
-        guard events.isEmpty, !rules.windowsRules.isEmpty else { return events }
+        guard events.isEmpty, readsForwardedWindowsEvents, !rules.windowsRules.isEmpty else { return events }
         // A forwarded Windows event: the whole line again, as the fast path reads it.
         var line = raw()
         let host = hostOverride ?? message.hostname

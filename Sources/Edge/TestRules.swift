@@ -101,7 +101,21 @@ public struct RuleTester {
             }
             output.append(0x0A)
             return 1
-        } ?? 0
+        } ?? forwardedWindows(line, number: number, pathBytes: pathBytes, parser: parser, output: &output)
+    }
+
+    /// A forwarded Windows event (NXLog, Winlogbeat, Snare) on a line no syslog rule takes.
+    private func forwardedWindows(
+        _ line: UnsafeBufferPointer<UInt8>, number: Int, pathBytes: [UInt8], parser: SyslogParser, output: inout [UInt8]
+    ) -> Int {
+        guard let event = detector.forwardedWindowsEvent(buffer: line, parser: parser) else { return 0 }
+        output.append(contentsOf: pathBytes)
+        output.append(UInt8(ascii: ":"))
+        Event.appendDecimal(Int64(number), to: &output)
+        output.append(contentsOf: ": ".utf8)
+        Self.describe(event, into: &output)
+        output.append(0x0A)
+        return 1
     }
 
     /// EVTX files (by their signature) and event XML (a file whose first text is `<`, with an

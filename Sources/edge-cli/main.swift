@@ -110,7 +110,10 @@ struct TestRules: ParsableCommand {
                 throw ValidationError(problems.description)
             }
         }
-        let tester = RuleTester(detector: Detector(rules: set), json: json)
+        var detector = Detector(rules: set)
+        // As the relay reads plain syslog: forwarded Windows events (NXLog, Winlogbeat, Snare) too.
+        detector.readsForwardedWindowsEvents = true
+        let tester = RuleTester(detector: detector, json: json)
         var output: [UInt8] = []
         output.reserveCapacity(1 << 17)
         for input in inputs {

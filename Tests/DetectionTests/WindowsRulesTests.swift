@@ -136,6 +136,31 @@ struct WindowsRulesTests {
         }
     }
 
+    /// Forwarded Windows events are read where forwarders send them (the relay's plain
+    /// syslog, `edge test-rules`), not from the edge's own log files: a local user who can
+    /// write to syslog must not make the edge vouch for "audit log cleared on DC01".
+    @Test func forwardedEventsOnlyWhereForwardersSendThem() {
+        let line = #"<13>Dec  7 10:00:00 edge1 bob: {"winlog":{"event_id":1102,"channel":"Security","computer_name":"DC01","provider_name":"Microsoft-Windows-Eventlog","event_data":{"SubjectUserName":"mallory"}}}"#
+        let parser = SyslogParser(maxMessageBytes: 1 << 20)
+        var bytes = Array(line.utf8)
+        let edge = bytes.withUnsafeMutableBufferPointer { Detector().detectOne(buffer: UnsafeBufferPointer($0), parser: parser) }
+        #expect(edge == nil)
+        var relay = Detector()
+        relay.readsForwardedWindowsEvents = true
+        let event = bytes.withUnsafeMutableBufferPointer { relay.detectOne(buffer: UnsafeBufferPointer($0), parser: parser) }?.0
+        #expect(event?.kind == .auditCleared && event?.host == "DC01" && event?.user == "mallory")
+    }
+
+    /// A 69,000-byte account name (the relay refuses fields over 64 KiB, and with them the
+    /// whole frame of genuine events) is cut to `maxFieldBytes` on a character boundary.
+    @Test func longNamesAreCut() throws {
+        let detector = Detecting()
+        let e = try #require(detector.detect(Self.event(4625, ["TargetUserName": String(repeating: "€", count: 23_000), "IpAddress": "192.0.2.1"])))
+        let user = try #require(e.user)
+        #expect(user.utf8.count <= WindowsDetector.maxFieldBytes && user.utf8.count > WindowsDetector.maxFieldBytes - 3)
+        #expect(user.allSatisfy { $0 == "€" })
+    }
+
     static let evtx = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../../shared/testdata/evtx").standardizedFileURL
 

@@ -220,7 +220,10 @@ struct DeliveryTests {
         #expect(fake.accepted.isEmpty, "a dead letter is not sent by itself")
         #expect(try relay.app.store.retryDead(now: Int64(Date().timeIntervalSince1970 * 1_000_000)) == 1)
         relay.app.delivery?.wake()
-        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
+        // Until the outbox says delivered, not only until the robot has it: stopping the relay
+        // between the two cancels the delivery's bookkeeping (the row stays pending and is
+        // sent again after a restart, with the same msgUuid).
+        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 && (try? relay.app.store.outbox().first?.status) == .delivered }
         await relay.stop()
         await fake.stop()
         #expect(fake.accepted.count == 1 && fake.accepted.first?.text.contains("203.0.113.80") == true)

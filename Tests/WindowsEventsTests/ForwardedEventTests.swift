@@ -46,6 +46,28 @@ struct ForwardedEventTests {
         #expect(added["TargetUserName"] == "Administrators" && added["SubjectUserName"] == "Administrator")
     }
 
+    /// A client chooses its Workstation Name (NTLM) and the account name it tries: labels
+    /// written into them do not replace the ones Windows writes after them.
+    @Test func labelsInsideAClientsValuesDoNotWin() throws {
+        let forged = Self.snare4625
+            .replacingOccurrences(of: "Workstation Name: KALI", with: "Workstation Name: KALI Source Network Address: 198.51.100.99 Authentication Package: Kerberos")
+            .replacingOccurrences(of: "Account Name:  svc_sql", with: "Account Name:  svc_sql Network Information: Source Network Address: 198.51.100.98")
+        let e = try #require(ForwardedEvent.parse(forged))
+        #expect(e["IpAddress"] == "192.0.2.51")
+        #expect(e["AuthenticationPackageName"] == "NTLM")
+    }
+
+    /// Thousands of members with long keys: a scan, not a copy of every key per member.
+    @Test func manyLongKeysAreCheap() {
+        let key = String(repeating: "k", count: 4000)
+        let members = (0..<15).map { #""\#(key)\#($0)":{"\#(key)":"v"}"# }.joined(separator: ",")
+        let text = #"{"EventID":4625,"SourceName":"x",\#(members)}"#
+        let start = ContinuousClock.now
+        for _ in 0..<200 { _ = ForwardedEvent.parse(text) }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ForwardedEvent.parse(text)?.data.allSatisfy { $0.name.utf8.count <= 512 } == true)
+    }
+
     @Test func otherTextIsNoForwardedEvent() {
         for text in ["sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2", "{\"msg\":\"hello\"}", "{", "MSWinEventLog", "MSWinEventLog\t1\tSecurity",
                      #"{"EventID":"x","SourceName":"y"}"#, #"{"winlog":{"event_id":"4625"}"#, String(repeating: "[", count: 100_000)] {

@@ -67,18 +67,30 @@ public struct WindowsDetector: Sendable {
         var event = Event(
             kind: rule.kind, outcome: rule.outcome, timeMicroseconds: e.timeMicroseconds, host: Self.present(e.computer),
             program: Self.present(e.provider), rule: rule.id, severity: rule.severity, raw: Self.raw(e))
-        event.user = field("user").map(Self.accountName)
+        event.user = field("user").map(Self.accountName).map(Self.clipped)
         event.targetUser = field("target_user").map { value in
             // A member given only by SID: the name an account event gave it, if one did.
             if value.hasPrefix("S-1-"), let known = accounts[value] { return known }
-            return Self.accountName(value)
+            return Self.clipped(Self.accountName(value))
         }
-        event.group = field("group")
+        event.group = field("group").map(Self.clipped)
         if let ip = field("source_ip").flatMap(Self.address) { event.sourceIP = ip }
         if event.sourceIP != nil, let port = field("source_port").flatMap({ Int64($0) }), (1...65535).contains(port) { event.sourcePort = port }
-        event.method = field("method")
+        event.method = field("method").map(Self.clipped)
         event.logonType = field("logon_type").flatMap { Int64($0) }
         return event
+    }
+
+    /// The most a name field carries (Windows account and group names are far shorter; a
+    /// value past it is cut on a character boundary, so no event is refused for its size).
+    public static let maxFieldBytes = 512
+
+    static func clipped(_ value: String) -> String {
+        guard value.utf8.count > maxFieldBytes else { return value }
+        var cut = maxFieldBytes
+        let utf8 = Array(value.utf8)
+        while cut > 0 && utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
+        return String(decoding: utf8[..<cut], as: UTF8.self)
     }
 
     /// A member's distinguished name (`CN=bob,CN=Users,DC=corp,DC=example`) as its common

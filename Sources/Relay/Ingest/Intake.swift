@@ -57,6 +57,9 @@ public final class Intake: Sendable {
     ) throws {
         self.wallMicroseconds = wallMicroseconds
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
+        var detector = detector
+        // Windows forwarders (NXLog, Winlogbeat, Snare) send plain syslog too.
+        detector.readsForwardedWindowsEvents = true
         self.detector = detector
         let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
         policy = configuration.edgePolicy

@@ -37,7 +37,12 @@ struct BinXMLDecoder {
 
     static let maxDepth = 12
     static let maxOpsPerRecord = 100_000
+    /// Work for all the records of one chunk: past it, the chunk's other records are damaged.
+    static let maxOpsPerChunk = 4_000_000
     static let maxCachedTemplates = 4096
+    /// Ops kept in the caches of one chunk at most; past it templates are decoded again
+    /// each time (and charged each time).
+    static let maxCachedOps = 1 << 18
 
     let chunk: UnsafeRawBufferPointer
     private var names: [XMLName] = []
@@ -48,10 +53,12 @@ struct BinXMLDecoder {
     private var chunkValues: [BinXMLValue] = []
     private var recordValues: [BinXMLValue] = []
     private var templates: [Int: [Op]] = [:]
-    private var lastTemplate: (offset: Int, ops: [Op]) = (-1, [])
+    private var lastTemplate: (offset: Int, ops: [Op]) = (Int.min, [])
     /// Binary XML nested in substitution values, decoded once per chunk by offset.
     private var nested: [Int: [Op]] = [:]
     private var budget = 0
+    private var chunkBudget = maxOpsPerChunk
+    private var cachedOps = 0
 
     init(chunk: UnsafeRawBufferPointer) {
         self.chunk = chunk
@@ -59,7 +66,10 @@ struct BinXMLDecoder {
 
     /// Expands the record whose binary XML is `start..<end` (chunk offsets) into `collector`.
     mutating func decodeRecord(from start: Int, to end: Int, into collector: inout EventCollector) throws(EvtxError) {
-        budget = Self.maxOpsPerRecord
+        guard chunkBudget > 0 else { throw EvtxError(.tooMuchWork, at: start) }
+        budget = min(Self.maxOpsPerRecord, chunkBudget)
+        let given = budget
+        defer { chunkBudget -= given - max(0, budget) }
         recordValues.removeAll(keepingCapacity: true)
         var cursor = EvtxCursor(chunk, from: start, to: end)
         // Nearly every record is a fragment header and one template instance: run that
@@ -85,6 +95,10 @@ struct BinXMLDecoder {
         var ops: [Op] = []
         loop: while c.position < c.end {
             let at = c.position
+            // Decoding is work too: charged like running (a chunk can point every record at
+            // another place in a long run of tokens).
+            budget -= 1
+            guard budget >= 0 else { throw EvtxError(.tooMuchWork, at: at) }
             let token = try c.u8()
             switch token & 0xBF {
             case 0x00:
@@ -100,18 +114,18 @@ struct BinXMLDecoder {
             case 0x04: ops.append(.end)
             case 0x05:
                 let type = try c.u8()
-                ops.append(.text(literal(try inlineValue(type: type, &c))))
+                ops.append(.text(try literal(try inlineValue(type: type, &c))))
             case 0x06: ops.append(.attribute(try nameReference(&c)))
             case 0x07:
                 let units = Int(try c.u16())
                 try c.need(units * 2)
-                ops.append(.text(literal(ValueText.utf16(chunk, start: c.position, units: units))))
+                ops.append(.text(try literal(ValueText.utf16(chunk, start: c.position, units: units))))
                 c.position += units * 2
             case 0x08:
                 let scalar = try c.u16()
-                ops.append(.text(literal(Unicode.Scalar(scalar).map { String(Character($0)) } ?? "\u{FFFD}")))
+                ops.append(.text(try literal(Unicode.Scalar(scalar).map { String(Character($0)) } ?? "\u{FFFD}")))
             case 0x09:
-                ops.append(.text(literal(Self.entity(names[Int(try nameReference(&c))].text))))
+                ops.append(.text(try literal(Self.entity(names[Int(try nameReference(&c))].text))))
             case 0x0a:
                 _ = try nameReference(&c)
             case 0x0b:
@@ -132,7 +146,9 @@ struct BinXMLDecoder {
         return ops
     }
 
-    private mutating func literal(_ text: String) -> Int32 {
+    private mutating func literal(_ text: String) throws(EvtxError) -> Int32 {
+        // Templates decoded again and again (past the cache's bound) would add theirs again.
+        guard literals.count < Self.maxCachedOps else { throw EvtxError(.tooMuchWork, at: 0) }
         literals.append(text)
         return Int32(literals.count - 1)
     }
@@ -225,6 +241,7 @@ struct BinXMLDecoder {
         var descriptors = EvtxCursor(chunk, from: c.position, to: c.position + count * 4)
         try c.skip(count * 4)
         let first = perRecord ? recordValues.count : chunkValues.count
+        guard perRecord || chunkValues.count + count <= Self.maxCachedOps else { throw EvtxError(.tooMuchWork, at: c.position) }
         for _ in 0..<count {
             let size = Int(try descriptors.u16())
             let type = try descriptors.u8()
@@ -250,7 +267,10 @@ struct BinXMLDecoder {
         let size = Int(chunk.le(offset + 20, as: UInt32.self))
         var c = EvtxCursor(chunk, from: offset + 24, to: offset + 24 + min(size, chunk.count))
         let ops = try compile(&c, dependencyIdentifiers: true, perRecord: false)
-        if templates.count < Self.maxCachedTemplates { templates[offset] = ops }
+        if templates.count < Self.maxCachedTemplates, cachedOps + ops.count <= Self.maxCachedOps {
+            templates[offset] = ops
+            cachedOps += ops.count
+        }
         return ops
     }
 
@@ -259,7 +279,10 @@ struct BinXMLDecoder {
         if let cached = nested[start] { return cached }
         var c = EvtxCursor(chunk, from: start, to: start + count)
         let ops = try compile(&c, dependencyIdentifiers: false, perRecord: false)
-        if nested.count < Self.maxCachedTemplates { nested[start] = ops }
+        if nested.count < Self.maxCachedTemplates, cachedOps + ops.count <= Self.maxCachedOps {
+            nested[start] = ops
+            cachedOps += ops.count
+        }
         return ops
     }
 

@@ -113,7 +113,9 @@ struct EventCollector {
     /// Open elements inside one the event has no use for (0: none).
     private var ignoredDepth = 0
 
-    static let maxRecordText = 1 << 20
+    static let maxRecordText = 256 << 10
+    /// The most one value keeps; the rest of a longer one is dropped.
+    static let maxFieldText = 32 << 10
     static let maxFields = 1024
 
     init() {
@@ -230,16 +232,28 @@ struct EventCollector {
 
     mutating func value(_ text: String) {
         guard keptBytes < Self.maxRecordText, attribute != .skipped else { return }
-        keptBytes += text.utf8.count
         if attribute != .none {
+            guard attributeText.utf8.count < Self.maxFieldText else { return }
+            keptBytes += text.utf8.count
             attributeText += text
         } else if !stack.isEmpty, wantsValue {
             let i = stack.count - 1
+            // Appended in place (`s + text` copied the whole value each time: a template
+            // repeating a short literal made a chunk cost minutes), up to `maxFieldText`.
+            var current: String
             switch stack[i].content {
-            case .empty: stack[i].content = .text(text)
-            case .text(let s): stack[i].content = .text(s + text)
-            case .value(let v): stack[i].content = .text(ValueText.render(v, in: chunk) + text)
+            case .empty: current = ""
+            case .text(let s): current = s
+            case .value(let v): current = ValueText.render(v, in: chunk)
             }
+            stack[i].content = .empty
+            guard current.utf8.count < Self.maxFieldText else {
+                stack[i].content = .text(current)
+                return
+            }
+            keptBytes += text.utf8.count
+            current += text
+            stack[i].content = .text(current)
         }
     }
 

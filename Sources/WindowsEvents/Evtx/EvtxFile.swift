@@ -160,9 +160,11 @@ public final class EvtxFile {
         return statistics
     }
 
+    /// `stopAtUnfinished`: a record without its closing size ends the chunk (a follower reads
+    /// it again once Windows has finished writing it) instead of being read as it is.
     static func readChunk(
         _ chunk: UnsafeRawBufferPointer, after: UInt64, statistics: inout EvtxStatistics, collector: inout EventCollector,
-        _ emit: (inout EventCollector, UInt64, Int64) throws -> Void
+        stopAtUnfinished: Bool = false, _ emit: (inout EventCollector, UInt64, Int64) throws -> Void
     ) rethrows {
         guard chunk.starts(with: "ElfChnk\0".utf8) else {
             if chunk.allSatisfy({ $0 == 0 }) {
@@ -193,7 +195,10 @@ public final class EvtxFile {
             }
             // The size is written again at the end when the record is complete. A record
             // without it was being written when the file was copied: read it if it expands.
-            if chunk.le(offset + size - 4, as: UInt32.self) != UInt32(size) { statistics.unfinishedRecords += 1 }
+            if chunk.le(offset + size - 4, as: UInt32.self) != UInt32(size) {
+                if stopAtUnfinished { break }
+                statistics.unfinishedRecords += 1
+            }
             let recordID = chunk.le(offset + 8, as: UInt64.self)
             statistics.highestRecordID = max(statistics.highestRecordID ?? 0, recordID)
             if recordID > after {

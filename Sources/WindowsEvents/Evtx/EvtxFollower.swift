@@ -29,6 +29,8 @@ public struct EvtxFollower {
     public private(set) var isReadable = false
 
     public static let rescanSeconds: Double = 30
+    /// How far past its chunk's first number (or the place) a record's number may be.
+    public static let maxJump: UInt64 = 1 << 20
 
     private var lastLook: (size: Int64, mtime: Int64, inode: UInt64)?
     private var lastScan = Date.distantPast
@@ -117,10 +119,14 @@ public struct EvtxFollower {
         }
         var events: [(event: WindowsEvent, written: UInt64, id: UInt64)] = []
         let after = lastRecordID
+        // The chunk the place is in: records written into it since (its header's last id
+        // may not say so yet) come before those of newer chunks.
+        let home = chunks.filter { $0.first <= after }.max(by: { $0.first < $1.first })
         // The record headers' numbers (an event's EventRecordID can differ: carved files).
         var lastID = after
         // The chunk being written may not have its header's last id updated yet: always read it.
-        for chunk in chunks.sorted(by: { $0.first < $1.first }) where chunk.last > after || chunk.index == newest.index {
+        for chunk in chunks.sorted(by: { $0.first < $1.first })
+        where chunk.last > after || chunk.index == newest.index || chunk.index == home?.index {
             guard events.count < limit else {
                 moreWaiting = true
                 break
@@ -130,10 +136,18 @@ public struct EvtxFollower {
             var stats = EvtxStatistics()
             var collector = self.collector
             var stop = false
+            var skipped = 0
             var lastTime = lastRecordTime
             buffer.withUnsafeBytes { raw in
-                EvtxFile.readChunk(raw, after: lastID, statistics: &stats, collector: &collector) { c, recordID, written in
-                    guard !stop else { return }
+                EvtxFile.readChunk(raw, after: lastID, statistics: &stats, collector: &collector, stopAtUnfinished: true) { c, recordID, written in
+                    guard !stop, recordID > lastID else { return }
+                    // A number far past its chunk's (a damaged or crafted record) would move
+                    // the place where no record will ever follow: skipped and counted.
+                    let base = max(chunk.first, lastID)
+                    guard recordID <= (base > UInt64.max - Self.maxJump ? UInt64.max : base + Self.maxJump) else {
+                        skipped += 1
+                        return
+                    }
                     let time = UInt64(bitPattern: written)
                     events.append((c.finish(recordID: recordID, headerMicroseconds: written), time, recordID))
                     lastTime = time
@@ -142,6 +156,7 @@ public struct EvtxFollower {
                 }
             }
             self.collector = collector
+            stats.damagedRecords += skipped
             statistics.add(stats)
             lastRecordTime = lastTime
             if let seen = stats.highestRecordID { highestInFile = max(highestInFile ?? 0, seen) }

@@ -6,6 +6,7 @@
 struct FlatJSON {
     static let maxDepth = 8
     static let maxMembers = 1024
+    static let maxPathBytes = 512
 
     private(set) var members: [(path: String, value: String)] = []
 
@@ -31,7 +32,7 @@ struct FlatJSON {
             while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
         }
 
-        mutating func object(prefix: String, depth: Int, into members: inout [(path: String, value: String)]) -> Bool {
+        mutating func object(prefix: String, depth: Int, into members: inout [(path: String, value: String)], keeping: Bool = true) -> Bool {
             guard depth < FlatJSON.maxDepth, peek == UInt8(ascii: "{") else { return false }
             i += 1
             skipSpace()
@@ -46,19 +47,27 @@ struct FlatJSON {
                 guard peek == UInt8(ascii: ":") else { return false }
                 i += 1
                 skipSpace()
-                let path = prefix.isEmpty ? key : prefix + "." + key
+                // A path is made only while there is room for it: a message of thousands of
+                // members with long keys costs a scan, not a copy of each key.
+                let keep = keeping && members.count < FlatJSON.maxMembers && prefix.utf8.count + key.utf8.count < FlatJSON.maxPathBytes
+                let path = keep ? (prefix.isEmpty ? key : prefix + "." + key) : ""
                 guard let c = peek else { return false }
                 switch c {
                 case UInt8(ascii: "{"):
-                    guard object(prefix: path, depth: depth + 1, into: &members) else { return false }
+                    if keep {
+                        guard object(prefix: path, depth: depth + 1, into: &members) else { return false }
+                    } else {
+                        var ignored: [(path: String, value: String)] = []
+                        guard object(prefix: "", depth: depth + 1, into: &ignored, keeping: false) else { return false }
+                    }
                 case UInt8(ascii: "["):
                     guard skipArray(depth: depth + 1) else { return false }
                 case UInt8(ascii: "\""):
                     guard let s = string() else { return false }
-                    if members.count < FlatJSON.maxMembers { members.append((path, s)) }
+                    if keep { members.append((path, s)) }
                 default:
                     guard let s = scalar() else { return false }
-                    if members.count < FlatJSON.maxMembers, s != "null" { members.append((path, s)) }
+                    if keep, s != "null" { members.append((path, s)) }
                 }
                 skipSpace()
                 guard let next = peek else { return false }
@@ -84,8 +93,7 @@ struct FlatJSON {
                 guard let c = peek else { return false }
                 switch c {
                 case UInt8(ascii: "{"):
-                    ignored.removeAll()
-                    guard object(prefix: "", depth: depth + 1, into: &ignored) else { return false }
+                    guard object(prefix: "", depth: depth + 1, into: &ignored, keeping: false) else { return false }
                 case UInt8(ascii: "["): guard skipArray(depth: depth + 1) else { return false }
                 case UInt8(ascii: "\""): guard string() != nil else { return false }
                 default: guard scalar() != nil else { return false }

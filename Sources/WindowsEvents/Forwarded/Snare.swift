@@ -11,6 +11,7 @@
 /// and indent Windows puts after each value, which Snare writes as spaces).
 enum Snare {
     static let tag = Array("MSWinEventLog".utf8)
+    static let maxMessageBytes = 16 << 10
 
     static func parse(_ text: UnsafeBufferPointer<UInt8>) -> WindowsEvent? {
         // The tag, then a tab (or the configured delimiter: a tab is Snare's default).
@@ -92,9 +93,12 @@ enum Snare {
 
     /// The labelled values of a rendered message, in order. Labels are found longest first
     /// (so `Status:` inside `Sub Status:` is not one); a value runs to the next label or
-    /// section. Linear in the message for each label (a fixed list).
+    /// section. Linear in the message for each label (a fixed list), over its first
+    /// `maxMessageBytes`.
     static func fields(ofMessage message: String) -> [WindowsEvent.Field] {
-        let bytes = Array(message.utf8.prefix(65536))
+        // The labels worth reading come first; the rest of a message is Windows' explanation.
+        // Reading 16 KiB at most keeps a crafted 64 KiB record to about a million comparisons.
+        let bytes = Array(message.utf8.prefix(maxMessageBytes))
         var marks: [(start: Int, end: Int, label: String?, section: Section?)] = []
         var covered = [Bool](repeating: false, count: bytes.count)
         let all = labels.map { ($0, nil as Section?) } + sections.map { ($0.0, $0.1 as Section?) }
@@ -134,8 +138,15 @@ enum Snare {
                 i += 1
             }
             let value = String(decoding: bytes[mark.end..<end], as: UTF8.self).trimming(" \t\r\n")
-            for name in self.name(label, in: section) where !result.contains(where: { $0.name == name }) {
-                result.append(.init(name: name, value: value))
+            // The last of a label in its section wins: Windows writes the genuine labels after
+            // the values a client chooses (a Workstation Name of "x Source Network Address:
+            // 192.0.2.9" comes before the real address).
+            for name in self.name(label, in: section) {
+                if let i = result.firstIndex(where: { $0.name == name }) {
+                    result[i].value = value
+                } else {
+                    result.append(.init(name: name, value: value))
+                }
             }
         }
         return result

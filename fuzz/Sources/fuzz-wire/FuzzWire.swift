@@ -34,7 +34,7 @@ nonisolated(unsafe) let receiver = try! FrameReceiver(
 ) { fuzzPasskey.edgeKey(for: $0) }
 nonisolated(unsafe) let opener = try! FrameOpener()
 let parser = SyslogParser(maxMessageBytes: 1 << 20)
-let detector = Detector()
+let detector = { var d = Detector(); d.readsForwardedWindowsEvents = true; return d }()
 let detectPrograms = Array(Set(RuleSet.builtin.rules.flatMap(\.programs).filter { $0 != "*" })).sorted() + ["cron"]
 
 func runTarget(_ target: String, _ bytes: [UInt8]) {
