@@ -81,7 +81,8 @@ public struct Detector: Sendable {
         return event
     }
 
-    static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+    /// Whether `needle` occurs in `buffer` (`memchr` for its first byte, then `memcmp`).
+    public static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
         guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return false }
         var i = 0
         let last = buffer.count - needle.count

@@ -182,16 +182,7 @@ public final class Intake: Sendable {
     }
 
     static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return false }
-        var i = 0
-        let last = buffer.count - needle.count
-        while i <= last {
-            guard let p = memchr(base + i, Int32(first), last - i + 1) else { return false }
-            let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
-            if memcmp(base + at, needle, needle.count) == 0 { return true }
-            i = at + 1
-        }
-        return false
+        Detector.contains(buffer, needle)
     }
 
     private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) -> Verdict {
