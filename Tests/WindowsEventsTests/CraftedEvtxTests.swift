@@ -190,6 +190,20 @@ struct CraftedEvtxTests {
         try put(EvtxBuilder.fileHeader(chunks: 2) + EvtxBuilder.failures([1, 2, 3, 4, 5], staleLast: 3) + EvtxBuilder.failures([6, 7]))
         #expect(drain(&stale) == ["user4", "user5", "user6", "user7"])
 
+        // `start_at: end`: the place goes after the newest finished record, none expanded.
+        var atEnd = EvtxFollower(path: path, after: 0)
+        try put(EvtxBuilder.fileHeader(chunks: 2) + EvtxBuilder.failures([1, 2, 3]) + EvtxBuilder.failures([4, 5], lastUnfinished: true))
+        atEnd.skipToEnd()
+        #expect(atEnd.lastRecordID == 4 && atEnd.statistics.records == 0)
+        try put(EvtxBuilder.fileHeader(chunks: 2) + EvtxBuilder.failures([1, 2, 3]) + EvtxBuilder.failures([4, 5, 6]))
+        #expect(drain(&atEnd) == ["user5", "user6"])
+
+        // A full batch leaves the chunk's other records unexpanded until the next read.
+        var batches = EvtxFollower(path: path, after: 0)
+        #expect(batches.read(limit: 2).map(\.id) == [1, 2])
+        #expect(batches.statistics.records == 2)
+        #expect(batches.read(limit: 2).map(\.id) == [3, 4])
+
         // A record Windows is still writing is read once it is finished, not before.
         var writing = EvtxFollower(path: path, after: 0)
         try put(EvtxBuilder.fileHeader(chunks: 1) + EvtxBuilder.failures([1, 2, 3], lastUnfinished: true))

@@ -23,9 +23,10 @@ final class EvtxTail {
         }
     }
 
-    /// Starts after the newest record in the file now (their events are not sent).
+    /// Starts after the newest record in the file now (their events are not sent), without
+    /// expanding the file's records.
     private func skipToEnd() {
-        while !follower.read(limit: 4096).isEmpty {}
+        follower.skipToEnd()
     }
 
     /// New records and the place after each.

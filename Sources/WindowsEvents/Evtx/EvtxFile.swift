@@ -164,7 +164,8 @@ public final class EvtxFile {
     /// it again once Windows has finished writing it) instead of being read as it is.
     static func readChunk(
         _ chunk: UnsafeRawBufferPointer, after: UInt64, statistics: inout EvtxStatistics, collector: inout EventCollector,
-        stopAtUnfinished: Bool = false, _ emit: (inout EventCollector, UInt64, Int64) throws -> Void
+        stopAtUnfinished: Bool = false, until done: () -> Bool = { false },
+        _ emit: (inout EventCollector, UInt64, Int64) throws -> Void
     ) rethrows {
         guard chunk.starts(with: "ElfChnk\0".utf8) else {
             if chunk.allSatisfy({ $0 == 0 }) {
@@ -186,7 +187,7 @@ public final class EvtxFile {
         collector.chunk = chunk
         defer { collector.chunk = UnsafeRawBufferPointer(start: nil, count: 0) }
         var offset = chunkHeaderSize
-        while offset + recordHeaderSize <= freeSpace {
+        while offset + recordHeaderSize <= freeSpace, !done() {
             guard chunk.le(offset, as: UInt32.self) == 0x0000_2A2A else { break }
             let size = Int(chunk.le(offset + 4, as: UInt32.self))
             guard size >= recordHeaderSize + 4, size <= chunkSize - offset else {
@@ -218,6 +219,21 @@ public final class EvtxFile {
             }
             offset += size
         }
+    }
+
+    /// The number and FILETIME of the last record in `chunk` that has its closing size.
+    static func lastFinishedRecord(in chunk: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        guard chunk.count == chunkSize else { return nil }
+        var found: (UInt64, UInt64)?
+        var offset = chunkHeaderSize
+        while offset + recordHeaderSize <= chunkSize, chunk.le(offset, as: UInt32.self) == 0x0000_2A2A {
+            let size = Int(chunk.le(offset + 4, as: UInt32.self))
+            guard size >= recordHeaderSize + 4, size <= chunkSize - offset, chunk.le(offset + size - 4, as: UInt32.self) == UInt32(size) else { break }
+            let id = chunk.le(offset + 8, as: UInt64.self)
+            if id > (found?.0 ?? 0) { found = (id, chunk.le(offset + 16, as: UInt64.self)) }
+            offset += size
+        }
+        return found
     }
 
     /// When the record numbered `id` in `chunk` was written (its header's FILETIME), if the

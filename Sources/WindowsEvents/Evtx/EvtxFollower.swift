@@ -53,6 +53,32 @@ public struct EvtxFollower {
         self.init(path: path, after: parts.first.flatMap { UInt64($0) } ?? 0, writtenAt: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
     }
 
+    /// Puts the place after the newest finished record in the file now, without expanding any
+    /// (`start_at: end`): the newest chunk's record headers are walked.
+    public mutating func skipToEnd() {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return }
+        let count = (Int(st.st_size) - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize
+        guard count > 0 else { return }
+        var header = [UInt8](repeating: 0, count: 40)
+        var newest: (index: Int, first: UInt64)?
+        for index in 0..<count {
+            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
+            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
+            let first = header.withUnsafeBytes { $0.le(24, as: UInt64.self) }
+            if newest == nil || first > newest!.first { newest = (index, first) }
+        }
+        guard let newest, pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
+        else { return }
+        if let (id, time) = buffer.withUnsafeBytes({ EvtxFile.lastFinishedRecord(in: $0) }), id > lastRecordID {
+            lastRecordID = id
+            lastRecordTime = UInt64(bitPattern: ValueText.microseconds(fileTime: time))
+        }
+    }
+
     /// Records newer than the last one read, oldest first, at most `limit`, each with when it
     /// was written (as `lastRecordTime` has it) and its record header's number: the place
     /// after it.
@@ -139,7 +165,9 @@ public struct EvtxFollower {
             var skipped = 0
             var lastTime = lastRecordTime
             buffer.withUnsafeBytes { raw in
-                EvtxFile.readChunk(raw, after: lastID, statistics: &stats, collector: &collector, stopAtUnfinished: true) { c, recordID, written in
+                // Once the batch is full the chunk's other records wait for the next read
+                // (not expanded now and thrown away).
+                EvtxFile.readChunk(raw, after: lastID, statistics: &stats, collector: &collector, stopAtUnfinished: true, until: { stop }) { c, recordID, written in
                     guard !stop, recordID > lastID else { return }
                     // A number far past its chunk's (a damaged or crafted record) would move
                     // the place where no record will ever follow: skipped and counted.
