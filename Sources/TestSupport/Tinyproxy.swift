@@ -14,7 +14,9 @@ public final class Tinyproxy: Sendable {
     public init(connectPorts: [Int] = [], basicAuth: (user: String, password: String)? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinyproxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = Int.random(in: 38000...40999)
+        // A port free on both loopbacks now (a random one was sometimes taken: tinyproxy then
+        // could not listen, and the test met "connection refused" far from the cause).
+        port = try FreePort.pick(1)[0]
         let config = """
             Port \(port)
             Listen 127.0.0.1
@@ -45,6 +47,12 @@ public final class Tinyproxy: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let log = (try? String(contentsOf: directory.appendingPathComponent("tinyproxy.log"), encoding: .utf8)) ?? ""
+        throw TinyproxyError(description: "tinyproxy is not listening on 127.0.0.1:\(port) after 5 s (running: \(process.isRunning)); its log: \(log.suffix(1000))")
+    }
+
+    public struct TinyproxyError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     static let path = "/usr/bin/tinyproxy"
