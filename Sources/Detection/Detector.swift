@@ -64,7 +64,7 @@ public struct Detector: Sendable {
     public func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil) -> Event? {
         guard readsForwardedWindowsEvents, !rules.windowsRules.isEmpty, let base = buffer.baseAddress else { return nil }
         let hasBrace = memchr(base, Int32(UInt8(ascii: "{")), buffer.count) != nil
-        guard hasBrace || Self.contains(buffer, Self.snareTag) else { return nil }
+        guard hasBrace || ByteSearch.contains(buffer, Self.snareTag) else { return nil }
         let header = parser.scan(buffer)
         let forwarded: WindowsEvent?
         if hasBrace, let parsed = ForwardedEvent.parse(UnsafeBufferPointer(rebasing: buffer[header.message])) {
@@ -79,20 +79,6 @@ public struct Detector: Sendable {
         // The line as it came (the forwarder's text), not the record's summary.
         event.raw = Event.truncatedRaw(String(decoding: buffer, as: UTF8.self))
         return event
-    }
-
-    /// Whether `needle` occurs in `buffer` (`memchr` for its first byte, then `memcmp`).
-    public static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return false }
-        var i = 0
-        let last = buffer.count - needle.count
-        while i <= last {
-            guard let p = memchr(base + i, Int32(first), last - i + 1) else { return false }
-            let at = UnsafePointer<UInt8>(p.assumingMemoryBound(to: UInt8.self)) - base
-            if memcmp(base + at, needle, needle.count) == 0 { return true }
-            i = at + 1
-        }
-        return false
     }
 
     /// Detects in one log line like `detectOne`, and calls `body` with the match instead of

@@ -165,10 +165,7 @@ public struct RuleTester {
     }
 
     static func contains(_ data: Data.SubSequence, _ literal: String) -> Bool {
-        let needle = Array(literal.utf8)
-        return data.count >= needle.count && data.indices.dropLast(needle.count - 1).contains { i in
-            data[i..<(i + needle.count)].elementsEqual(needle)
-        }
+        Array(data).withUnsafeBufferPointer { ByteSearch.contains($0, Array(literal.utf8)) }
     }
 
     /// `describe(_:into:)` for an event already made (Windows events).

@@ -172,17 +172,13 @@ public final class Intake: Sendable {
     /// rules run on its bytes in place; only a message they match is parsed in full.
     /// Returns false when the message needs the full path.
     private func handlePlainQuickly(_ buffer: UnsafeBufferPointer<UInt8>, sender: String) -> Bool {
-        if Self.contains(buffer, Self.wirePrefix) { return false }
+        if ByteSearch.contains(buffer, Self.wirePrefix) { return false }
         plainCounter.add()
         guard takesPlainSyslog(from: sender), withinRate(sender) else { return true }
         guard let (event, _) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
         syslogEventsCounter.add(1)
         emit(.detected([event], sender: sender))
         return true
-    }
-
-    static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        Detector.contains(buffer, needle)
     }
 
     private func handleParsed(_ bytes: some Collection<UInt8>, sender: String) -> Verdict {

@@ -61,17 +61,7 @@ public struct EvtxFollower {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return }
-        let count = (Int(st.st_size) - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize
-        guard count > 0 else { return }
-        var header = [UInt8](repeating: 0, count: 40)
-        var newest: (index: Int, first: UInt64)?
-        for index in 0..<count {
-            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
-            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
-            let first = header.withUnsafeBytes { $0.le(24, as: UInt64.self) }
-            if newest == nil || first > newest!.first { newest = (index, first) }
-        }
-        guard let newest, pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
+        guard let newest = Self.chunkHeaders(fd, size: Int(st.st_size)).max(by: { $0.first < $1.first }), pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
         else { return }
         if let (id, time) = buffer.withUnsafeBytes({ EvtxFile.lastFinishedRecord(in: $0) }), id > lastRecordID {
             lastRecordID = id
@@ -114,23 +104,26 @@ public struct EvtxFollower {
 
     private var highestInFile: UInt64?
 
+    /// Every chunk's index and first and last record numbers, from their 40-byte headers.
+    private static func chunkHeaders(_ fd: Int32, size: Int) -> [(index: Int, first: UInt64, last: UInt64)] {
+        var chunks: [(index: Int, first: UInt64, last: UInt64)] = []
+        let count = max(0, (size - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize)
+        var header = [UInt8](repeating: 0, count: 40)
+        for index in 0..<count {
+            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
+            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
+            chunks.append((index, header.withUnsafeBytes { $0.le(24, as: UInt64.self) }, header.withUnsafeBytes { $0.le(32, as: UInt64.self) }))
+        }
+        return chunks
+    }
+
     private mutating func scan(_ fd: Int32, size: Int, limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
         highestInFile = nil
         moreWaiting = false
         guard size >= EvtxFile.fileHeaderSize + EvtxFile.chunkSize, pread(fd, &buffer, 8, 0) == 8,
               buffer.starts(with: Array("ElfFile\0".utf8))
         else { return [] }
-        // Every chunk's first and last record ids, from its header.
-        var chunks: [(index: Int, first: UInt64, last: UInt64)] = []
-        let count = (size - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize
-        var header = [UInt8](repeating: 0, count: 40)
-        for index in 0..<count {
-            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
-            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
-            let first = header.withUnsafeBytes { $0.le(24, as: UInt64.self) }
-            let last = header.withUnsafeBytes { $0.le(32, as: UInt64.self) }
-            chunks.append((index, first, last))
-        }
+        let chunks = Self.chunkHeaders(fd, size: size)
         guard let newest = chunks.max(by: { $0.first < $1.first }) else { return [] }
         highestInFile = chunks.map(\.last).max()
         // The record at the place: written at another time, it is another log.

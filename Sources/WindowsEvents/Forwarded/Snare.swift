@@ -1,3 +1,5 @@
+import Wire
+
 /// Snare's `MSWinEventLog` records: tab-separated fields after the tag (criticality, log
 /// name, Snare's counter, date, event id, source, user, SID type, event type, computer,
 /// category, data, the rendered message, and a checksum or counter), as Snare for Windows
@@ -15,7 +17,7 @@ enum Snare {
 
     static func parse(_ text: UnsafeBufferPointer<UInt8>) -> WindowsEvent? {
         // The tag, then a tab (or the configured delimiter: a tab is Snare's default).
-        guard let at = find(tag, in: text), at + tag.count < text.count, text[at + tag.count] == 0x09 else { return nil }
+        guard let at = ByteSearch.firstIndex(of: tag, in: text), at + tag.count < text.count, text[at + tag.count] == 0x09 else { return nil }
         let rest = String(decoding: UnsafeBufferPointer(rebasing: text[(at + tag.count + 1)...]), as: UTF8.self)
         let fields = rest.split(separator: "\t", maxSplits: 14, omittingEmptySubsequences: false)
         guard fields.count >= 13, let id = UInt32(fields[4].trimming(" ")) else { return nil }
@@ -24,16 +26,6 @@ enum Snare {
             computer: String(fields[9]).trimming(" "))
         event.data = Self.fields(ofMessage: String(fields[12]))
         return event
-    }
-
-    static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var i = 0
-        while i + needle.count <= haystack.count {
-            if haystack[i] == needle[0], needle.indices.allSatisfy({ haystack[i + $0] == needle[$0] }) { return i }
-            i += 1
-        }
-        return nil
     }
 
     enum Section { case none, subject, target, member, group, network, failure, service, task, other }
