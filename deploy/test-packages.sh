@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Installs airgap-edge and airgap-relay into a fresh Debian root (mmdebstrap, minbase: no Swift,
+# no compiler, no SQLite) with apt, offline (a network namespace of its own, with loopback
+# only), configures them the way deploy/README.md tells an operator to, runs both from there
+# and checks that a brute force written to the edge's auth log becomes an incident at the
+# relay. Then removes and purges them. Root only (chroot, namespaces); .ci/run runs it.
+#
+#   deploy/test-packages.sh [DEB...]       default: builds them with deploy/package.sh (release)
+#
+# FRESH_ROOT_TAR=file reuses a root made earlier by mmdebstrap (it downloads about 40 MB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ "$(id -u)" = 0 ] || { echo "test-packages.sh needs root (chroot and namespaces)" >&2; exit 1; }
+command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/airgap-packages.XXXXXX)
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+if [ $# -gt 0 ]; then
+    debs=("$@")
+else
+    mapfile -t debs < <(deploy/package.sh --out "$work/debs" | grep '\.deb$')
+fi
+[ ${#debs[@]} = 2 ] || fail "expected the two packages, got: ${debs[*]}"
+
+echo "== the units pass systemd-analyze verify (with the packaged binaries)"
+units=$work/units
+mkdir -p "$units/tree"
+for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$units/tree"; done
+for unit in "$units"/tree/lib/systemd/system/*.service; do
+    sed "s|/usr/bin/|$units/tree/usr/bin/|g" "$unit" > "$units/$(basename "$unit")"
+done
+verify=$(systemd-analyze verify "$units"/*.service 2>&1) || fail "systemd-analyze verify: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify: $verify"
+
+echo "== a fresh Debian root (minbase)"
+root=$work/root
+mkdir -p "$root"
+if [ -n "${FRESH_ROOT_TAR:-}" ]; then
+    tar -C "$root" -xf "$FRESH_ROOT_TAR"
+else
+    mmdebstrap --variant=minbase --quiet bookworm "$root"
+fi
+[ ! -e "$root/opt/swift" ] && ! chroot "$root" sh -c 'command -v swift swiftc' >/dev/null \
+    || fail "the fresh root has a Swift toolchain"
+chroot "$root" sh -c 'test ! -e /usr/lib/x86_64-linux-gnu/libsqlite3.so.0' \
+    || fail "the fresh root has libsqlite3; the test would not show that the relay embeds SQLite"
+for deb in "${debs[@]}"; do cp "$deb" "$root/tmp/"; done
+
+# What runs inside: the operator's steps from deploy/README.md, then the checks.
+cat > "$root/tmp/inside.sh" <<'EOF'
+#!/bin/sh
+set -eu
+fail() { echo "FAIL: $*" >&2; exit 1; }
+echo "== apt install, offline"
+apt-get install -y -q /tmp/airgap-edge_*.deb /tmp/airgap-relay_*.deb >/tmp/apt.log 2>&1 \
+    || { cat /tmp/apt.log; fail "apt could not install the packages offline"; }
+command -v swift >/dev/null && fail "swift is on the path"
+edge --version && relay --version
+
+echo "== what the packages made"
+getent passwd edge >/dev/null && getent passwd relay >/dev/null || fail "system users missing"
+[ "$(stat -c '%U %a' /var/lib/relay/passkey)" = "relay 600" ] || fail "passkey: $(stat -c '%U %a' /var/lib/relay/passkey)"
+[ "$(stat -c '%U %a' /var/lib/edge)" = "edge 700" ] || fail "edge state: $(stat -c '%U %a' /var/lib/edge)"
+[ -f /lib/systemd/system/edge.service ] && [ -f /lib/systemd/system/relay.service ] || fail "units missing"
+[ -f /usr/share/doc/airgap-relay/rsyslog/60-airgap-tls.conf ] || fail "rsyslog snippets missing"
+
+echo "== the relay's packaged configuration is valid as it is"
+relay check-config --config /etc/relay/relay.yaml
+
+echo "== the edge's packaged configuration asks for its id and key"
+if edge check-config --config /etc/edge/edge.yaml 2>/tmp/check.err; then fail "an edge without an id passed check-config"; fi
+grep -q edge_id /tmp/check.err || { cat /tmp/check.err; fail "check-config did not name edge_id"; }
+
+echo "== deploy/README.md, step by step"
+key=$(relay edge-key --edge web-01 --config /etc/relay/relay.yaml | head -n 1)
+printf '%s\n' "$key" | install -m 0600 -o edge -g edge /dev/stdin /etc/edge/key
+sed -i -e 's/^edge_id: ""/edge_id: web-01/' -e 's/relay.internal:5514/127.0.0.1:5514/' /etc/edge/edge.yaml
+install -m 0640 -o root -g adm /dev/null /var/log/auth.log
+edge check-config --config /etc/edge/edge.yaml
+
+echo "== both running, from the packages, as their users (and groups, as the units give them)"
+setpriv --reuid relay --regid relay --init-groups relay run --config /etc/relay/relay.yaml >/tmp/relay.log 2>&1 &
+relay_pid=$!
+setpriv --reuid edge --regid edge --groups adm,systemd-journal edge run --config /etc/edge/edge.yaml >/tmp/edge.log 2>&1 &
+edge_pid=$!
+stop() { kill "$edge_pid" "$relay_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT
+sleep 2
+for port in 1 2 3 4 5 6; do
+    echo "$(date '+%b %e %H:%M:%S') web01 sshd[4242]: Failed password for root from 203.0.113.9 port 5000$port ssh2" >> /var/log/auth.log
+done
+found=
+for _ in $(seq 1 60); do
+    if relay alerts --json --config /etc/relay/relay.yaml >/tmp/alerts.json 2>&1 \
+        && grep '"kind": "brute_force"' /tmp/alerts.json | grep -q '"authenticated": true.*"edge": "web-01"'; then found=1; break; fi
+    sleep 0.5
+done
+[ -n "$found" ] || { cat /tmp/edge.log /tmp/relay.log /tmp/alerts.json; fail "no brute_force incident at the relay"; }
+relay alerts --config /etc/relay/relay.yaml
+# The registry reaches the store every 5 s.
+listed=
+for _ in $(seq 1 30); do
+    if relay status --config /etc/relay/relay.yaml >/tmp/status.txt 2>&1 && grep -q '^  web-01' /tmp/status.txt; then listed=1; break; fi
+    sleep 0.5
+done
+cat /tmp/status.txt
+[ -n "$listed" ] || fail "relay status does not list web-01"
+stop
+trap - EXIT
+
+echo "== remove keeps the state, purge takes it"
+apt-get remove -y -q airgap-edge airgap-relay >/dev/null
+[ -f /var/lib/relay/passkey ] && [ -f /etc/relay/relay.yaml ] || fail "remove took the passkey or the configuration"
+apt-get purge -y -q airgap-edge airgap-relay >/dev/null
+[ ! -e /var/lib/relay ] && [ ! -e /var/lib/edge ] && [ ! -e /etc/relay/relay.yaml ] || fail "purge left state behind"
+echo "PASS: installed, configured, ran and purged without Swift or the network"
+EOF
+chmod +x "$root/tmp/inside.sh"
+
+echo "== inside the fresh root, with no network but loopback"
+unshare --mount --net --pid --fork sh -c '
+    set -e
+    ip link set lo up
+    mount -t proc proc "$1/proc"
+    mount --rbind /dev "$1/dev"
+    mount -t tmpfs tmpfs "$1/run"
+    if ip route get 1.1.1.1 >/dev/null 2>&1; then echo "FAIL: the namespace has a route out" >&2; exit 1; fi
+    exec chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /tmp/inside.sh
+' sh "$root"
