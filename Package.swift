@@ -129,6 +129,12 @@ let package = Package(
             dependencies: ["Wire"],
             path: "bench/Sources/relay-load"
         ),
+        // The fake robot and Spark as a program: demo/run.sh and the three-network test.
+        .executableTarget(
+            name: "airgap-fakes",
+            dependencies: ["TestSupport", "Wire"],
+            path: "demo/Sources/airgap-fakes"
+        ),
         // Test harness shared by test targets: a real relay on loopback, senders.
         .target(
             name: "TestSupport",

@@ -22,8 +22,12 @@ def hkdf(ikm, salt, info, n=32):
     return HKDF(algorithm=hashes.SHA256(), length=n, salt=salt, info=info).derive(ikm)
 
 
-def edge_key(passkey, edge_id):
-    return hkdf(passkey.encode(), b"wire/v1", b"edge\x00" + edge_id.encode())
+def edge_key(passkey, edge_id, generation=1):
+    """Generation 1 is the key every edge starts with; a rotated key is generation 2, 3, ..."""
+    info = b"edge\x00" + edge_id.encode()
+    if generation != 1:
+        info += b"\x00" + str(generation).encode()
+    return hkdf(passkey.encode(), b"wire/v1", info)
 
 
 def mac_key(root):
@@ -197,8 +201,10 @@ def build():
                     "payload_hex": payload.hex(), "max_chunk_bytes": chunk,
                     "packets_hex": [p.hex() for p in pk], "syslog": msgs})
         cases.append(out)
+    generations = [{"edge_id": e, "generation": g, "edge_key_hex": edge_key(PASSKEY, e, g).hex()}
+                   for e, g in [("web-01", 1), ("web-01", 2), ("web-01", 10), ("db.internal_2", 65535)]]
     return {"passkey": PASSKEY, "dictionary_auth_v1_sha256": hashlib.sha256(dictionary_auth_v1()).hexdigest(),
-            "dictionary_auth_v1_bytes": len(dictionary_auth_v1()), "cases": cases}
+            "dictionary_auth_v1_bytes": len(dictionary_auth_v1()), "cases": cases, "edge_key_generations": generations}
 
 
 if __name__ == "__main__":

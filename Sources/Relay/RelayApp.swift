@@ -26,7 +26,7 @@ public struct RelayApp: Sendable {
     public init(configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        let (keys, created) = try KeyRing.load(configuration.passkey, dataDirectory: configuration.dataDirectory)
+        let (keys, created) = try KeyRing.load(configuration)
         self.keys = keys
         createdPasskeyFile = created
         let store = try Store(directory: configuration.dataDirectory)

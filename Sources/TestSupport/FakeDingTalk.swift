@@ -46,6 +46,8 @@ public final class FakeDingTalk: Sendable {
     private let state = Mutex<State>(State())
     private let channel: any Channel
     public let port: Int
+    /// The address it listens on: loopback, or an address in a network namespace a test made.
+    public let host: String
 
     struct State {
         var mode: Mode = .normal
@@ -59,8 +61,9 @@ public final class FakeDingTalk: Sendable {
 
     public init(
         _ flavor: Flavor = .dingtalk, token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"],
-        blockSeconds: Int = 600
+        blockSeconds: Int = 600, host: String = "127.0.0.1"
     ) async throws {
+        self.host = host
         self.flavor = flavor
         self.token = token
         self.secret = secret
@@ -72,17 +75,17 @@ public final class FakeDingTalk: Sendable {
             .childChannelInitializer { child in
                 child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(Handler(fake: holder)) }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         port = channel.localAddress!.port!
         holder.fake.withLock { $0 = self }
     }
 
     public var webhook: String {
         switch flavor {
-        case .dingtalk: "http://127.0.0.1:\(port)/robot/send?access_token=\(token)"
-        case .feishu: "http://127.0.0.1:\(port)/open-apis/bot/v2/hook/\(token)"
-        case .wecom: "http://127.0.0.1:\(port)/cgi-bin/webhook/send?key=\(token)"
-        case .webhook: "http://127.0.0.1:\(port)/hooks/alerts"
+        case .dingtalk: "http://\(host):\(port)/robot/send?access_token=\(token)"
+        case .feishu: "http://\(host):\(port)/open-apis/bot/v2/hook/\(token)"
+        case .wecom: "http://\(host):\(port)/cgi-bin/webhook/send?key=\(token)"
+        case .webhook: "http://\(host):\(port)/hooks/alerts"
         }
     }
 

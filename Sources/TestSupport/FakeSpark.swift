@@ -58,6 +58,8 @@ public final class FakeSpark: Sendable {
     public let apiSecret: String
     public let answer: String
     public let port: Int
+    /// The address it listens on.
+    public let host: String
     private let channel: any Channel
     private let state = Mutex<State>(State())
 
@@ -78,8 +80,10 @@ public final class FakeSpark: Sendable {
 
     public init(
         appID: String = "a1b2c3d4", apiKey: String = "addd2272b6d8b7c8abdd79531420ca3b", apiSecret: String = "MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi",
-        answer: String = "疑似口令爆破：同一来源在两分钟内多次尝试登录。建议立即封禁来源 IP，并检查该账号是否存在成功登录。"
+        answer: String = "疑似口令爆破：同一来源在两分钟内多次尝试登录。建议立即封禁来源 IP，并检查该账号是否存在成功登录。",
+        host: String = "127.0.0.1"
     ) async throws {
+        self.host = host
         self.appID = appID
         self.apiKey = apiKey
         self.apiSecret = apiSecret
@@ -103,13 +107,13 @@ public final class FakeSpark: Sendable {
                 return child.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
                     .flatMap { child.pipeline.addHandler(Refusal(box: box), name: "refusal") }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
         port = channel.localAddress!.port!
         box.fake.withLock { $0 = self }
     }
 
     /// `ws://127.0.0.1:PORT/v3.5/chat` (the real one is `wss://spark-api.xf-yun.com/…`).
-    public func url(_ path: String = "/v3.5/chat") -> String { "ws://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String = "/v3.5/chat") -> String { "ws://\(host):\(port)\(path)" }
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     public func configure(_ change: (inout Options) -> Void) { state.withLock { change(&$0.options) } }
     public var record: Record { state.withLock { $0.record } }

@@ -292,16 +292,18 @@ public enum EdgeFixture {
 
     public static func messages(
         events: [Event], sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
-        budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+        generation: UInt16 = 1, budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
-        try messages(body: .events(events), sequence: sequence, epoch: epoch, edge: edge, passkey: passkey, budget: budget, sendTime: sendTime)
+        try messages(
+            body: .events(events), sequence: sequence, epoch: epoch, edge: edge, passkey: passkey, generation: generation, budget: budget,
+            sendTime: sendTime)
     }
 
     public static func messages(
         body: FrameBody, sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
-        budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+        generation: UInt16 = 1, budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
-        let key = try Passkey(passkey).edgeKey(for: edge)
+        let key = try Passkey(passkey).edgeKey(for: edge, generation: generation)
         let encoder = try FrameEncoder(edgeID: edge, key: key)
         let frame = try encoder.makeFrame(body, epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTime)
         return try Envelope(hostname: edge.rawValue).messages(for: frame, encoder: encoder, budgetBytes: budget).map { Array($0.utf8) }
@@ -320,16 +322,14 @@ public enum EdgeFixture {
 /// foreground with its own configuration, input on loopback, killed on `stop`.
 public final class Rsyslog: Sendable {
     public let inputPort: Int
-    let process: Process
+    let process: SpawnedProcess
     public let directory: URL
 
     /// `forward` is the omfwd action's parameters, e.g.
     /// `protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`.
-    public init(forwardTo port: Int, _ forward: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        inputPort = Int.random(in: 41000...49000)
-        let config = """
+    public convenience init(forwardTo port: Int, _ forward: String) throws {
+        try self.init { directory, inputPort in
+            """
             global(workDirectory="\(directory.path)" maxMessageSize="64k")
             module(load="imudp")
             input(type="imudp" address="127.0.0.1" port="\(inputPort)")
@@ -337,27 +337,64 @@ public final class Rsyslog: Sendable {
                        action.resumeRetryCount="-1" queue.type="LinkedList" queue.size="100000")
 
             """
+        }
+    }
+
+    /// rsyslogd on the configuration `configuration` returns for its own work directory and an
+    /// input port free on loopback (UDP and TCP) that the configuration must listen on.
+    public convenience init(configuration: (_ directory: URL, _ inputPort: Int) throws -> String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let inputPort = try FreePort.pick(1)[0]
+        try configuration(directory, inputPort).write(to: directory.appendingPathComponent("rsyslog.conf"), atomically: true, encoding: .utf8)
+        try self.init(directory: directory, inputPort: inputPort)
+    }
+
+    private init(directory: URL, inputPort: Int) throws {
+        self.directory = directory
+        self.inputPort = inputPort
+        let log = directory.appendingPathComponent("rsyslogd.out").path
+        process = try SpawnedProcess(
+            "/usr/sbin/rsyslogd",
+            ["-n", "-f", directory.appendingPathComponent("rsyslog.conf").path, "-i", directory.appendingPathComponent("rsyslogd.pid").path],
+            output: log)
+    }
+
+    /// Stops rsyslogd as systemd does (SIGTERM; it saves its queues if configured to) and
+    /// keeps its directory; false if it did not exit within `timeout`.
+    public func terminate(timeout: Duration = .seconds(30)) async -> Bool {
+        await process.terminate(timeout: timeout)
+    }
+
+    /// A new rsyslogd on the same configuration, directory (its saved queues) and port.
+    public func restarted() throws -> Rsyslog {
+        try Rsyslog(directory: directory, inputPort: inputPort)
+    }
+
+    /// `rsyslogd -N1` on `configuration`: whether it passes, and what rsyslogd printed.
+    public static func check(_ configuration: String) throws -> (passed: Bool, output: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-check-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("rsyslog.conf")
-        try config.write(to: file, atomically: true, encoding: .utf8)
-        process = Process()
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/rsyslogd")
-        process.arguments = ["-n", "-f", file.path, "-i", directory.appendingPathComponent("rsyslogd.pid").path]
-        let log = directory.appendingPathComponent("rsyslogd.out")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: log.path)
-        process.standardError = FileHandle(forWritingAtPath: log.path)
+        process.arguments = ["-N1", "-f", file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
         try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus == 0, output)
     }
 
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/rsyslogd") }
 
     public func stop() {
-        if process.isRunning {
-            // SIGKILL: with the relay gone, rsyslogd would wait for its queue to drain.
-            kill(process.processIdentifier, SIGKILL)
-            var status: Int32 = 0
-            _ = waitpid(process.processIdentifier, &status, 0)
-        }
+        // SIGKILL: with the relay gone, rsyslogd would wait for its queue to drain.
+        process.kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -366,5 +403,75 @@ public final class Rsyslog: Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("rsyslogd.out"), encoding: .utf8)) ?? ""
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { process.kill() }
+}
+
+/// A child process started the way systemd starts services: no signal blocked, every signal
+/// at its default, no descriptor but its output. (Foundation's `Process` passes on the spawning thread's signal
+/// mask; the test runner's threads block SIGTERM, and an rsyslogd started that way ignores
+/// the SIGTERM a test sends it to stop it as systemd would.)
+public final class SpawnedProcess: Sendable {
+    public let pid: pid_t
+    private let exitStatus = Mutex<Int32?>(nil)
+
+    /// Starts `path` with `arguments`, standard output and error appended to `output`.
+    public init(_ path: String, _ arguments: [String], output: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test's: a relay's listening socket left open in the child
+        // would outlive the relay and take its port.
+        // (glibc 2.34's closefrom action, which Swift does not import: looked up by name.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw POSIXError(.ENOSYS)
+        }
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        self.pid = pid
+    }
+
+    /// Whether it still runs (reaps it once it has exited).
+    public var isRunning: Bool {
+        exitStatus.withLock { status in
+            guard status == nil else { return false }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid { status = raw }
+            return status == nil
+        }
+    }
+
+    /// SIGTERM, then waits for the exit at most `timeout`; false if it still runs.
+    public func terminate(timeout: Duration) async -> Bool {
+        guard isRunning else { return true }
+        Glibc.kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return !isRunning
+    }
+
+    /// SIGKILL and reaped.
+    public func kill() {
+        guard isRunning else { return }
+        Glibc.kill(pid, SIGKILL)
+        exitStatus.withLock { status in
+            var raw: Int32 = 0
+            if status == nil, waitpid(pid, &raw, 0) == pid { status = raw }
+        }
+    }
 }

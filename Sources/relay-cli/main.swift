@@ -86,12 +86,18 @@ struct CheckConfig: ParsableCommand {
         }
         // Everything that needs a file read or a key parsed, all reported at once.
         var problems: [String] = []
-        if let source = configuration.passkey {
+        for (name, source) in [("passkey", configuration.passkey), ("passkey_previous", configuration.passkeyPrevious)] {
+            guard let source else { continue }
             do {
                 _ = try Passkey(try source.read())
             } catch {
-                problems.append("the passkey from \(source) cannot be used: \(error)")
+                problems.append("the \(name) from \(source) cannot be used: \(error)")
             }
+        }
+        if let previous = try? configuration.passkeyPrevious?.read(),
+            previous == (try? (configuration.passkey ?? .file(configuration.dataDirectory.appendingPathComponent("passkey").path)).read())
+        {
+            problems.append("passkey_previous holds the same passkey as the current one: the rotation has not begun")
         }
         do {
             try configuration.checkTLS()
@@ -116,6 +122,9 @@ struct EdgeKeyCommand: AsyncParsableCommand {
     @Option(help: "The edge id: 1-64 characters of A-Z a-z 0-9 . _ -")
     var edge: String
 
+    @Option(help: "The key generation (default: the edge's current one, from edges.key_generations, else 1).")
+    var generation: UInt16?
+
     @OptionGroup var store: StoreOptions
 
     func run() throws {
@@ -123,9 +132,12 @@ struct EdgeKeyCommand: AsyncParsableCommand {
             throw ValidationError("an edge id is 1-64 characters of A-Z a-z 0-9 . _ -")
         }
         let configuration = try store.load()
-        let (keys, created) = try KeyRing.load(configuration.passkey, dataDirectory: configuration.dataDirectory)
+        if generation == 0 { throw ValidationError("key generations start at 1") }
+        let (keys, created) = try KeyRing.load(configuration)
         if let created { FileHandle.standardError.write(Data("created a new passkey in \(created)\n".utf8)) }
-        let key = keys.key(for: id)
+        let key = keys.key(for: id, generation: generation)
+        let effective = generation ?? keys.generations(of: id)[0]
+        if effective != 1 { FileHandle.standardError.write(Data("key generation \(effective) of \(id)\n".utf8)) }
         print(key.hexEncoded)
         print("""
 
@@ -210,11 +222,11 @@ struct Status: ParsableCommand {
             return
         }
         print("edges: \(records.count)")
-        print("  " + ["EDGE", "STATE", "LAST FRAME", "LAST HEARTBEAT", "EPOCH", "FRAMES", "LOST", "RESTARTS"].joined(separator: "\t"))
+        print("  " + ["EDGE", "STATE", "LAST FRAME", "LAST HEARTBEAT", "EPOCH", "FRAMES", "LOST", "RESTARTS", "KEY"].joined(separator: "\t"))
         for (id, r) in records.sorted(by: { $0.key < $1.key }) {
             func ago(_ ms: Int64?) -> String { ms.map { "\(max(0, now - $0) / 1000) s ago" } ?? "never" }
             print("  " + [id, r.silent ? "SILENT" : "ok", ago(r.lastFrameMilliseconds), ago(r.lastHeartbeatMilliseconds), String(r.epoch),
-                          String(r.frames), String(r.framesLost), String(r.restarts)].joined(separator: "\t"))
+                          String(r.frames), String(r.framesLost), String(r.restarts), r.previousKey ?? "current"].joined(separator: "\t"))
         }
     }
 }

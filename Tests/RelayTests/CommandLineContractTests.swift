@@ -36,6 +36,11 @@ struct CommandLineContractTests {
         #expect(key.output.contains("edge_id: web-01") && key.output.contains("key: \(expected)"))
         let bad = try await relay.command(["edge-key", "--edge", "not an id"])
         #expect(bad.status != 0)
+        // A rotated key: generation 2 (deploy/README.md, "Rotate").
+        let rotated = try await relay.command(["edge-key", "--edge", "web-01", "--generation", "2"])
+        let second = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeFixture.edge, generation: 2).hexEncoded
+        #expect(rotated.status == 0 && rotated.output.contains("key: \(second)") && second != expected, "\(rotated.output)")
+        #expect(try await relay.command(["edge-key", "--edge", "web-01", "--generation", "0"]).status != 0)
 
         // An edge's account.created: an incident, its alert refused by the closed port.
         var created = EdgeFixture.event(1)
@@ -60,6 +65,7 @@ struct CommandLineContractTests {
         }
         #expect(heard, "relay status printed: \(status)")
         #expect(status.contains("events: 1") && status.contains("incidents: 1"), "\(status)")
+        #expect(status.contains("KEY") && status.contains("\tcurrent"), "which key web-01 signs with: \(status)")
 
         let retry = try await relay.command(["alerts", "--retry-dead"])
         #expect(retry.status == 0 && retry.output.contains("1 dead letter(s) queued again"), "\(retry.output)")

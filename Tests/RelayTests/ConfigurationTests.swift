@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import Relay
 import Testing
+import TestSupport
 import Wire
 
 @Suite("Relay configuration")
@@ -213,9 +214,11 @@ struct ConfigurationTests {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build the relay first")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let port = Int.random(in: 30000...40000)
+        // Ports checked free (a random one can be an ephemeral port another test holds).
+        let ports = try FreePort.pick(2)
+        let port = ports[0]
         let config = dir.appendingPathComponent("relay.yaml").path
-        try "listen:\n  - udp: \"127.0.0.1:\(port)\"\nhttp: \"127.0.0.1:\(port + 1)\"\ndata_directory: \(dir.path)/data\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "listen:\n  - udp: \"127.0.0.1:\(port)\"\nhttp: \"127.0.0.1:\(ports[1])\"\ndata_directory: \(dir.path)/data\n".write(toFile: config, atomically: true, encoding: .utf8)
         let check = Process()
         check.executableURL = URL(fileURLWithPath: binary)
         check.arguments = ["check-config", "--config", config]

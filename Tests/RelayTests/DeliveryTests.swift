@@ -191,6 +191,8 @@ struct DeliveryTests {
         #expect(fake.accepted.isEmpty)
         fake.set(.normal)
         await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
+        // The robot's answer is settled in the store a moment after the robot took it.
+        await relay.wait(timeout: .seconds(15)) { (try? relay.app.store.outbox().first?.status) == .delivered }
         await relay.stop()
         await fake.stop()
         #expect(fake.accepted.count == 1, "delivered exactly once")
@@ -262,7 +264,7 @@ struct DeliveryCrashTests {
         fake.set(.acceptThenHang)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relay-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let port = Int.random(in: 30000...40000)
+        let port = try FreePort.pick(1)[0]
         let config = dir.appendingPathComponent("relay.yaml").path
         try """
             listen:

@@ -79,4 +79,42 @@ struct AuthenticationTests {
             try Packet.verify(packet[...]) { Fixtures.passkey.edgeKey(for: $0) }
         }
     }
+
+    /// Rotation: a receiver given several candidate keys for an edge accepts a frame signed
+    /// with any of them, says which one verified it, and opens it with that one; a key not
+    /// among the candidates (the generation rotated away) is refused.
+    @Test func candidateKeysDuringARotation() throws {
+        let edge = Fixtures.edge
+        let old = Fixtures.passkey.edgeKey(for: edge, generation: 1)
+        let new = Fixtures.passkey.edgeKey(for: edge, generation: 2)
+        let other = Fixtures.passkey.edgeKey(for: edge, generation: 3)
+        #expect(old.hexEncoded != new.hexEncoded && new.hexEncoded != other.hexEncoded)
+        #expect(old.hexEncoded == Fixtures.passkey.edgeKey(for: edge).hexEncoded, "generation 1 is the key edges always had")
+        let receiver = try FrameReceiver(candidateKeys: { $0 == edge ? [new, old] : [] })
+        let events = (0..<30).map { _ in Fixtures.sampleEvent() }
+        func packets(_ key: EdgeKey, _ sequence: UInt64) throws -> [[UInt8]] {
+            let encoder = try FrameEncoder(edgeID: edge, key: key, options: .init(compression: .authV1, seal: true))
+            let frame = try encoder.makeFrame(.events(events), epoch: 1, sequence: sequence, sendTimeMilliseconds: 0)
+            return try encoder.packets(for: frame, maxChunkBytes: 24)
+        }
+        for (key, sequence, index) in [(new, UInt64(1), 0), (old, UInt64(2), 1)] {
+            let all = try packets(key, sequence)
+            #expect(all.count > 1, "fragmented: every fragment is checked")
+            var results: [FrameReceiver.Result] = []
+            for p in all { results.append(receiver.receive(packet: p[...], nowMilliseconds: 0, now: .now)) }
+            guard case .delivered(let d) = results.last else { Issue.record("sequence \(sequence): \(results)"); continue }
+            #expect(d.keyIndex == index)
+            #expect(d.body == .events(events), "sealed and compressed: opened with the key that verified it")
+        }
+        for p in try packets(other, 3) {
+            #expect(receiver.receive(packet: p[...], nowMilliseconds: 0, now: .now) == .rejected(.badMAC("")))
+        }
+        // An edge with no key at all.
+        let stranger = try FrameEncoder(edgeID: EdgeID(rawValue: "stranger")!, key: new)
+        let frame = try stranger.makeFrame(.events(events), epoch: 1, sequence: 1, sendTimeMilliseconds: 0)
+        #expect(receiver.receive(packet: try stranger.packets(for: frame, maxChunkBytes: 2000)[0][...], nowMilliseconds: 0, now: .now)
+            == .rejected(.badMAC("")))
+        #expect(throws: WireError.self) { try Packet.verify(try packets(other, 4)[0][...], candidates: [new, old]) }
+        #expect(try Packet.verify(try packets(old, 5)[0][...], candidates: [new, old]).keyIndex == 1)
+    }
 }

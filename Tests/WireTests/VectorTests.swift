@@ -20,6 +20,22 @@ struct VectorTests {
         #expect(PresetDictionary.authV1.bytes.count == v["dictionary_auth_v1_bytes"] as? Int)
     }
 
+    /// Rotated edge keys (docs/wire-protocol.md, "Keys"): generation 1 is the original key,
+    /// later generations append 0x00 and the generation in decimal to the HKDF info.
+    @Test func edgeKeyGenerationsMatchVectors() throws {
+        let v = try Fixtures.vectors()
+        let passkey = try Passkey(v["passkey"] as! String)
+        let generations = try #require(v["edge_key_generations"] as? [[String: Any]])
+        #expect(generations.count == 4)
+        for g in generations {
+            let edge = try #require(EdgeID(rawValue: g["edge_id"] as! String))
+            let generation = try #require(UInt16(exactly: (g["generation"] as! NSNumber).intValue))
+            #expect(passkey.edgeKey(for: edge, generation: generation).hexEncoded == g["edge_key_hex"] as? String, "\(edge) generation \(generation)")
+        }
+        let web = try #require(Self.cases.first { $0["edge_id"] as? String == "web-01" })
+        #expect(passkey.edgeKey(for: EdgeID(rawValue: "web-01")!, generation: 1).hexEncoded == web["edge_key_hex"] as? String)
+    }
+
     @Test(arguments: 0..<5)
     func encodeMatchesVector(_ index: Int) throws {
         let c = try #require(Self.cases.count > index ? Self.cases[index] : nil)

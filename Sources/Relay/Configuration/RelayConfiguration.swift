@@ -64,6 +64,12 @@ public struct RelayConfiguration: Sendable {
     public var dataDirectory: URL
     /// Where the passkey comes from; nil means `<data>/passkey`, generated on first start.
     public var passkey: SecretSource?
+    /// The passkey before the current one, accepted beside it while edges move to their new
+    /// keys (`passkey_previous_file`); nil outside a rotation.
+    public var passkeyPrevious: SecretSource?
+    /// Each listed edge's key generations, the current first and, during a rotation, the one
+    /// it replaces (`edges.key_generations`); edges not listed use generation 1.
+    public var edgeKeyGenerations: [String: [UInt16]] = [:]
     public var limits: Limits
     public var freshness: Freshness
     /// When edges count as silent and gaps as losses.

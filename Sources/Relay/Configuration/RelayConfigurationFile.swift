@@ -9,7 +9,8 @@ extension RelayConfiguration {
     public static func parse(_ yaml: String, origin: String) throws -> RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
-            "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "limits", "freshness", "edges", "correlation", "allow",
+            "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "passkey_previous", "passkey_previous_file",
+            "passkey_previous_env", "limits", "freshness", "edges", "correlation", "allow",
             "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "analysis", "plain_syslog",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
@@ -37,15 +38,25 @@ extension RelayConfiguration {
             }
         }
         if let d = string(map[Node("data_directory")], "data_directory") { configuration.dataDirectory = URL(fileURLWithPath: d) }
-        let keySources = ["passkey", "passkey_file", "passkey_env"].filter { map[Node($0)] != nil }
-        if keySources.count > 1 { problems.add(map[Node(keySources[1])], "give only one of passkey, passkey_file, passkey_env") }
-        if let p = string(map[Node("passkey")], "passkey") {
-            configuration.passkey = .inline(p)
-            if p.utf8.count < Passkey.minimumBytes { problems.add(map[Node("passkey")], "passkey must be at least \(Passkey.minimumBytes) bytes") }
-        } else if let f = string(map[Node("passkey_file")], "passkey_file") {
-            configuration.passkey = .file(f)
-        } else if let e = string(map[Node("passkey_env")], "passkey_env") {
-            configuration.passkey = .environment(e)
+        /// `name`, `name_file` or `name_env`: a secret given inline, in a file, or in the environment.
+        func secret(_ name: String) -> SecretSource? {
+            let given = [name, name + "_file", name + "_env"].filter { map[Node($0)] != nil }
+            if given.count > 1 { problems.add(map[Node(given[1])], "give only one of \(name), \(name)_file, \(name)_env") }
+            if let p = string(map[Node(name)], name) {
+                if p.utf8.count < Passkey.minimumBytes { problems.add(map[Node(name)], "\(name) must be at least \(Passkey.minimumBytes) bytes") }
+                return .inline(p)
+            } else if let f = string(map[Node(name + "_file")], name + "_file") {
+                return .file(f)
+            } else if let e = string(map[Node(name + "_env")], name + "_env") {
+                return .environment(e)
+            }
+            return nil
+        }
+        configuration.passkey = secret("passkey")
+        configuration.passkeyPrevious = secret("passkey_previous")
+        if configuration.passkeyPrevious != nil, configuration.passkeyPrevious == configuration.passkey {
+            problems.add(map[Node("passkey_previous")] ?? map[Node("passkey_previous_file")] ?? map[Node("passkey_previous_env")],
+                         "passkey_previous names the passkey itself")
         }
         if let limits = map[Node("limits")]?.mapping {
             if let n = int(limits[Node("max_message_bytes")], "limits.max_message_bytes", 480...(1 << 20)) { configuration.limits.maxMessageBytes = n }
@@ -69,8 +80,27 @@ extension RelayConfiguration {
             if let n = int(f[Node("max_future_seconds")], "freshness.max_future_seconds", 1...(366 * 86_400)) { configuration.freshness.maxFuture = .seconds(n) }
         }
         if let e = map[Node("edges")]?.mapping {
-            for (k, _) in e where !["silence_seconds", "loss_after_seconds", "sources", "hosts"].contains(k.string ?? "") {
-                problems.add(k, "unknown setting edges.\(k.string ?? "?") (known: hosts, loss_after_seconds, silence_seconds, sources)")
+            for (k, _) in e where !["silence_seconds", "loss_after_seconds", "sources", "hosts", "key_generations"].contains(k.string ?? "") {
+                problems.add(k, "unknown setting edges.\(k.string ?? "?") (known: hosts, key_generations, loss_after_seconds, silence_seconds, sources)")
+            }
+            if let generations = e[Node("key_generations")] {
+                if let m = generations.mapping {
+                    for (k, v) in m {
+                        guard let id = k.string.flatMap(EdgeID.init(rawValue:)) else {
+                            problems.add(k, "edges.key_generations: \(k.string ?? "?") is not an edge id (1-64 of A-Z a-z 0-9 . _ -)")
+                            continue
+                        }
+                        let items = v.sequence.map(Array.init) ?? [v]
+                        let numbers = items.compactMap { $0.scalar.flatMap { Int($0.string) } }.compactMap { UInt16(exactly: $0) }.filter { $0 >= 1 }
+                        guard numbers.count == items.count, (1...2).contains(numbers.count), Set(numbers).count == numbers.count else {
+                            problems.add(v, "edges.key_generations.\(id) is a generation (1-65535), or the new and the old during a rotation: [2, 1]")
+                            continue
+                        }
+                        configuration.edgeKeyGenerations[id.rawValue] = numbers
+                    }
+                } else {
+                    problems.add(generations, "edges.key_generations maps edge ids to key generations, e.g. web-01: [2, 1]")
+                }
             }
             if let hosts = e[Node("hosts")] {
                 if let m = hosts.mapping {

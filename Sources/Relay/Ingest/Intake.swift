@@ -27,6 +27,7 @@ public enum IntakeItem: Sendable {
 public final class Intake: Sendable {
     private let parser: SyslogParser
     private let detector: Detector
+    private let keys: KeyRing
     private let receiver: Mutex<FrameReceiver>
     private let registry = Mutex(EdgeRegistry())
     private let forgeries = Mutex(ForgeryTracker())
@@ -61,7 +62,8 @@ public final class Intake: Sendable {
         // Windows forwarders (NXLog, Winlogbeat, Snare) send plain syslog too.
         detector.readsForwardedWindowsEvents = true
         self.detector = detector
-        let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.key(for: $0) }
+        let receiver = try FrameReceiver(configuration: .init(freshness: configuration.freshness)) { keys.candidates(for: $0) }
+        self.keys = keys
         policy = configuration.edgePolicy
         edgeSources = configuration.edgeSources
         plainSyslogFrom = configuration.plainSyslogFrom
@@ -220,7 +222,9 @@ public final class Intake: Sendable {
                 }
                 delivery.body = .events(tied)
             }
-            let raised = registry.withLock { $0.delivered(delivery, nowMilliseconds: nowMilliseconds) }
+            let key = keys.describe(delivery.keyIndex, edge: delivery.frame.edgeID)
+            if key != nil { counters.add("relay_frames_previous_key_total") }
+            let raised = registry.withLock { $0.delivered(delivery, key: key, nowMilliseconds: nowMilliseconds) }
             var verdict = Verdict.taken
             if !emit(.frame(delivery, sender: sender)) {
                 // A heartbeat is not spooled by the edge (a resend will not come) and the

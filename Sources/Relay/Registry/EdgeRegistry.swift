@@ -25,6 +25,9 @@ public struct EdgeRegistry: Codable, Sendable {
         /// The edge's `spool_failures` counter at its last heartbeat (optional: state saved
         /// before it existed still loads).
         public var spoolFailures: UInt64?
+        /// Which key signed the edge's last frame when it was not its current one (during a
+        /// rotation: "previous passkey", "generation 1"); nil when it was.
+        public var previousKey: String?
     }
 
     struct Gap: Codable, Sendable, Hashable {
@@ -53,10 +56,12 @@ public struct EdgeRegistry: Codable, Sendable {
     public init() {}
 
     /// A frame was accepted.
-    public mutating func delivered(_ delivery: FrameReceiver.Delivery, nowMilliseconds now: Int64) -> [Event] {
+    /// `key` says which key signed it when that was not the edge's current key.
+    public mutating func delivered(_ delivery: FrameReceiver.Delivery, key: String? = nil, nowMilliseconds now: Int64) -> [Event] {
         let id = delivery.frame.edgeID.rawValue
         var record = records[id] ?? Record()
         var events: [Event] = []
+        record.previousKey = key
         record.frames = record.frames == .max ? .max : record.frames + 1
         record.lastFrameMilliseconds = now
         if delivery.frame.epoch >= record.epoch { record.epoch = delivery.frame.epoch }

@@ -152,9 +152,9 @@ struct StatusSource: Sendable {
         var rows = ""
         for (id, r) in intake.edges().sorted(by: { $0.key < $1.key }) {
             rows += "<tr class=\"\(r.silent ? "bad" : "ok")\"><td>\(esc(id))</td><td>\(r.silent ? "SILENT" : "ok")</td><td>\(ago(r.lastFrameMilliseconds))</td>"
-                + "<td>\(ago(r.lastHeartbeatMilliseconds))</td><td>\(r.epoch)</td><td>\(r.frames)</td><td>\(r.framesLost)</td><td>\(r.restarts)</td></tr>\n"
+                + "<td>\(ago(r.lastHeartbeatMilliseconds))</td><td>\(r.epoch)</td><td>\(r.frames)</td><td>\(r.framesLost)</td><td>\(r.restarts)</td><td>\(esc(r.previousKey ?? "current"))</td></tr>\n"
         }
-        if rows.isEmpty { rows = "<tr><td colspan=8>no edge heard yet</td></tr>\n" }
+        if rows.isEmpty { rows = "<tr><td colspan=9>no edge heard yet</td></tr>\n" }
         var incidents = ""
         for i in (try? pipeline.store.recentIncidents(limit: 30)) ?? [] {
             incidents += "<tr class=\"\(i.severity.rawValue)\"><td>#\(i.id)</td><td>\(SyslogTimestamp.iso8601UTC(microseconds: i.lastSeen, fractionDigits: 0))</td>"
@@ -169,7 +169,7 @@ struct StatusSource: Sendable {
             <h1>relay \(esc(RelayApp.version))</h1>
             <p>listening on \(esc(listeners.joined(separator: ", "))); up \(Int(Date().timeIntervalSince(started))) s; <a href="/metrics">metrics</a>, <a href="/healthz">health</a></p>
             <h2>edges</h2>
-            <table><tr><th>edge</th><th>state</th><th>last frame</th><th>last heartbeat</th><th>epoch</th><th>frames</th><th>lost</th><th>restarts</th></tr>
+            <table><tr><th>edge</th><th>state</th><th>last frame</th><th>last heartbeat</th><th>epoch</th><th>frames</th><th>lost</th><th>restarts</th><th>key</th></tr>
             \(rows)</table>
             <h2>latest incidents</h2>
             <table><tr><th>id</th><th>last seen (UTC)</th><th>severity</th><th>kind</th><th>count</th><th>what</th><th>state</th></tr>

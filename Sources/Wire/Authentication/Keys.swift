@@ -20,10 +20,13 @@ public struct Passkey: Sendable {
     /// The key of one edge: HKDF-SHA256(ikm: passkey, salt: "wire/v1",
     /// info: "edge" 0x00 edge-id, 32 bytes). Holding it lets a host speak as that edge and
     /// no other.
-    public func edgeKey(for edgeID: EdgeID) -> EdgeKey {
-        let derived = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: key, salt: Array("wire/v1".utf8),
-            info: Array("edge".utf8) + [0] + Array(edgeID.rawValue.utf8), outputByteCount: 32)
+    ///
+    /// `generation` 1 is the key every edge starts with; rotating one edge's key moves it to
+    /// generation 2, 3, ..., whose info ends with 0x00 and the generation in decimal ASCII.
+    public func edgeKey(for edgeID: EdgeID, generation: UInt16 = 1) -> EdgeKey {
+        var info = Array("edge".utf8) + [0] + Array(edgeID.rawValue.utf8)
+        if generation != 1 { info += [0] + Array(String(generation).utf8) }
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Array("wire/v1".utf8), info: info, outputByteCount: 32)
         return EdgeKey(derived)
     }
 }

@@ -28,11 +28,14 @@ public final class FrameReceiver {
         public var frame: Frame
         public var body: FrameBody
         public var acceptance: EdgeSequenceState.Acceptance
+        /// Which of the edge's candidate keys verified the frame: 0 is its current key.
+        public var keyIndex: Int
 
-        public init(frame: Frame, body: FrameBody, acceptance: EdgeSequenceState.Acceptance) {
+        public init(frame: Frame, body: FrameBody, acceptance: EdgeSequenceState.Acceptance, keyIndex: Int = 0) {
             self.frame = frame
             self.body = body
             self.acceptance = acceptance
+            self.keyIndex = keyIndex
         }
     }
 
@@ -46,15 +49,22 @@ public final class FrameReceiver {
     }
 
     public let configuration: Configuration
-    private let keys: (EdgeID) -> EdgeKey?
+    private let candidates: (EdgeID) -> [EdgeKey]
     private var reassembler: Reassembler
     private let opener: FrameOpener
     /// Sequence state per edge; the relay persists it across restarts.
     public var sequences: [EdgeID: EdgeSequenceState] = [:]
 
-    public init(configuration: Configuration = Configuration(), keys: @escaping (EdgeID) -> EdgeKey?) throws {
+    /// One key per edge (nil: the edge is unknown).
+    public convenience init(configuration: Configuration = Configuration(), keys: @escaping (EdgeID) -> EdgeKey?) throws {
+        try self.init(configuration: configuration, candidateKeys: { keys($0).map { [$0] } ?? [] })
+    }
+
+    /// The keys each edge may sign with, its current one first (empty: the edge is unknown).
+    /// More than one during a key rotation; every packet costs one HMAC per candidate tried.
+    public init(configuration: Configuration = Configuration(), candidateKeys: @escaping (EdgeID) -> [EdgeKey]) throws {
         self.configuration = configuration
-        self.keys = keys
+        self.candidates = candidateKeys
         reassembler = Reassembler(limits: configuration.reassembly)
         opener = try FrameOpener(decompressionLimit: configuration.decompression, payloadLimits: configuration.payload)
     }
@@ -96,7 +106,7 @@ public final class FrameReceiver {
         check: (Packet) throws -> Void = { _ in }
     ) -> Result {
         do {
-            let packet = try Packet.verify(bytes, key: keys)
+            let (packet, keyIndex) = try Packet.verify(bytes, candidates: candidates)
             try check(packet)
             switch configuration.freshness.check(sendTimeMilliseconds: packet.sendTimeMilliseconds, nowMilliseconds: nowMilliseconds) {
             case .fresh: break
@@ -113,9 +123,11 @@ public final class FrameReceiver {
             }
             if let refusal = sequenceRefusal(frame.edgeID, frame.epoch, frame.sequence) { return refusal }
             let acceptance = sequences[frame.edgeID, default: EdgeSequenceState()].accept(epoch: frame.epoch, sequence: frame.sequence)
-            guard let key = keys(frame.edgeID) else { throw WireError.badMAC("key for \(frame.edgeID) withdrawn") }
-            let body = try opener.open(frame, key: key)
-            return .delivered(Delivery(frame: frame, body: body, acceptance: acceptance))
+            // Opened with the key that verified the packet completing it.
+            let keys = candidates(frame.edgeID)
+            guard keyIndex < keys.count else { throw WireError.badMAC("key for \(frame.edgeID) withdrawn") }
+            let body = try opener.open(frame, key: keys[keyIndex])
+            return .delivered(Delivery(frame: frame, body: body, acceptance: acceptance, keyIndex: keyIndex))
         } catch let error as WireError {
             return .rejected(error)
         } catch {

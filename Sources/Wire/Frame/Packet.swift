@@ -102,13 +102,29 @@ public struct Packet: Hashable, Sendable {
     ///
     /// - Returns: the verified packet; its `chunk` is copied out of `bytes`.
     public static func verify(_ bytes: ArraySlice<UInt8>, key lookup: (EdgeID) -> EdgeKey?) throws -> Packet {
+        try verify(bytes, candidates: { lookup($0).map { [$0] } ?? [] }).packet
+    }
+
+    /// Parses and authenticates `bytes` against each key the claimed edge may sign with
+    /// (during a key rotation, the new and the old; a handful at most, each one HMAC).
+    ///
+    /// - Returns: the verified packet (its `chunk` copied out of `bytes`) and the index of
+    ///   the candidate that verified it.
+    public static func verify(
+        _ bytes: ArraySlice<UInt8>, candidates lookup: (EdgeID) -> [EdgeKey]
+    ) throws -> (packet: Packet, keyIndex: Int) {
         var (packet, signed, tag) = try parse(bytes)
-        guard let key = lookup(packet.edgeID) else { throw WireError.badMAC("no key for edge \(packet.edgeID)") }
-        guard HMACTruncated.isValid(tag: tag, for: signed, key: key.mac) else {
+        let keys = lookup(packet.edgeID)
+        guard !keys.isEmpty else { throw WireError.badMAC("no key for edge \(packet.edgeID)") }
+        guard let index = keys.firstIndex(where: { HMACTruncated.isValid(tag: tag, for: signed, key: $0.mac) }) else {
             throw WireError.badMAC("tag does not match for edge \(packet.edgeID)")
         }
         packet.chunk = ArraySlice(Array(packet.chunk))
-        return packet
+        return (packet, index)
+    }
+
+    public static func verify(_ bytes: ArraySlice<UInt8>, candidates: [EdgeKey]) throws -> (packet: Packet, keyIndex: Int) {
+        try verify(bytes, candidates: { _ in candidates })
     }
 }
 
