@@ -68,6 +68,15 @@ getent passwd edge >/dev/null && getent passwd relay >/dev/null || fail "system 
 [ -f /lib/systemd/system/edge.service ] && [ -f /lib/systemd/system/relay.service ] || fail "units missing"
 [ -f /usr/share/doc/airgap-relay/rsyslog/60-airgap-tls.conf ] || fail "rsyslog snippets missing"
 
+echo "== postinst writes no file of root's through a link the relay user planted"
+rm /var/lib/relay/passkey
+echo "root's file" > /root/victim
+setpriv --reuid=relay --regid=relay --init-groups ln -s /root/victim /var/lib/relay/passkey.new
+/var/lib/dpkg/info/airgap-relay.postinst configure 0.1.0
+[ "$(cat /root/victim)" = "root's file" ] || fail "postinst wrote through the relay's link into /root/victim"
+[ -f /var/lib/relay/passkey ] && [ ! -L /var/lib/relay/passkey ] || fail "no new passkey, or a link"
+[ "$(stat -c '%U %a %s' /var/lib/relay/passkey)" = "relay 600 65" ] || fail "passkey: $(stat -c '%U %a %s' /var/lib/relay/passkey)"
+
 echo "== the relay's packaged configuration is valid as it is"
 relay check-config --config /etc/relay/relay.yaml
 
@@ -116,7 +125,8 @@ echo "== remove keeps the state, purge takes it"
 apt-get remove -y -q airgap-edge airgap-relay >/dev/null
 [ -f /var/lib/relay/passkey ] && [ -f /etc/relay/relay.yaml ] || fail "remove took the passkey or the configuration"
 apt-get purge -y -q airgap-edge airgap-relay >/dev/null
-[ ! -e /var/lib/relay ] && [ ! -e /var/lib/edge ] && [ ! -e /etc/relay/relay.yaml ] || fail "purge left state behind"
+[ ! -e /var/lib/relay ] && [ ! -e /var/lib/edge ] && [ ! -e /etc/relay/relay.yaml ] && [ ! -e /etc/edge/key ] \
+    || fail "purge left state or the edge key behind"
 echo "PASS: installed, configured, ran and purged without Swift or the network"
 EOF
 chmod +x "$root/tmp/inside.sh"

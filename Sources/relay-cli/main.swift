@@ -94,10 +94,12 @@ struct CheckConfig: ParsableCommand {
                 problems.append("the \(name) from \(source) cannot be used: \(error)")
             }
         }
+        // The first step of a rotation (deploy/README.md): the copy is made, the new passkey not yet.
+        var warnings: [String] = []
         if let previous = try? configuration.passkeyPrevious?.read(),
             previous == (try? (configuration.passkey ?? .file(configuration.dataDirectory.appendingPathComponent("passkey").path)).read())
         {
-            problems.append("passkey_previous holds the same passkey as the current one: the rotation has not begun")
+            warnings.append("passkey_previous holds the same passkey as the current one: make the new passkey to go on with the rotation")
         }
         do {
             try configuration.checkTLS()
@@ -109,7 +111,7 @@ struct CheckConfig: ParsableCommand {
             FileHandle.standardError.write(Data(problems.map { "\(config): \($0)\n" }.joined().utf8))
             throw ExitCode(78)
         }
-        for warning in SecretFile.warnings { FileHandle.standardError.write(Data("\(config): warning: \(warning)\n".utf8)) }
+        for warning in warnings + SecretFile.warnings { FileHandle.standardError.write(Data("\(config): warning: \(warning)\n".utf8)) }
         print("\(config): ok — listening on \(configuration.listeners.map(\.description).joined(separator: ", ")), data in \(configuration.dataDirectory.path)")
     }
 }

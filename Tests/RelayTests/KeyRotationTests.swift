@@ -105,11 +105,33 @@ struct KeyRotationTests {
             "edges:\n  key_generations:\n    web-01: [3, 2, 1]\n", "edges:\n  key_generations:\n    web-01: two\n",
             "edges:\n  key_generations:\n    web-01: 65536\n", "edges:\n  key_generations:\n    \"not an id\": 2\n",
             "edges:\n  key_generations: [web-01]\n",
+            "edges:\n  key_generations:\n    web-01: [1, 2]\n",
             "passkey_previous: a long enough old passkey\npasskey_previous_file: /x\n",
             "passkey_previous: short\n",
             "passkey: the same passkey twice, long\npasskey_previous: the same passkey twice, long\n",
         ] {
             #expect(throws: ConfigurationProblems.self, "\(bad)") { try RelayConfiguration.parse(bad, origin: "relay.yaml") }
         }
+    }
+
+    /// The rotation's first step (deploy/README.md): passkey.previous is a copy of the
+    /// passkey, the new one not made yet. One passkey, not two: a restart then is harmless.
+    @Test func aCopyOfThePasskeyAsPreviousIsOnePasskey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keyring-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let current = dir.appendingPathComponent("passkey").path, previous = dir.appendingPathComponent("passkey.previous").path
+        for path in [current, previous] {
+            FileManager.default.createFile(atPath: path, contents: Data((RunningRelay.passkey + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        }
+        var configuration = RelayConfiguration()
+        configuration.dataDirectory = dir
+        configuration.passkeyPrevious = .file(previous)
+        let web = EdgeID(rawValue: "web-01")!
+        #expect(try KeyRing.load(configuration).0.candidates(for: web).count == 1)
+        try Data((Self.newPasskey + "\n").utf8).write(to: URL(fileURLWithPath: current))
+        let ring = try KeyRing.load(configuration).0
+        #expect(ring.candidates(for: web).map(\.hexEncoded) == [
+            try Passkey(Self.newPasskey).edgeKey(for: web), try Passkey(RunningRelay.passkey).edgeKey(for: web),
+        ].map(\.hexEncoded))
     }
 }

@@ -117,4 +117,27 @@ struct AuthenticationTests {
         #expect(throws: WireError.self) { try Packet.verify(try packets(other, 4)[0][...], candidates: [new, old]) }
         #expect(try Packet.verify(try packets(old, 5)[0][...], candidates: [new, old]).keyIndex == 1)
     }
+
+    /// An edge restarted with its new key signs again the frames it had spooled, which were
+    /// sealed under the old key: during the overlap the relay opens them (found by review: the
+    /// frame was refused as "sealing" and its sequence number used up). Sealed under a key the
+    /// relay no longer takes, it is refused and its sequence number given back, so the gap is
+    /// seen.
+    @Test func spooledFramesSealedUnderTheOldKeyOpenDuringTheOverlap() throws {
+        let edge = Fixtures.edge
+        let old = Fixtures.passkey.edgeKey(for: edge, generation: 1)
+        let new = Fixtures.passkey.edgeKey(for: edge, generation: 2)
+        let events = [Fixtures.sampleEvent()]
+        let sealedUnderOld = try FrameEncoder(edgeID: edge, key: old, options: .init(compression: .authV1, seal: true))
+            .makeFrame(.events(events), epoch: 1, sequence: 7, sendTimeMilliseconds: 0)
+        let signedWithNew = try FrameEncoder(edgeID: edge, key: new).packets(for: sealedUnderOld, maxChunkBytes: 2000)
+        let overlap = try FrameReceiver(candidateKeys: { _ in [new, old] })
+        guard case .delivered(let d) = overlap.receive(packet: signedWithNew[0][...], nowMilliseconds: 0, now: .now) else {
+            Issue.record("a spooled frame sealed under the old key was refused during the overlap"); return
+        }
+        #expect(d.body == .events(events) && d.keyIndex == 0)
+        let after = try FrameReceiver(candidateKeys: { _ in [new] })
+        #expect(after.receive(packet: signedWithNew[0][...], nowMilliseconds: 0, now: .now) == .rejected(.sealing("")))
+        #expect(after.sequences[edge]?.check(epoch: 1, sequence: 7) ?? .fresh == .fresh, "the sequence number was given back")
+    }
 }

@@ -92,8 +92,8 @@ extension RelayConfiguration {
                         }
                         let items = v.sequence.map(Array.init) ?? [v]
                         let numbers = items.compactMap { $0.scalar.flatMap { Int($0.string) } }.compactMap { UInt16(exactly: $0) }.filter { $0 >= 1 }
-                        guard numbers.count == items.count, (1...2).contains(numbers.count), Set(numbers).count == numbers.count else {
-                            problems.add(v, "edges.key_generations.\(id) is a generation (1-65535), or the new and the old during a rotation: [2, 1]")
+                        guard numbers.count == items.count, (1...2).contains(numbers.count), numbers.count == 1 || numbers[0] > numbers[1] else {
+                            problems.add(v, "edges.key_generations.\(id) is a generation (1-65535), or the new and the old during a rotation, the new first: [2, 1]")
                             continue
                         }
                         configuration.edgeKeyGenerations[id.rawValue] = numbers

@@ -60,25 +60,32 @@ public final class KeyRing: Sendable {
     /// mode 0600 and 32 random bytes as hex when it does not exist yet), the previous passkey
     /// during a rotation, and the edges' key generations.
     public static func load(_ configuration: RelayConfiguration) throws -> (KeyRing, createdAt: String?) {
-        let (current, created) = try passkey(configuration.passkey, dataDirectory: configuration.dataDirectory)
-        let previous = try configuration.passkeyPrevious.map { try passkey(try $0.read(), from: $0.description) }
-        return (KeyRing(passkey: current, previous: previous, generations: configuration.edgeKeyGenerations), created)
+        let (current, origin, created) = try secret(configuration.passkey, dataDirectory: configuration.dataDirectory)
+        // The same passkey twice (a rotation's first step: the copy is made, the new one not
+        // yet) is one passkey.
+        let previous = try configuration.passkeyPrevious.map { try ($0.read(), $0.description) }.flatMap { $0.0 == current ? nil : $0 }
+        return (
+            KeyRing(
+                passkey: try passkey(current, from: origin), previous: try previous.map { try passkey($0.0, from: $0.1) },
+                generations: configuration.edgeKeyGenerations),
+            created
+        )
     }
 
-    private static func passkey(_ source: SecretSource?, dataDirectory: URL) throws -> (Passkey, createdAt: String?) {
+    private static func secret(_ source: SecretSource?, dataDirectory: URL) throws -> (String, origin: String, createdAt: String?) {
         if let source {
-            return (try passkey(source.read(), from: source.description), nil)
+            return (try source.read(), source.description, nil)
         }
         let path = dataDirectory.appendingPathComponent("passkey").path
         if FileManager.default.fileExists(atPath: path) {
-            return (try passkey(SecretSource.file(path).read(), from: path), nil)
+            return (try SecretSource.file(path).read(), path, nil)
         }
         try SecretFile.privateDirectory(dataDirectory.path)
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         // 0600 from the first byte, and never through a file or link someone put there.
         try SecretFile.create(path, contents: Array((secret + "\n").utf8))
-        return (try passkey(secret, from: path), path)
+        return (secret, path, path)
     }
 
     private static func passkey(_ text: String, from origin: String) throws -> Passkey {

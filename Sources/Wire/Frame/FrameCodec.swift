@@ -104,9 +104,25 @@ public final class FrameOpener {
 
     /// - Parameter key: the key the frame's packets were verified with.
     public func open(_ frame: Frame, key: EdgeKey) throws -> FrameBody {
+        try open(frame, keys: [key])
+    }
+
+    /// - Parameter keys: the keys a sealed frame may be sealed with, the one its packets were
+    ///   verified with first: during a key rotation an edge restarted with its new key signs
+    ///   again the frames it had spooled, sealed under the old one. One ChaCha20-Poly1305
+    ///   open per key tried, at most `keys.count`.
+    public func open(_ frame: Frame, keys: [EdgeKey]) throws -> FrameBody {
         var payload = frame.payload[...]
         if frame.flags.contains(.sealed) {
-            payload = try Sealing.open(payload, frame: frame, key: key)[...]
+            var opened: [UInt8]?
+            for key in keys {
+                if let plain = try? Sealing.open(payload, frame: frame, key: key) {
+                    opened = plain
+                    break
+                }
+            }
+            guard let opened else { throw WireError.sealing("sealed payload does not open with any of the edge's \(keys.count) key(s)") }
+            payload = opened[...]
         }
         if frame.flags.contains(.deflated) {
             guard let dictionary = PresetDictionary.known(id: frame.dictionaryID) else {

@@ -123,10 +123,19 @@ public final class FrameReceiver {
             }
             if let refusal = sequenceRefusal(frame.edgeID, frame.epoch, frame.sequence) { return refusal }
             let acceptance = sequences[frame.edgeID, default: EdgeSequenceState()].accept(epoch: frame.epoch, sequence: frame.sequence)
-            // Opened with the key that verified the packet completing it.
+            // Unsealed with the key that verified the packet completing it, else the edge's
+            // other keys (its spool, sealed under the key it had before a rotation).
             let keys = candidates(frame.edgeID)
-            guard keyIndex < keys.count else { throw WireError.badMAC("key for \(frame.edgeID) withdrawn") }
-            let body = try opener.open(frame, key: keys[keyIndex])
+            let body: FrameBody
+            do {
+                guard keyIndex < keys.count else { throw WireError.badMAC("key for \(frame.edgeID) withdrawn") }
+                body = try opener.open(frame, keys: [keys[keyIndex]] + keys.indices.filter { $0 != keyIndex }.map { keys[$0] })
+            } catch {
+                // Authenticated but not opened: its sequence number is given back, so the gap
+                // it leaves is seen (edge.loss at the relay) rather than a frame taken and lost.
+                sequences[frame.edgeID]?.forget(epoch: frame.epoch, sequence: frame.sequence)
+                throw error
+            }
             return .delivered(Delivery(frame: frame, body: body, acceptance: acceptance, keyIndex: keyIndex))
         } catch let error as WireError {
             return .rejected(error)

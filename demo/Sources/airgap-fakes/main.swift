@@ -6,7 +6,8 @@
 //     airgap-fakes [--host ADDRESS]
 //
 // Prints one JSON line with the robot's webhook, secret and keyword and Spark's URL and
-// credentials, then one JSON line per message the robot accepted, until SIGTERM or SIGINT.
+// credentials, then one JSON line per message the robot accepted, until SIGTERM or SIGINT;
+// on standard error, each message as a person reads it.
 import Foundation
 import TestSupport
 import Wire
@@ -39,13 +40,15 @@ emit(json([
 
 for signal in [SIGTERM, SIGINT] { Foundation.signal(signal, SIG_IGN) }
 let stop = AsyncStream<Void> { continuation in
-    for number in [SIGTERM, SIGINT] {
+    let sources = [SIGTERM, SIGINT].map { number in
         let source = DispatchSource.makeSignalSource(signal: number)
         source.setEventHandler { continuation.yield() }
         source.resume()
-        nonisolated(unsafe) let kept = source
-        continuation.onTermination = { _ in kept.cancel() }
+        return source
     }
+    // The sources live as long as the stream.
+    nonisolated(unsafe) let kept = sources
+    continuation.onTermination = { _ in kept.forEach { $0.cancel() } }
 }
 let printer = Task {
     var shown = 0
@@ -53,6 +56,8 @@ let printer = Task {
         let accepted = robot.accepted
         for message in accepted.dropFirst(shown) {
             emit(json([("robot_message_ms", String(message.wallMilliseconds)), ("text", message.text)]))
+            let time = Date(timeIntervalSince1970: Double(message.wallMilliseconds) / 1000).formatted(date: .omitted, time: .standard)
+            FileHandle.standardError.write(Data("\n── DingTalk group, \(time) ──────────────────────────\n\(message.text)\n".utf8))
         }
         shown = accepted.count
         try? await Task.sleep(for: .milliseconds(100))
