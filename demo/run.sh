@@ -73,11 +73,12 @@ analysis:
   timeout_seconds: 10
 EOF
 "$bin/relay" check-config --config "$work/relay.yaml" > /dev/null
+# The edge's key (this makes the relay's passkey), then the relay.
+key=$("$bin/relay" edge-key --edge demo-01 --config "$work/relay.yaml" 2>/dev/null | head -n 1)
 "$bin/relay" run --config "$work/relay.yaml" > "$work/relay.out" 2>&1 &
 pids+=($!)
 
-# The edge: its key from the relay, following auth.log from its first line.
-key=$("$bin/relay" edge-key --edge demo-01 --config "$work/relay.yaml" 2>/dev/null | head -n 1)
+# The edge, following auth.log from its first line.
 : > "$work/auth.log"
 cat > "$work/edge.yaml" <<EOF
 edge_id: demo-01

@@ -28,10 +28,12 @@ work=$(mktemp -d /tmp/airgap-networks.XXXXXX)
 hosts=(out gw web1 web2 rs db1 inter)
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    pkill -9 -f "$work" 2>/dev/null || true
-    wait 2>/dev/null || true
-    for h in "${hosts[@]}"; do ip netns del "ag-$h" 2>/dev/null || true; done
+    {   # (bash's "Killed" notices go to the same place)
+        for pid in "${pids[@]}"; do kill -9 "$pid" || true; done
+        pkill -9 -f "$work" || true
+        wait || true
+        for h in "${hosts[@]}"; do ip netns del "ag-$h" || true; done
+    } 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT

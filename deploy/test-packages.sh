@@ -3,19 +3,28 @@
 # no compiler, no SQLite) with apt, offline (a network namespace of its own, with loopback
 # only), configures them the way deploy/README.md tells an operator to, runs both from there
 # and checks that a brute force written to the edge's auth log becomes an incident at the
-# relay. Then removes and purges them. Root only (chroot, namespaces); .ci/run runs it.
+# relay. Then removes and purges them. Then, in a second copy of the root booted with
+# systemd-nspawn (systemd as its init, a private network), the units as shipped:
+# `systemctl enable --now relay edge`, their users and limits, and the same brute force.
+# Root only (chroot, namespaces); .ci/run runs it.
 #
 #   deploy/test-packages.sh [DEB...]       default: builds them with deploy/package.sh (release)
 #
-# FRESH_ROOT_TAR=file reuses a root made earlier by mmdebstrap (it downloads about 40 MB).
+# FRESH_ROOT_TAR=file reuses a root tarball made earlier by mmdebstrap with systemd (it
+# downloads about 45 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "test-packages.sh needs root (chroot and namespaces)" >&2; exit 1; }
 command -v mmdebstrap >/dev/null || { echo "mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 1; }
+command -v systemd-nspawn >/dev/null || { echo "systemd-nspawn is missing (apt-get install systemd-container)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/airgap-packages.XXXXXX)
-cleanup() { rm -rf "$work"; }
+nspawn_pid=
+cleanup() {
+    [ -z "$nspawn_pid" ] || kill -9 "$nspawn_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -36,14 +45,14 @@ done
 verify=$(systemd-analyze verify "$units"/*.service 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify: $verify"
 
-echo "== a fresh Debian root (minbase)"
+echo "== a fresh Debian root (minbase and systemd, as a host has it)"
 root=$work/root
 mkdir -p "$root"
-if [ -n "${FRESH_ROOT_TAR:-}" ]; then
-    tar -C "$root" -xf "$FRESH_ROOT_TAR"
-else
-    mmdebstrap --variant=minbase --quiet bookworm "$root"
+tarball=${FRESH_ROOT_TAR:-$work/root.tar}
+if [ ! -s "$tarball" ]; then
+    mmdebstrap --variant=minbase --include=systemd,systemd-sysv,dbus --quiet bookworm "$tarball"
 fi
+tar -C "$root" -xf "$tarball"
 [ ! -e "$root/opt/swift" ] && ! chroot "$root" sh -c 'command -v swift swiftc' >/dev/null \
     || fail "the fresh root has a Swift toolchain"
 chroot "$root" sh -c 'test ! -e /usr/lib/x86_64-linux-gnu/libsqlite3.so.0' \
@@ -141,3 +150,82 @@ unshare --mount --net --pid --fork sh -c '
     if ip route get 1.1.1.1 >/dev/null 2>&1; then echo "FAIL: the namespace has a route out" >&2; exit 1; fi
     exec chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /tmp/inside.sh
 ' sh "$root"
+
+echo "== under systemd: a second copy of the fresh root, booted (systemd-nspawn, private network)"
+booted=$work/booted
+mkdir -p "$booted"
+tar -C "$booted" -xf "$tarball"
+# (Not in /tmp: systemd-nspawn mounts a fresh tmpfs there.)
+mkdir -p "$booted/root/airgap"
+for deb in "${debs[@]}"; do cp "$deb" "$booted/root/airgap/"; done
+cat > "$booted/root/airgap/inside-systemd.sh" <<'EOF'
+#!/bin/sh
+set -eu
+fail() { echo "FAIL: $*" >&2; systemctl --no-pager status relay edge >&2 || true; journalctl --no-pager -n 40 >&2 || true; exit 1; }
+apt-get install -y -q /root/airgap/airgap-edge_*.deb /root/airgap/airgap-relay_*.deb >/root/airgap/apt.log 2>&1 \
+    || { cat /root/airgap/apt.log; fail "apt install"; }
+echo "== systemctl enable --now relay (the packaged configuration, as installed)"
+systemctl enable --now relay
+key=$(relay edge-key --edge web-01 --config /etc/relay/relay.yaml | head -n 1)
+printf '%s\n' "$key" | install -m 0600 -o edge -g edge /dev/stdin /etc/edge/key
+sed -i -e 's/^edge_id: ""/edge_id: web-01/' -e 's/relay.internal:5514/127.0.0.1:5514/' /etc/edge/edge.yaml
+install -m 0640 -o root -g adm /dev/null /var/log/auth.log
+edge check-config --config /etc/edge/edge.yaml
+echo "== systemctl enable --now edge"
+systemctl enable --now edge
+sleep 3
+for unit in relay edge; do
+    [ "$(systemctl is-active "$unit")" = active ] || fail "$unit is not active"
+    [ "$(systemctl show -p User --value "$unit")" = "$unit" ] || fail "$unit does not run as $unit"
+done
+for unit in relay edge; do
+    owner=$(stat -c %U "/proc/$(systemctl show -p MainPID --value "$unit")")
+    [ "$owner" = "$unit" ] || fail "the $unit process runs as $owner"
+done
+systemctl show -p MemoryMax -p TasksMax -p LimitNOFILE relay edge
+for port in 1 2 3 4 5 6; do
+    echo "$(date '+%b %e %H:%M:%S') web01 sshd[4242]: Failed password for root from 203.0.113.9 port 5000$port ssh2" >> /var/log/auth.log
+done
+for _ in $(seq 1 60); do
+    relay alerts --json --config /etc/relay/relay.yaml 2>/dev/null | grep '"kind": "brute_force"' \
+        | grep -q '"authenticated": true.*"edge": "web-01"' && break
+    sleep 0.5
+done
+relay alerts --json --config /etc/relay/relay.yaml | grep -q '"kind": "brute_force"' || fail "no brute_force incident under systemd"
+relay alerts --config /etc/relay/relay.yaml
+echo "== a killed edge is started again by systemd (Restart=always)"
+before=$(systemctl show -p MainPID --value edge)
+kill -9 "$before"
+now=0
+for _ in $(seq 1 30); do
+    now=$(systemctl show -p MainPID --value edge)
+    [ "$now" != 0 ] && [ "$now" != "$before" ] && [ "$(systemctl is-active edge)" = active ] && break
+    sleep 0.5
+done
+[ "$now" != 0 ] && [ "$now" != "$before" ] || fail "systemd did not restart the edge"
+systemctl stop edge relay
+echo "PASS: under systemd, the units as shipped"
+EOF
+chmod +x "$booted/root/airgap/inside-systemd.sh"
+systemd-nspawn -D "$booted" --boot --private-network --register=no --keep-unit --quiet > "$work/boot.log" 2>&1 &
+nspawn_pid=$!
+leader=
+for _ in $(seq 1 100); do
+    leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
+    [ -n "$leader" ] && break
+    sleep 0.1
+done
+[ -n "$leader" ] || { cat "$work/boot.log"; fail "systemd-nspawn did not boot the root"; }
+inside() { nsenter --target "$leader" --mount --uts --ipc --net --pid -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+state=
+for _ in $(seq 1 120); do
+    state=$(inside systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) break ;; esac
+    sleep 0.5
+done
+case "$state" in running|degraded) ;; *) cat "$work/boot.log"; fail "the booted root is '$state'" ;; esac
+if inside ip route get 1.1.1.1 >/dev/null 2>&1; then fail "the booted root has a route out"; fi
+inside /root/airgap/inside-systemd.sh
+kill "$nspawn_pid" 2>/dev/null || true
+wait "$nspawn_pid" 2>/dev/null || true
+nspawn_pid=

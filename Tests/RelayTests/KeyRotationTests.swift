@@ -134,4 +134,26 @@ struct KeyRotationTests {
             try Passkey(Self.newPasskey).edgeKey(for: web), try Passkey(RunningRelay.passkey).edgeKey(for: web),
         ].map(\.hexEncoded))
     }
+
+    /// `relay run` and `relay edge-key` started together on a fresh data directory both create
+    /// the passkey: one wins and both use its passkey (before, the loser stopped with "cannot
+    /// create ...: File exists", and the demo's relay never started).
+    @Test func processesCreatingThePasskeyAtOnceAgreeOnOne() async throws {
+        for _ in 0..<20 {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keyring-race-\(UUID().uuidString)")
+            var fresh = RelayConfiguration()
+            fresh.dataDirectory = dir
+            let configuration = fresh
+            let web = EdgeID(rawValue: "web-01")!
+            let keys = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 { group.addTask { try KeyRing.load(configuration).0.key(for: web).hexEncoded } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(Set(keys).count == 1, "\(Set(keys).count) different passkeys")
+            let entries = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            #expect(entries == ["passkey"], "left behind: \(entries)")
+            let mode = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("passkey").path)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+    }
 }

@@ -83,8 +83,11 @@ public final class KeyRing: Sendable {
         try SecretFile.privateDirectory(dataDirectory.path)
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        // 0600 from the first byte, and never through a file or link someone put there.
-        try SecretFile.create(path, contents: Array((secret + "\n").utf8))
+        // 0600 from the first byte, whole or not at all, and never through a file or link
+        // someone put there. Another process that made it first wins: its passkey is read.
+        guard try SecretFile.createUnlessPresent(path, contents: Array((secret + "\n").utf8)) else {
+            return (try SecretSource.file(path).read(), path, nil)
+        }
         return (secret, path, path)
     }
 

@@ -19,6 +19,23 @@ public enum SecretFile {
         guard fsync(fd) == 0 else { throw WireError.badKey("cannot sync \(path)") }
     }
 
+    /// Creates `path` holding `contents` (mode 0600, synced) unless a file is already there,
+    /// atomically: the file appears whole or not at all (written under a temporary name, then
+    /// linked), so two processes creating it at once (`relay run` and `relay edge-key` started
+    /// together) agree on one. Returns false, writing nothing, when `path` already existed.
+    public static func createUnlessPresent(_ path: String, contents: [UInt8]) throws -> Bool {
+        let temporary = "\(path).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).new"
+        try create(temporary, contents: contents)
+        defer { unlink(temporary) }
+        // link(2) makes a new name and fails if anything (a file, a link) has it: no write
+        // goes through a name someone planted.
+        guard link(temporary, path) == 0 else {
+            if errno == EEXIST { return false }
+            throw WireError.badKey("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        return true
+    }
+
     /// What is wrong with the permissions of a secret file: readable or writable by its group
     /// or by others. Nil when only its owner may use it (or it cannot be examined).
     public static func exposure(_ path: String) -> String? {
