@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The Windows Event Log API (winevt.h) for the edge's live subscription; empty elsewhere.
+        .target(
+            name: "CWinEvt",
+            linkerSettings: [.linkedLibrary("wevtapi", .when(platforms: [.windows]))]
+        ),
         // The protocol both binaries speak. No sockets here.
         .target(
             name: "Wire",
@@ -55,6 +60,7 @@ let package = Package(
             name: "Edge",
             dependencies: [
                 "Wire",
+                .target(name: "CWinEvt", condition: .when(platforms: [.windows])),
                 "Detection",
                 "WindowsEvents",
                 .product(name: "Yams", package: "Yams"),

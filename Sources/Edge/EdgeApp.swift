@@ -11,14 +11,16 @@ public struct EdgeApp: Sendable {
     public let sender: EdgeSender
     public let spool: Spool
 
-    public init(configuration: EdgeConfiguration, logger: Logger) throws {
+    /// `eventLog`: where Windows event log channels come from (the platform's own; tests
+    /// give a scripted one).
+    public init(configuration: EdgeConfiguration, logger: Logger, eventLog: (any EventLogSubscription)? = EventLogSubscriptions.native) throws {
         self.configuration = configuration
         let key = try configuration.readKey()
         var rules = RuleSet.builtin
         for file in configuration.ruleFiles { rules = rules.applying(try RuleLoader.load(file: file)) }
         spool = try Spool(directory: configuration.stateDirectory + "/spool", maxBytes: configuration.spool.maxBytes)
         sender = EdgeSender(configuration: configuration, spool: spool, key: key, logger: logger)
-        reader = try EdgeReader(configuration: configuration, detector: Detector(rules: rules), spool: spool, sender: sender, key: key, logger: logger)
+        reader = try EdgeReader(configuration: configuration, detector: Detector(rules: rules), spool: spool, sender: sender, key: key, logger: logger, eventLog: eventLog)
     }
 
     /// The reader's thread as a service: it stops, spooling what it read, on shutdown.

@@ -35,12 +35,14 @@ public final class EdgeReader: @unchecked Sendable {
         case file(FileTail)
         case journal(JournalSource)
         case evtx(EvtxTail)
+        case eventLog(EventLogSource)
 
         var name: String {
             switch self {
             case .file(let t): t.path
             case .journal(let j): j.name
             case .evtx(let e): e.path
+            case .eventLog(let l): l.name
             }
         }
     }
@@ -51,7 +53,12 @@ public final class EdgeReader: @unchecked Sendable {
         case cursor(String)
     }
 
-    public init(configuration: EdgeConfiguration, detector: Detector, spool: Spool, sender: EdgeSender, key: EdgeKey, logger: Logger) throws {
+    /// `eventLog` subscribes to the configured Windows event log channels (the platform's
+    /// own by default; none outside Windows).
+    public init(
+        configuration: EdgeConfiguration, detector: Detector, spool: Spool, sender: EdgeSender, key: EdgeKey, logger: Logger,
+        eventLog: (any EventLogSubscription)? = EventLogSubscriptions.native
+    ) throws {
         self.configuration = configuration
         self.detector = detector
         self.spool = spool
@@ -91,6 +98,15 @@ public final class EdgeReader: @unchecked Sendable {
         for path in configuration.evtxFiles {
             sources.append(.evtx(EvtxTail(path: path, cursor: state.cursors[path], startAt: configuration.startAt, rules: detector.rules)))
         }
+        if !configuration.eventLogChannels.isEmpty {
+            guard let eventLog else { throw EdgeError("eventlog sources need the Windows build of the edge") }
+            for channel in configuration.eventLogChannels {
+                let name = EventLogSource.name(channel: channel)
+                sources.append(.eventLog(EventLogSource(
+                    channel: channel, cursor: state.cursors[name], startAt: configuration.startAt, rules: detector.rules,
+                    subscription: eventLog) { watcher.wake() }))
+            }
+        }
         if configuration.followJournal {
             let name = JournalSource.name(file: configuration.journalFile)
             sources.append(.journal(JournalSource(file: configuration.journalFile, cursor: state.cursors[name], startAt: configuration.startAt) { watcher.wake() }))
@@ -114,7 +130,11 @@ public final class EdgeReader: @unchecked Sendable {
     public func run() {
         logger.info("edge started", metadata: ["edge": "\(configuration.edgeID)", "epoch": "\(epoch)", "inotify": "\(watcher.usesInotify)"])
         for case .journal(let j) in sources { j.start() }
-        defer { for case .journal(let j) in sources { j.stop() } }
+        for case .eventLog(let l) in sources { l.start() }
+        defer {
+            for case .journal(let j) in sources { j.stop() }
+            for case .eventLog(let l) in sources { l.stop() }
+        }
         var pending: [Pending] = []
         var pendingSince: ContinuousClock.Instant?
         var lastHeartbeat = ContinuousClock.now - .seconds(configuration.heartbeatSeconds)
@@ -210,6 +230,15 @@ public final class EdgeReader: @unchecked Sendable {
                     guard let event = tail.detect(record) else { continue }
                     add(event, index, .cursor(cursor), &pending)
                 }
+            case .eventLog(let l):
+                let records = l.read(limit: 1024)
+                guard !records.isEmpty else { continue }
+                readAny = true
+                sender.counters.add(.linesRead, records.count)
+                for (record, bookmark) in records {
+                    guard let event = l.detect(record) else { continue }
+                    add(event, index, .cursor(bookmark), &pending)
+                }
             case .journal(let j):
                 let entries = j.read()
                 guard !entries.isEmpty else { continue }
@@ -270,6 +299,7 @@ public final class EdgeReader: @unchecked Sendable {
         case .file(let t): t.checkpoint.map(Position.file)
         case .journal(let j): j.position.map(Position.cursor)
         case .evtx(let e): .cursor(e.cursor)
+        case .eventLog(let l): l.position.map(Position.cursor)
         }
     }
 
@@ -312,6 +342,8 @@ public final class EdgeReader: @unchecked Sendable {
                 summaries.append(Heartbeat.Source(name: j.name, state: j.state, detail: "restarts \(j.restarts)"))
             case .evtx(let e):
                 summaries.append(Heartbeat.Source(name: e.path, state: e.state, detail: e.detail))
+            case .eventLog(let l):
+                summaries.append(Heartbeat.Source(name: l.name, state: l.state, detail: l.detail))
             }
         }
         counters["overlong_lines"] = UInt64(overlong)

@@ -153,6 +153,8 @@ struct DeliveryTests {
               addresses: ["nohost", "127.0.0.1:99999"]
             batch:
               max_events: 0
+            sources:
+              - eventlog: Security
             colour: blue
             """
         do {
@@ -168,7 +170,12 @@ struct DeliveryTests {
             #expect(text.contains("relay address 127.0.0.1:99999"))
             #expect(text.contains("batch.max_events"))
             #expect(text.contains("unknown setting colour"))
+            #if os(Windows)
             #expect(p.messages.count == 7)
+            #else
+            #expect(text.contains("eventlog sources need the Windows build of the edge"))
+            #expect(p.messages.count == 8)
+            #endif
         }
     }
 }

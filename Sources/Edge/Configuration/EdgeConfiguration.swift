@@ -44,6 +44,8 @@ public struct EdgeConfiguration: Sendable {
     public var files: [String] = []
     /// Windows event logs (EVTX files) to follow.
     public var evtxFiles: [String] = []
+    /// Windows event log channels (`Security`, `System`) to subscribe to: the Windows build.
+    public var eventLogChannels: [String] = []
     /// Follow the journal; `journalFile` reads a journal file or directory instead of the
     /// system journal.
     public var followJournal = false
@@ -151,20 +153,34 @@ public struct EdgeConfiguration: Sendable {
                         configuration.files.append(path)
                     } else if let file = item.mapping?[Node("evtx")], let path = string(file, "sources[].evtx") {
                         configuration.evtxFiles.append(path)
+                    } else if let channel = item.mapping?[Node("eventlog")], let name = string(channel, "sources[].eventlog") {
+                        if name.isEmpty || name.utf8.count > 256 || name.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                            problems.add(channel, "sources[].eventlog is a channel name such as Security or System")
+                        } else if EventLogSubscriptions.native == nil {
+                            problems.add(channel, "eventlog sources need the Windows build of the edge; here, follow an exported log with evtx: PATH")
+                        } else {
+                            configuration.eventLogChannels.append(name)
+                        }
                     } else if let journal = item.mapping?[Node("journald")] {
+                        #if !os(Linux)
+                        problems.add(journal, "journald sources need Linux")
+                        #endif
                         configuration.followJournal = true
                         if let f = journal.mapping?[Node("file")] { configuration.journalFile = string(f, "sources[].journald.file") }
                     } else {
-                        problems.add(item, "each source is {file: PATH}, {evtx: PATH} or {journald: {}}")
+                        problems.add(item, "each source is {file: PATH}, {evtx: PATH}, {journald: {}} or {eventlog: CHANNEL}")
                     }
                 }
             } else {
                 problems.add(sources, "sources must be a list, e.g. - file: /var/log/auth.log")
             }
-        } else if let file = Self.defaultFile() {
-            configuration.files = [file]
         } else {
-            configuration.followJournal = true
+            #if os(Windows)
+            // The channels the Windows rules read.
+            configuration.eventLogChannels = ["Security", "System"]
+            #else
+            if let file = Self.defaultFile() { configuration.files = [file] } else { configuration.followJournal = true }
+            #endif
         }
         if let s = string(value("start_at"), "start_at") {
             if let v = FileTail.StartAt(rawValue: s) { configuration.startAt = v } else { problems.add(value("start_at"), "start_at must be end or beginning") }

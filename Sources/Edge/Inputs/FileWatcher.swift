@@ -1,7 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if os(Linux)
+import Glibc
 
 /// Sleeps until a watched directory changes (a file in it written, created, renamed,
 /// deleted), a wake-up is requested, or the timeout passes. inotify where the kernel has
@@ -58,3 +58,32 @@ public final class FileWatcher: @unchecked Sendable {
         while buffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 }
+#else
+/// Sleeps until a wake-up is requested or the timeout passes: a slow poll of the files, for
+/// platforms without inotify (Windows, where event log channels wake the reader themselves).
+public final class FileWatcher: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var woken = false
+    public let usesInotify = false
+
+    public init(directories: [String]) {}
+
+    /// Ends a `wait` early, from any thread.
+    public func wake() {
+        condition.lock()
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Returns when woken, or after `timeout`.
+    public func wait(timeout: Duration) {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let deadline = Date().addingTimeInterval(max(0, seconds))
+        condition.lock()
+        while !woken, condition.wait(until: deadline) {}
+        woken = false
+        condition.unlock()
+    }
+}
+#endif

@@ -101,7 +101,9 @@ public final class JournalSource: @unchecked Sendable {
             }
             restartCount += 1
             // A second before the next start; stop() ends the wait at once.
-            _ = lock.wait(until: Date().addingTimeInterval(1))
+            // (Other wake-ups on this condition, the reader's, do not shorten it.)
+            let deadline = Date().addingTimeInterval(1)
+            while !stopped, lock.wait(until: deadline) {}
             let done = stopped
             lock.unlock()
             if done { return }

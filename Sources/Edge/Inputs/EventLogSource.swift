@@ -1,0 +1,273 @@
+import Detection
+import Foundation
+import Wire
+import WindowsEvents
+
+/// Hands a Windows event log channel's events, rendered as XML, to an `EventLogSource`.
+///
+/// On Windows this is `WindowsEventLog` (EvtSubscribe and EvtRender; untested here, see
+/// docs/windows.md). Everything after "an XML string arrived" is `EventLogSource`, shared
+/// by every platform and tested with a scripted subscription.
+public protocol EventLogSubscription: Sendable {
+    /// Follows `channel` until `sink.isStopped`, handing each event's XML to `sink.deliver`
+    /// in the order the channel holds them.
+    ///
+    /// Starts after the event `bookmark` names (Windows bookmark XML, as
+    /// `EventLogSource.bookmark` writes it), or when there is none at the oldest record
+    /// (`fromOldest`) or with the events written from now on. Returns once stopped or when
+    /// `deliver` says to stop; throws when the subscription fails, and is then called again
+    /// a second later from the bookmark after the last event delivered.
+    func follow(channel: String, after bookmark: String?, fromOldest: Bool, into sink: EventLogSource) throws
+}
+
+/// The subscription this platform has: the Windows Event Log on Windows, none elsewhere
+/// (there, the edge follows EVTX files instead: `sources: [{evtx: PATH}]`).
+public enum EventLogSubscriptions {
+    public static var native: (any EventLogSubscription)? {
+        #if os(Windows)
+        WindowsEventLog()
+        #else
+        nil
+        #endif
+    }
+}
+
+/// A Windows event log channel (`Security`, `System`) as an edge source.
+///
+/// A thread of its own runs the subscription, which delivers each event as XML. It is parsed
+/// there (the shared event XML reader), queued (bounded: the subscription waits while the
+/// queue is full, so a burst waits in the event log, not in memory), and read by the edge's
+/// reader through the Windows rules. The place is a bookmark naming the channel and the
+/// last record id handed on; after a restart (or `kill -9`) the subscription resumes after the
+/// bookmark saved with the last spooled frame.
+///
+/// An NSCondition, not a Mutex: the subscription's thread waits on it for room.
+public final class EventLogSource: @unchecked Sendable {
+    public let channel: String
+    /// Events parsed and waiting for the reader.
+    public static let maxQueued = 1024
+    /// Larger renderings are dropped and counted (Windows caps a record at 64 KiB of binary
+    /// XML; rendered, that is well under this).
+    public static let maxEventBytes = 1 << 20
+
+    private let subscription: any EventLogSubscription
+    private let fromOldest: Bool
+    private let wake: @Sendable () -> Void
+    private let lock = NSCondition()
+    private var queue: [(event: WindowsEvent, bookmark: String)] = []
+    private var head = 0
+    /// After the last event delivered (where a restarted subscription resumes).
+    private var delivered: String?
+    /// After the last event handed to the reader (the position saved with frames).
+    private var handedOn: String?
+    private var lastRecordID: UInt64?
+    private var stopped = false
+    private var running = false
+    private var supervised = false
+    private var counts = Counts()
+    private var detector: WindowsDetector
+
+    public struct Counts: Sendable, Equatable {
+        /// Times the subscription was started again after it failed or ended.
+        public var restarts = 0
+        /// Renderings that held no event, or one cut off.
+        public var malformed = 0
+        /// Renderings over `maxEventBytes`.
+        public var overlong = 0
+        /// The last failure, for heartbeats.
+        public var lastError: String?
+    }
+
+    /// `cursor` from the state file (a bookmark); none, or one that is not a bookmark, means
+    /// where `startAt` says.
+    public init(channel: String, cursor: String?, startAt: FileTail.StartAt, rules: RuleSet, subscription: any EventLogSubscription, wake: @escaping @Sendable () -> Void) {
+        self.channel = channel
+        self.subscription = subscription
+        self.wake = wake
+        fromOldest = startAt == .beginning
+        detector = WindowsDetector(rules: rules)
+        if let cursor, let id = Self.recordID(inBookmark: cursor) {
+            delivered = cursor
+            handedOn = cursor
+            lastRecordID = id
+        }
+    }
+
+    /// The source's name in the state file and heartbeats.
+    public var name: String { Self.name(channel: channel) }
+    public static func name(channel: String) -> String { "eventlog:\(channel)" }
+
+    // MARK: The subscription's side
+
+    public var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+
+    /// One event's XML. Waits while the queue is full; false once the source is stopping.
+    @discardableResult
+    public func deliver(_ xml: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard xml.count <= Self.maxEventBytes else {
+            lock.lock()
+            counts.overlong += 1
+            lock.unlock()
+            return !isStopped
+        }
+        var damaged = 0
+        var events: [WindowsEvent] = []
+        EventXMLReader().forEachEvent(in: xml, damaged: &damaged) { events.append($0) }
+        lock.lock()
+        defer { lock.unlock() }
+        if events.isEmpty || damaged > 0 { counts.malformed += 1 }
+        for event in events {
+            while queue.count - head >= Self.maxQueued, !stopped { lock.wait() }
+            guard !stopped else { return false }
+            let bookmark = Self.bookmark(channel: event.channel.isEmpty ? channel : event.channel, recordID: event.recordID)
+            queue.append((event, bookmark))
+            delivered = bookmark
+            lastRecordID = event.recordID
+        }
+        if !events.isEmpty { wake() }
+        return !stopped
+    }
+
+    public func deliver(_ xml: String) -> Bool {
+        var copy = xml
+        return copy.withUTF8 { deliver($0) }
+    }
+
+    // MARK: The reader's side
+
+    /// Starts the subscription's thread; it runs the subscription again a second after it
+    /// fails or ends, from the bookmark after the last event delivered, until `stop()`.
+    public func start() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped, !supervised else { return }
+        supervised = true
+        let thread = Thread { [self] in supervise() }
+        thread.name = "eventlog-\(channel)"
+        thread.start()
+    }
+
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    private func supervise() {
+        while true {
+            lock.lock()
+            let bookmark = delivered
+            running = true
+            lock.unlock()
+            do {
+                try subscription.follow(channel: channel, after: bookmark, fromOldest: fromOldest, into: self)
+            } catch {
+                lock.lock()
+                counts.lastError = "\(error)"
+                lock.unlock()
+            }
+            lock.lock()
+            running = false
+            guard !stopped else {
+                lock.unlock()
+                return
+            }
+            counts.restarts += 1
+            // A second before the next start; stop() ends the wait at once.
+            // (Other wake-ups on this condition, the reader's, do not shorten it.)
+            let deadline = Date().addingTimeInterval(1)
+            while !stopped, lock.wait(until: deadline) {}
+            let done = stopped
+            lock.unlock()
+            if done { return }
+        }
+    }
+
+    /// The events waiting, with the bookmark after each; at most `limit`.
+    public func read(limit: Int) -> [(WindowsEvent, String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        let end = min(queue.count, head + max(0, limit))
+        let taken = Array(queue[head..<end])
+        head = end
+        if head == queue.count {
+            queue.removeAll(keepingCapacity: queue.count <= Self.maxQueued)
+            head = 0
+        } else if head >= Self.maxQueued {
+            queue.removeFirst(head)
+            head = 0
+        }
+        if let last = taken.last { handedOn = last.bookmark }
+        if !taken.isEmpty { lock.broadcast() }
+        return taken.map { ($0.event, $0.bookmark) }
+    }
+
+    public func detect(_ record: WindowsEvent) -> Event? {
+        detector.detect(record)
+    }
+
+    /// The bookmark after the last event handed to the reader.
+    public var position: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return handedOn
+    }
+
+    public var counters: Counts {
+        lock.lock()
+        defer { lock.unlock() }
+        return counts
+    }
+
+    public var state: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return running ? "following" : "waiting"
+    }
+
+    public var detail: String {
+        lock.lock()
+        defer { lock.unlock() }
+        var text = lastRecordID.map { "record \($0)" } ?? "no record yet"
+        if counts.restarts > 0 { text += ", restarts \(counts.restarts)" }
+        if counts.malformed + counts.overlong > 0 { text += ", malformed \(counts.malformed), overlong \(counts.overlong)" }
+        if let e = counts.lastError { text += ", last error: \(e.prefix(200))" }
+        return text
+    }
+
+    // MARK: Bookmarks
+
+    /// A bookmark as Windows renders one (`EvtRender` of a bookmark), for `EvtCreateBookmark`.
+    public static func bookmark(channel: String, recordID: UInt64) -> String {
+        var escaped = ""
+        for c in channel.unicodeScalars {
+            switch c {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "'": escaped += "&apos;"
+            case "\"": escaped += "&quot;"
+            default:
+                // Control characters have no place in a channel name or in XML 1.0.
+                escaped.unicodeScalars.append(c.value < 0x20 ? "?" : c)
+            }
+        }
+        return "<BookmarkList><Bookmark Channel='\(escaped)' RecordId='\(recordID)' IsCurrent='true'/></BookmarkList>"
+    }
+
+    /// The record id a bookmark names; nil for anything else (a damaged state file must not
+    /// make the subscription fail at every start).
+    public static func recordID(inBookmark text: String) -> UInt64? {
+        guard text.utf8.count <= 4096, text.hasPrefix("<BookmarkList>"), text.hasSuffix("</BookmarkList>"),
+            let start = text.range(of: " RecordId='")
+        else { return nil }
+        let digits = text[start.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, text[start.upperBound...].dropFirst(digits.count).hasPrefix("'") else { return nil }
+        return UInt64(digits)
+    }
+}
