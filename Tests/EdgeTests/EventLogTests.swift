@@ -10,29 +10,47 @@ import WindowsEvents
 import Wire
 
 /// A Windows event log channel as Windows' pull subscription presents it: records with
-/// growing ids; a subscription starts after a bookmark's record (or the closest before it,
-/// as without EvtSubscribeStrict), at the oldest, or with what is written from now on; it
-/// then hands over each record's XML as it is written. Everything the edge does from the XML
-/// on is the product's code; only EvtSubscribe/EvtNext/EvtRender are played here.
+/// growing ids; a subscription starts after a bookmark's record (strictly: when that record
+/// is gone, at the oldest one, as WindowsEventLog asks), at the oldest, or with what is
+/// written from now on; it then hands over each record's XML as it is written. Everything
+/// the edge does from the XML on is the product's code; only EvtSubscribe, EvtNext, EvtRender
+/// and EvtQuery are played here.
 final class ScriptedChannel: EventLogSubscription, @unchecked Sendable {
-    private let state = Mutex<(records: [(id: UInt64, xml: String)], subscriptions: [String?], failAfter: Int?)>(([], [], nil))
+    private struct State {
+        var records: [(id: UInt64, xml: String)] = []
+        var subscriptions: [String?] = []
+        var failAfter: Int?
+        var handed = 0
+        var following = false
+    }
+    private let state = Mutex(State())
 
     func write(_ xml: String, id: UInt64) { state.withLock { $0.records.append((id, xml)) } }
+    /// Drops the records up to `id`, as a log that wraps or is cleared does.
+    func drop(through id: UInt64) { state.withLock { $0.records.removeAll { $0.id <= id } } }
     /// The bookmarks each subscription started from, in order.
     var subscriptions: [String?] { state.withLock { $0.subscriptions } }
+    /// Records `deliver` has accepted, over all subscriptions.
+    var handed: Int { state.withLock { $0.handed } }
+    var following: Bool { state.withLock { $0.following } }
     /// The next subscription fails (as EvtNext would) after delivering this many records.
     func failNext(after count: Int) { state.withLock { $0.failAfter = count } }
 
     struct Failed: Error {}
 
+    func newestRecordID(channel: String) throws -> UInt64? { state.withLock { $0.records.last?.id } }
+
     func follow(channel: String, after bookmark: String?, fromOldest: Bool, into sink: EventLogSource) throws {
         var next = state.withLock { s -> Int in
             s.subscriptions.append(bookmark)
+            s.following = true
             if let bookmark, let id = EventLogSource.recordID(inBookmark: bookmark) {
-                return s.records.firstIndex { $0.id > id } ?? s.records.count
+                guard let i = s.records.firstIndex(where: { $0.id == id }) else { return 0 }
+                return i + 1
             }
             return fromOldest ? 0 : s.records.count
         }
+        defer { state.withLock { $0.following = false } }
         var delivered = 0
         while !sink.isStopped {
             let (record, failAfter) = state.withLock { s in (next < s.records.count ? s.records[next] : nil, s.failAfter) }
@@ -45,6 +63,7 @@ final class ScriptedChannel: EventLogSubscription, @unchecked Sendable {
                 continue
             }
             guard sink.deliver(record.xml) else { return }
+            state.withLock { $0.handed += 1 }
             next += 1
             delivered += 1
         }
@@ -111,7 +130,7 @@ struct EventLogTests {
     }
 
     /// A burst larger than the queue waits in the channel: the subscription's thread blocks in
-    /// `deliver` until the reader takes events, and memory holds at most `maxQueued`.
+    /// `deliver` with `maxQueued` events queued, until the reader takes some; `stop()` frees it.
     @Test func aBurstWaitsInTheChannelNotInMemory() async throws {
         let channel = ScriptedChannel()
         let total = EventLogSource.maxQueued * 3
@@ -119,16 +138,50 @@ struct EventLogTests {
         let source = EventLogSource(channel: "Security", cursor: nil, startAt: .beginning, rules: .builtin, subscription: channel) {}
         source.start()
         defer { source.stop() }
-        var taken: [UInt64] = []
+        // Nobody reads: the channel stops handing over at the bound.
+        let stalled = ContinuousClock.now + .seconds(10)
+        while channel.handed < EventLogSource.maxQueued, ContinuousClock.now < stalled { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(channel.handed == EventLogSource.maxQueued)
+        var taken = source.read(limit: 100_000).map(\.0.recordID)
+        #expect(taken.count == EventLogSource.maxQueued)
         let deadline = ContinuousClock.now + .seconds(20)
-        while taken.count < total, ContinuousClock.now < deadline {
+        while taken.count < 2 * EventLogSource.maxQueued + 10, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
             let batch = source.read(limit: 100_000)
             #expect(batch.count <= EventLogSource.maxQueued)
             taken += batch.map(\.0.recordID)
         }
-        #expect(taken == (1...UInt64(total)).map { $0 })
+        #expect(taken == (1...UInt64(taken.count)).map { $0 })
+        // Blocked again on a full queue; stop() ends the subscription.
+        while channel.handed < total, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(channel.following)
+        source.stop()
+        while channel.following, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!channel.following)
         #expect(channel.subscriptions == [nil])
+    }
+
+    /// The log wrapped (or was cleared) while the edge was away: the bookmarked record is gone,
+    /// so the subscription starts at the oldest record left, and the ids skipped are counted.
+    @Test func aWrappedLogResumesAtItsOldestRecordAndCountsWhatWasLost() async throws {
+        let channel = ScriptedChannel()
+        for id in UInt64(1)...20 { channel.write(ScriptedChannel.failedLogon(Int(id), id: id), id: id) }
+        channel.drop(through: 12)
+        let source = EventLogSource(
+            channel: "Security", cursor: EventLogSource.bookmark(channel: "Security", recordID: 5), startAt: .end, rules: .builtin,
+            subscription: channel) {}
+        source.start()
+        defer { source.stop() }
+        var taken: [UInt64] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken.count < 8, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            taken += source.read(limit: 100).map(\.0.recordID)
+        }
+        #expect(taken == Array(13...20))
+        #expect(source.counters.missed == 7)
+        #expect(source.detail.contains("missed 7"))
     }
 
     /// The subscription fails; the source starts it again a second later (the reader's
@@ -154,15 +207,17 @@ struct EventLogTests {
         #expect(source.detail.contains("record 109") && source.detail.contains("restarts 1"))
     }
 
-    /// The edge with a Security channel, stopped and started again: every failed logon
-    /// reaches the relay once, and the second start subscribes after the bookmark saved with
-    /// the last frame.
-    @Test func theEdgeFollowsAChannelAcrossARestart() async throws {
+    /// The edge with a Security channel, started three times. `start_at: end` places it after
+    /// the newest record at its first start, before any event comes, so what is written while
+    /// it is down is read at the next start. The third start is from the state as it was on
+    /// disk while the edge ran (as after `kill -9`). Every failed logon reaches the relay once.
+    @Test func theEdgeFollowsAChannelAcrossRestarts() async throws {
         let relay = try await RunningRelay.start()
         let key = try Passkey(RunningRelay.passkey).edgeKey(for: EdgeID(rawValue: "win-02")!)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eventlog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        let stateDirectory = dir.appendingPathComponent("state")
         // Parsed as any edge's, then given the channel (outside Windows, check-config refuses
         // an eventlog source: no subscription exists there but this test's).
         var configuration = try EdgeConfiguration.parse("""
@@ -170,7 +225,7 @@ struct EventLogTests {
             key: \(key.hexEncoded)
             relay: {transport: udp, addresses: ["127.0.0.1:\(relay.udpPort)"]}
             start_at: end
-            state_directory: \(dir.path)/state
+            state_directory: \(stateDirectory.path)
             batch: {max_events: 8, max_delay_ms: 20}
             journal: off
             """, origin: "test")
@@ -198,20 +253,31 @@ struct EventLogTests {
                 channel.write(ScriptedChannel.failedLogon(n, id: id), id: id)
             }
         }
+        // First start: nothing new is written while it runs.
         try await run {
-            // The subscription is to future events: wait for it before writing.
             await relay.wait(timeout: .seconds(10)) { channel.subscriptions.count == 1 }
-            write(0..<6)
-            await relay.wait(timeout: .seconds(10)) { ports().count == 6 }
         }
-        write(6..<12)  // while the edge is down
+        write(0..<6)  // while the edge is down
+        let snapshot = dir.appendingPathComponent("snapshot")
         try await run {
-            await relay.wait(timeout: .seconds(10)) { ports().count >= 12 }
+            await relay.wait(timeout: .seconds(10)) { ports().count == 6 }
+            write(6..<12)
+            await relay.wait(timeout: .seconds(10)) { ports().count == 12 }
+            // The state as the disk holds it while the edge runs, once the frames are spooled.
+            try await Task.sleep(for: .milliseconds(300))
+            try FileManager.default.copyItem(at: stateDirectory, to: snapshot)
+        }
+        try FileManager.default.removeItem(at: stateDirectory)
+        try FileManager.default.moveItem(at: snapshot, to: stateDirectory)
+        write(12..<15)
+        try await run {
+            await relay.wait(timeout: .seconds(10)) { ports().count >= 15 }
             try await Task.sleep(for: .milliseconds(300))
         }
         await relay.stop()
-        #expect(ports() == Array(0..<12))
-        #expect(channel.subscriptions == [nil, EventLogSource.bookmark(channel: "Security", recordID: 9)])
+        #expect(ports() == Array(0..<15))
+        let three = EventLogSource.bookmark(channel: "Security", recordID: 3)
+        #expect(channel.subscriptions == [three, three, EventLogSource.bookmark(channel: "Security", recordID: 15)])
         let first = try #require(relay.edgeEvents.first)
         #expect(first.kind == .login && first.outcome == .failure && first.user == "user0" && first.sourceIP == "192.0.2.77")
         #expect(relay.counter("relay_rejected_total{reason=\"bad_mac\"}") == 0)

@@ -29,6 +29,26 @@ struct EventJSONTests {
         }
     }
 
+    /// Quoting with runs copied whole reads back as the text it was given, escapes anywhere
+    /// (first, last, side by side).
+    @Test func quotedStringsReadBack() async throws {
+        var rng = Generator(state: 5)
+        let pieces = ["a", "é", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1F}", "\u{7F}", "plain text", "中", " "]
+        for round in 0..<5_000 {
+            if round % 500 == 0 { await Task.yield() }
+            let text = (0..<Int(rng.next() % 12)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            var out: [UInt8] = Array("[".utf8)
+            Event.appendQuoted(text, to: &out)
+            out.append(UInt8(ascii: "]"))
+            let back = try #require(try JSONSerialization.jsonObject(with: Data(out)) as? [String])
+            #expect(back == [text], "\(String(decoding: out, as: UTF8.self))")
+            if back != [text] { return }
+        }
+        var out: [UInt8] = []
+        Event.appendQuoted("a\u{1}\"b", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""a\u0001\"b""#)
+    }
+
     /// Times written as bytes read as the String formatter writes them, at every edge of
     /// the calendar the vocabulary allows and at random.
     @Test func timesWrittenAsBytesMatchTheFormatter() async {

@@ -13,11 +13,17 @@ public protocol EventLogSubscription: Sendable {
     /// in the order the channel holds them.
     ///
     /// Starts after the event `bookmark` names (Windows bookmark XML, as
-    /// `EventLogSource.bookmark` writes it), or when there is none at the oldest record
-    /// (`fromOldest`) or with the events written from now on. Returns once stopped or when
-    /// `deliver` says to stop; throws when the subscription fails, and is then called again
-    /// a second later from the bookmark after the last event delivered.
+    /// `EventLogSource.bookmark` writes it); when that record is gone (the log was cleared or
+    /// wrapped), at the oldest record there is, never after a record not delivered. With no
+    /// bookmark: at the oldest record (`fromOldest`) or with the events written from now on.
+    /// Returns once stopped or when `deliver` says to stop; throws when the subscription
+    /// fails, and is then called again a second later from the bookmark after the last
+    /// event delivered.
     func follow(channel: String, after bookmark: String?, fromOldest: Bool, into sink: EventLogSource) throws
+
+    /// The newest record's id in `channel` (nil when it is empty): where `start_at: end`
+    /// begins, so that the place is known and saved before the first event arrives.
+    func newestRecordID(channel: String) throws -> UInt64?
 }
 
 /// The subscription this platform has: the Windows Event Log on Windows, none elsewhere
@@ -74,6 +80,9 @@ public final class EventLogSource: @unchecked Sendable {
         public var malformed = 0
         /// Renderings over `maxEventBytes`.
         public var overlong = 0
+        /// Records missed: ids skipped between one event and the next (the log wrapped or
+        /// was cleared while the edge was stopped or behind).
+        public var missed: UInt64 = 0
         /// The last failure, for heartbeats.
         public var lastError: String?
     }
@@ -108,12 +117,7 @@ public final class EventLogSource: @unchecked Sendable {
     /// One event's XML. Waits while the queue is full; false once the source is stopping.
     @discardableResult
     public func deliver(_ xml: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard xml.count <= Self.maxEventBytes else {
-            lock.lock()
-            counts.overlong += 1
-            lock.unlock()
-            return !isStopped
-        }
+        guard xml.count <= Self.maxEventBytes else { return discardOverlong() }
         var damaged = 0
         var events: [WindowsEvent] = []
         EventXMLReader().forEachEvent(in: xml, damaged: &damaged) { events.append($0) }
@@ -121,14 +125,29 @@ public final class EventLogSource: @unchecked Sendable {
         defer { lock.unlock() }
         if events.isEmpty || damaged > 0 { counts.malformed += 1 }
         for event in events {
-            while queue.count - head >= Self.maxQueued, !stopped { lock.wait() }
+            while queue.count - head >= Self.maxQueued, !stopped {
+                wake()
+                lock.wait()
+            }
             guard !stopped else { return false }
-            let bookmark = Self.bookmark(channel: event.channel.isEmpty ? channel : event.channel, recordID: event.recordID)
+            // The subscribed channel's name, not the event's: a forwarded event names the
+            // channel and record of the machine it came from.
+            let bookmark = Self.bookmark(channel: channel, recordID: event.recordID)
+            if let last = lastRecordID, event.recordID > last &+ 1 { counts.missed &+= event.recordID - last - 1 }
             queue.append((event, bookmark))
             delivered = bookmark
             lastRecordID = event.recordID
         }
         if !events.isEmpty { wake() }
+        return !stopped
+    }
+
+    /// An event too large to render or deliver: counted, and passed.
+    @discardableResult
+    public func discardOverlong() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        counts.overlong += 1
         return !stopped
     }
 
@@ -161,9 +180,26 @@ public final class EventLogSource: @unchecked Sendable {
     private func supervise() {
         while true {
             lock.lock()
-            let bookmark = delivered
+            var bookmark = delivered
             running = true
             lock.unlock()
+            if bookmark == nil, !fromOldest {
+                // start_at end: the place is the newest record now (0 in an empty log), known
+                // and saved before any event comes, so a restart misses nothing written since.
+                do {
+                    let newest = try subscription.newestRecordID(channel: channel) ?? 0
+                    bookmark = Self.bookmark(channel: channel, recordID: newest)
+                    lock.lock()
+                    delivered = bookmark
+                    if handedOn == nil { handedOn = bookmark }
+                    if lastRecordID == nil, newest > 0 { lastRecordID = newest }
+                    lock.unlock()
+                } catch {
+                    lock.lock()
+                    counts.lastError = "\(error)"
+                    lock.unlock()
+                }
+            }
             do {
                 try subscription.follow(channel: channel, after: bookmark, fromOldest: fromOldest, into: self)
             } catch {
@@ -236,6 +272,7 @@ public final class EventLogSource: @unchecked Sendable {
         var text = lastRecordID.map { "record \($0)" } ?? "no record yet"
         if counts.restarts > 0 { text += ", restarts \(counts.restarts)" }
         if counts.malformed + counts.overlong > 0 { text += ", malformed \(counts.malformed), overlong \(counts.overlong)" }
+        if counts.missed > 0 { text += ", missed \(counts.missed)" }
         if let e = counts.lastError { text += ", last error: \(e.prefix(200))" }
         return text
     }

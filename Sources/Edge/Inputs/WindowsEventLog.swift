@@ -1,6 +1,7 @@
 #if os(Windows)
 import CWinEvt
 import WinSDK
+import WindowsEvents
 
 /// The live Windows Event Log subscription: `EvtSubscribe` (pull model, with a signal event
 /// and a bookmark) and `EvtRender` to XML. Everything after "an XML string arrived" is
@@ -20,11 +21,14 @@ public struct WindowsEventLog: EventLogSubscription {
         var description: String { "\(call) failed: Windows error \(code)" }
     }
 
-    /// Events asked for per EvtNext.
+    /// Events asked for per EvtNext, at first.
     static let batch = 64
-    /// ERROR_NO_MORE_ITEMS, ERROR_INSUFFICIENT_BUFFER; WAIT_OBJECT_0 is 0, WAIT_TIMEOUT 258.
+    /// ERROR_NO_MORE_ITEMS, ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_FOUND, RPC_S_INVALID_BOUND;
+    /// WAIT_OBJECT_0 is 0, WAIT_TIMEOUT 258.
     static let noMoreItems: DWORD = 259
     static let insufficientBuffer: DWORD = 122
+    static let notFound: DWORD = 1168
+    static let invalidBound: DWORD = 1734
     static let waitObject0: DWORD = 0
     static let waitTimeout: DWORD = 258
 
@@ -40,18 +44,30 @@ public struct WindowsEventLog: EventLogSubscription {
         }
         defer { if let b = bookmarkHandle { EvtClose(b) } }
 
-        // Not EvtSubscribeStrict: when the bookmarked record is gone (the log was cleared or
-        // wrapped), start after the closest one rather than fail at every start.
-        let origin = bookmarkHandle != nil
-            ? EvtSubscribeStartAfterBookmark : (fromOldest ? EvtSubscribeStartAtOldestRecord : EvtSubscribeToFutureEvents)
-        let subscription = channel.withCString(encodedAs: UTF16.self) { path in
-            "*".withCString(encodedAs: UTF16.self) { query in
-                EvtSubscribe(nil, signal, path, query, bookmarkHandle, nil, nil, DWORD(origin.rawValue))
+        func subscribe(_ flags: DWORD, _ bookmark: EVT_HANDLE?) -> EVT_HANDLE? {
+            channel.withCString(encodedAs: UTF16.self) { path in
+                "*".withCString(encodedAs: UTF16.self) { query in
+                    EvtSubscribe(nil, signal, path, query, bookmark, nil, nil, flags)
+                }
             }
+        }
+        var subscription: EVT_HANDLE?
+        if let bookmarkHandle {
+            // Strict: without it, a bookmarked record that is gone (the log cleared, which is
+            // itself event 1102, or wrapped) starts the subscription *after* the closest
+            // record, one never delivered. When it is gone, start at the oldest there is.
+            subscription = subscribe(DWORD(EvtSubscribeStartAfterBookmark.rawValue) | DWORD(EvtSubscribeStrict.rawValue), bookmarkHandle)
+            if subscription == nil, GetLastError() == Self.notFound {
+                subscription = subscribe(DWORD(EvtSubscribeStartAtOldestRecord.rawValue), nil)
+            }
+        } else {
+            subscription = subscribe(DWORD((fromOldest ? EvtSubscribeStartAtOldestRecord : EvtSubscribeToFutureEvents).rawValue), nil)
         }
         guard let subscription else { throw Failure(call: "EvtSubscribe(\(channel))", code: GetLastError()) }
         defer { EvtClose(subscription) }
 
+        // EvtNext refuses a batch of large events with RPC_S_INVALID_BOUND: ask for fewer.
+        var batch = Self.batch
         var handles = [EVT_HANDLE?](repeating: nil, count: Self.batch)
         var buffer = [UInt16](repeating: 0, count: 16 << 10)
         while !sink.isStopped {
@@ -64,10 +80,14 @@ public struct WindowsEventLog: EventLogSubscription {
             while !sink.isStopped {
                 var returned: DWORD = 0
                 let ok = handles.withUnsafeMutableBufferPointer {
-                    EvtNext(subscription, DWORD($0.count), $0.baseAddress, 0, 0, &returned)
+                    EvtNext(subscription, DWORD(batch), $0.baseAddress, 0, 0, &returned)
                 }
                 if !ok.boolValue {
                     let code = GetLastError()
+                    if code == Self.invalidBound, batch > 1 {
+                        batch /= 2
+                        continue
+                    }
                     guard code == Self.noMoreItems else { throw Failure(call: "EvtNext", code: code) }
                     ResetEvent(signal)
                     break
@@ -78,10 +98,13 @@ public struct WindowsEventLog: EventLogSubscription {
                     defer { EvtClose(event) }
                     handles[i] = nil
                     guard keepGoing else { continue }
-                    // An event that cannot be rendered is counted (as malformed) and passed:
-                    // failing would start the subscription again before it, for ever.
-                    let xml = (try? Self.render(event, &buffer)) ?? []
-                    keepGoing = xml.withUnsafeBufferPointer { sink.deliver($0) }
+                    // An event that cannot be rendered is counted and passed: failing would
+                    // start the subscription again before it, for ever.
+                    if let xml = try? Self.render(event, &buffer) {
+                        keepGoing = xml.withUnsafeBufferPointer { sink.deliver($0) }
+                    } else {
+                        keepGoing = sink.discardOverlong()
+                    }
                 }
                 if !keepGoing { return }
             }
@@ -104,12 +127,34 @@ public struct WindowsEventLog: EventLogSubscription {
                 return Array(String(decoding: buffer[..<end], as: UTF16.self).utf8)
             }
             let code = GetLastError()
-            guard code == Self.insufficientBuffer, Int(used) / 2 <= EventLogSource.maxEventBytes else {
+            // `used` is in bytes; UTF-16 takes at most twice the UTF-8 limit.
+            guard code == Self.insufficientBuffer, Int(used) <= 2 * EventLogSource.maxEventBytes else {
                 throw Failure(call: "EvtRender", code: code)
             }
             buffer = [UInt16](repeating: 0, count: Int(used) / 2 + 1)
         }
         throw Failure(call: "EvtRender", code: Self.insufficientBuffer)
+    }
+
+    public func newestRecordID(channel: String) throws -> UInt64? {
+        let query = channel.withCString(encodedAs: UTF16.self) { path in
+            "*".withCString(encodedAs: UTF16.self) { q in
+                EvtQuery(nil, path, q, DWORD(EvtQueryChannelPath.rawValue) | DWORD(EvtQueryReverseDirection.rawValue))
+            }
+        }
+        guard let query else { throw Failure(call: "EvtQuery(\(channel))", code: GetLastError()) }
+        defer { EvtClose(query) }
+        var handle: EVT_HANDLE? = nil
+        var returned: DWORD = 0
+        guard EvtNext(query, 1, &handle, 0, 0, &returned).boolValue, returned == 1, let event = handle else {
+            let code = GetLastError()
+            if code == Self.noMoreItems { return nil }
+            throw Failure(call: "EvtNext(\(channel), newest)", code: code)
+        }
+        defer { EvtClose(event) }
+        var buffer = [UInt16](repeating: 0, count: 16 << 10)
+        let xml = try Self.render(event, &buffer)
+        return xml.withUnsafeBufferPointer { EventXMLReader().events(in: $0).events.first?.recordID }
     }
 }
 #endif

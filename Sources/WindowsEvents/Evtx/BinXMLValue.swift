@@ -284,7 +284,12 @@ extension ValueText {
             }
         }
         if plain {
-            out.append(contentsOf: stride(from: start, to: start + 2 * n, by: 2).lazy.map { chunk[$0] })
+            // Grown once, then the low bytes written in place (no capacity check per byte).
+            let first = out.count
+            out.append(contentsOf: repeatElement(0, count: n))
+            out.withUnsafeMutableBufferPointer { o in
+                for k in 0..<n { o[first + k] = chunk[start + 2 * k] }
+            }
             return
         }
         var i = 0
@@ -292,13 +297,25 @@ extension ValueText {
             let u = UInt32(chunk.le(start + 2 * i, as: UInt16.self))
             i += 1
             switch u {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x22, 0x5C:
+                out.append(0x5C)
+                out.append(UInt8(truncatingIfNeeded: u))
+            case 0x0A:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "n"))
+            case 0x0D:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "r"))
+            case 0x09:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "t"))
             case 0..<0x20, 0x7F:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, lowerHex[Int(u >> 4)], lowerHex[Int(u & 15)]])
+                out.append(0x5C)
+                out.append(UInt8(ascii: "u"))
+                out.append(0x30)
+                out.append(0x30)
+                out.append(lowerHex[Int(u >> 4)])
+                out.append(lowerHex[Int(u & 15)])
             case 0x20..<0x80: out.append(UInt8(truncatingIfNeeded: u))
             default:
                 var scalar = u

@@ -81,31 +81,46 @@ extension Event {
 
     /// Appends `s` as a JSON string literal.
     public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ appendQuoted(bytes: $0, to: &out) }) { return done }
+        var copy = s
+        copy.withUTF8 { appendQuoted(bytes: $0, to: &out) }
+    }
+
+    /// Appends UTF-8 `bytes` as a JSON string literal: the runs that need no escape in one
+    /// copy each, and nothing allocated for an escape.
+    public static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        // Most text needs no escape: then it goes in one copy, not byte by byte.
-        if let plain = s.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
-            guard !needsEscape(bytes) else { return false }
+        // Most text needs no escape: then it goes in one copy.
+        guard needsEscape(bytes) else {
             out.append(contentsOf: bytes)
-            return true
-        }), plain {
             out.append(0x22)
             return
         }
-        for b in s.utf8 {
+        var run = 0
+        for i in 0..<bytes.count {
+            let b = bytes[i]
+            guard b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F else { continue }
+            if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
+            run = i + 1
+            out.append(0x5C)
             switch b {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
+            case 0x22, 0x5C: out.append(b)
+            case 0x0A: out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "t"))
+            default:
+                out.append(UInt8(ascii: "u"))
+                out.append(0x30)
+                out.append(0x30)
+                out.append(lowerHexDigits[Int(b >> 4)])
+                out.append(lowerHexDigits[Int(b & 15)])
             }
         }
+        if run < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
         out.append(0x22)
     }
+
+    static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Whether any byte is a control (< 0x20, 0x7F), a quote or a backslash: eight bytes at a
     /// time (the classic "has a byte less than n / equal to c" word tricks, exact for the
