@@ -33,6 +33,8 @@ let package = Package(
             name: "CWinEvt",
             linkerSettings: [.linkedLibrary("wevtapi", .when(platforms: [.windows]))]
         ),
+        // What edge and relay share that is not the protocol: the doorbell, the wall clock.
+        .target(name: "Plumbing"),
         // The protocol both binaries speak. No sockets here.
         .target(
             name: "Wire",
@@ -60,6 +62,7 @@ let package = Package(
             name: "Edge",
             dependencies: [
                 "Wire",
+                "Plumbing",
                 .target(name: "CWinEvt", condition: .when(platforms: [.windows])),
                 "Detection",
                 "WindowsEvents",
@@ -74,6 +77,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "Wire",
+                "Plumbing",
                 "Detection",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -146,6 +150,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "Relay",
+                "Plumbing",
                 "Wire",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -166,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Wire", "Detection", "TestSupport", "Relay", "WindowsEvents",
+                "Edge", "Wire", "Detection", "TestSupport", "Relay", "WindowsEvents", "Plumbing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -175,6 +180,7 @@ let package = Package(
             name: "RelayTests",
             dependencies: [
                 "Relay",
+                "Plumbing",
                 "Wire",
                 "TestSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -56,7 +56,7 @@ public struct RelayApp: Sendable {
         } else {
             let channels = try configuration.channels.map { try $0.resolve() }
             let delivery = Delivery(
-                channels: channels, store: store, counters: intake.counters,
+                channels: channels, outbox: store, counters: intake.counters,
                 proxy: try configuration.proxy.map { p in
                     .server(host: p.host, port: p.port, authorization: try p.credentials.map { source in
                         // user:password; AsyncHTTPClient base64-encodes it.
@@ -65,7 +65,7 @@ public struct RelayApp: Sendable {
                         return .basic(username: String(text[..<colon]), password: String(text[colon...].dropFirst()))
                     })
                 }, logger: logger)
-            if let analysis = configuration.analysis { try delivery.use(analysis) }
+            if let analysis = configuration.analysis { try delivery.use(analysis, store: store) }
             pipeline.routeAlerts({ change in
                 switch change {
                 case .opened(let incident): delivery.channels(for: incident)

@@ -6,6 +6,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Plumbing
 import Synchronization
 
 public typealias FakeRobot = FakeDingTalk
@@ -43,6 +44,9 @@ public final class FakeDingTalk: Sendable {
     public let secret: String?
     public let keywords: [String]
     public let blockSeconds: Int
+    /// The robot's time: its rate limits and the signatures' time checks. A test that sets
+    /// the relay's clock gives the fake the same one.
+    public let clock: WallClock
     private let state = Mutex<State>(State())
     private let channel: any Channel
     public let port: Int
@@ -52,8 +56,9 @@ public final class FakeDingTalk: Sendable {
     struct State {
         var mode: Mode = .normal
         var accepted: [Received] = []
-        var acceptedTimes: [ContinuousClock.Instant] = []
-        var blockedUntil: ContinuousClock.Instant?
+        /// Wall-clock microseconds (the fake's `clock`).
+        var acceptedTimes: [Int64] = []
+        var blockedUntil: Int64?
         var seenIDs: Set<String> = []
         var refusals: [Int: Int] = [:]
         var requests = 0
@@ -61,9 +66,10 @@ public final class FakeDingTalk: Sendable {
 
     public init(
         _ flavor: Flavor = .dingtalk, token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"],
-        blockSeconds: Int = 600, host: String = "127.0.0.1"
+        blockSeconds: Int = 600, host: String = "127.0.0.1", clock: WallClock = .system
     ) async throws {
         self.host = host
+        self.clock = clock
         self.flavor = flavor
         self.token = token
         self.secret = secret
@@ -101,7 +107,7 @@ public final class FakeDingTalk: Sendable {
         let times = state.withLock { $0.acceptedTimes }
         var best = 0
         for (i, t) in times.enumerated() {
-            best = max(best, times[i...].prefix { $0 - t < .seconds(60) }.count)
+            best = max(best, times[i...].prefix { $0 - t < 60_000_000 }.count)
         }
         return best
     }
@@ -143,7 +149,7 @@ public final class FakeDingTalk: Sendable {
         if let secret {
             guard let ts = query["timestamp"], let sign = query["sign"] else { return refuse(310000, "sign not match") }
             guard ts.count == 13, let t = Int64(ts) else { return refuse(310000, "invalid timestamp") }
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = clock.now / 1000
             guard abs(now - t) <= 3_600_000 else { return refuse(310000, "invalid timestamp") }
             let mac = HMAC<SHA256>.authenticationCode(for: Data("\(ts)\n\(secret)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
             guard sign == Data(mac).base64EncodedString() else { return refuse(310000, "sign not match") }
@@ -171,18 +177,19 @@ public final class FakeDingTalk: Sendable {
             for m in mobiles where !text.contains("@\(m)") { return refuse(400105, "atMobiles \(m) not in the text") }
         }
         let id = json["msgUuid"] as? String
-        let now = ContinuousClock.now
+        let now = clock.now
+        let arrived = ContinuousClock.now
         let answer = state.withLock { s -> (Int, String) in
             if let until = s.blockedUntil, now < until { return refuseLocked(&s, 130101, "send too fast, exceed 20 times per minute") }
-            let lastMinute = s.acceptedTimes.filter { now - $0 < .seconds(60) }.count
+            let lastMinute = s.acceptedTimes.filter { now - $0 < 60_000_000 }.count
             if lastMinute >= 20 {
-                s.blockedUntil = now + .seconds(blockSeconds)
+                s.blockedUntil = now + Int64(blockSeconds) * 1_000_000
                 return refuseLocked(&s, 130101, "send too fast, exceed 20 times per minute")
             }
             s.acceptedTimes.append(now)
             // The same msgUuid again: accepted, not shown twice.
             if let id, !s.seenIDs.insert(id).inserted { return (200, "{\"errcode\":0,\"errmsg\":\"ok\"}") }
-            s.accepted.append(Received(time: now, wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+            s.accepted.append(Received(time: arrived, wallMilliseconds: now / 1000,
                                        body: ["msgtype": msgtype ?? ""], text: text, messageID: id))
             return (200, "{\"errcode\":0,\"errmsg\":\"ok\"}")
         }
@@ -193,16 +200,17 @@ public final class FakeDingTalk: Sendable {
     private func record(
         text: String, id: String?, msgtype: String, perMinute: Int, perSecond: Int?, mode: Mode, throttled: (Int, String), success: (Int, String)
     ) -> (Int, String)? {
-        let now = ContinuousClock.now
+        let now = clock.now
+        let arrived = ContinuousClock.now
         let answer = state.withLock { s -> (Int, String) in
-            let lastMinute = s.acceptedTimes.filter { now - $0 < .seconds(60) }.count
-            let lastSecond = s.acceptedTimes.filter { now - $0 < .seconds(1) }.count
+            let lastMinute = s.acceptedTimes.filter { now - $0 < 60_000_000 }.count
+            let lastSecond = s.acceptedTimes.filter { now - $0 < 1_000_000 }.count
             if lastMinute >= perMinute || (perSecond.map { lastSecond >= $0 } ?? false) {
                 s.refusals[-2, default: 0] += 1
                 return throttled
             }
             s.acceptedTimes.append(now)
-            s.accepted.append(Received(time: now, wallMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), body: ["msgtype": msgtype],
+            s.accepted.append(Received(time: arrived, wallMilliseconds: now / 1000, body: ["msgtype": msgtype],
                                        text: text, messageID: id))
             return success
         }
@@ -226,7 +234,7 @@ public final class FakeDingTalk: Sendable {
             }
             let key = SymmetricKey(data: Data("\(ts)\n\(secret)".utf8))
             let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(), using: key)).base64EncodedString()
-            guard abs(Int64(Date().timeIntervalSince1970) - t) <= 3600, sign == expected else {
+            guard abs(clock.now / 1_000_000 - t) <= 3600, sign == expected else {
                 return fail(19021, "sign match fail or timestamp is not within one hour from current time")
             }
         }

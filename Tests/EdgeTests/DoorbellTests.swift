@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Edge
+import Plumbing
 
 @Suite("Doorbell")
 struct DoorbellTests {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Plumbing
 import ServiceLifecycle
 import Synchronization
 import Wire

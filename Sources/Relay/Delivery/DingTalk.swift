@@ -5,22 +5,6 @@ import Wire
 /// The DingTalk custom group robot (自定义机器人) webhook, as ../shared/specs/chat-and-llm-apis.md
 /// §A describes it: `POST https://oapi.dingtalk.com/robot/send?access_token=…`, signed with
 /// `timestamp` (milliseconds) and `sign` in the query, errors in the JSON body of an HTTP 200.
-/// What a robot's answer means for the message.
-public enum DeliveryVerdict: Sendable, Equatable {
-    case delivered
-    /// Try again later (network, HTTP error, busy).
-    case retry(String)
-    /// The robot is throttled: pause it, keep the queue.
-    case throttled(String)
-    /// The message itself or the configuration is refused; retrying is unlikely to help.
-    case refused(String)
-
-    /// For HTTP statuses other than 200.
-    static func http(_ status: Int) -> DeliveryVerdict {
-        status >= 500 || status == 429 || status == 408 ? .retry("HTTP \(status)") : .refused("HTTP \(status)")
-    }
-}
-
 public enum DingTalk {
     /// `base64(HMAC-SHA256(key: secret, message: "\(timestamp)\n\(secret)"))`, not yet
     /// URL-encoded.

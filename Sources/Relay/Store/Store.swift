@@ -129,6 +129,22 @@ public final class Store: Sendable {
         public var messageID: String?
         public var lastError: String?
         public var kind: Kind = .alert
+
+        public init(
+            id: Int64, channel: String, incident: Int64, created: Int64, attempts: Int, nextAttempt: Int64, status: Status,
+            messageID: String?, lastError: String?, kind: Kind
+        ) {
+            self.id = id
+            self.channel = channel
+            self.incident = incident
+            self.created = created
+            self.attempts = attempts
+            self.nextAttempt = nextAttempt
+            self.status = status
+            self.messageID = messageID
+            self.lastError = lastError
+            self.kind = kind
+        }
     }
 
     /// Queues `incident` for `channels`, with the incident itself, in one transaction that

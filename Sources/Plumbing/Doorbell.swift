@@ -1,11 +1,14 @@
 import Synchronization
 
 /// Wakes one waiting task: rung from any thread, waited on with a timeout. Rings while
-/// nobody waits are remembered (once).
-final class Doorbell: Sendable {
+/// nobody waits are remembered (once). The edge's sender waits on one for spooled frames, the
+/// relay's delivery on one per robot for queued alerts.
+public final class Doorbell: Sendable {
     private let state = Mutex<(rung: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
@@ -18,7 +21,7 @@ final class Doorbell: Sendable {
     }
 
     /// Returns when rung, after `timeout`, or when the task is cancelled.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await withTaskCancellationHandler {
             await waitOrTimeout(timeout)
         } onCancel: {
