@@ -3,15 +3,10 @@ import Foundation
 import Logging
 import NIOCore
 import NIOSSL
+import Plumbing
 import Synchronization
 import Wire
 
-/// Asks a language model for a short reading of an incident: any OpenAI-compatible chat
-/// completions endpoint (Ollama, vLLM inside the air gap), iFlytek Spark's HTTP API, which
-/// has the same shape, or Spark's WebSocket API (../shared/specs/chat-and-llm-apis.md §B,
-/// §D). One analysis per incident, never per line; budgets of calls and tokens per hour; the
-/// alert never waits longer than `timeoutSeconds` for it, and an answer that comes later
-/// can follow in a second message.
 /// An error whose description holds no secret (no URL, no key, no response body): logged as is.
 protocol SafeToLog: Error, CustomStringConvertible {}
 
@@ -52,6 +47,15 @@ public struct AnalysisSettings: Sendable, Hashable {
     }
 }
 
+/// Asks a language model for a short reading of an incident: any OpenAI-compatible chat
+/// completions endpoint (Ollama, vLLM inside the air gap), iFlytek Spark's HTTP API, which
+/// has the same shape, or Spark's WebSocket API (../shared/specs/chat-and-llm-apis.md §B,
+/// §D). One analysis per incident, never per line; budgets of calls and tokens per hour; the
+/// alert never waits longer than `timeoutSeconds` for it, and an answer that comes later
+/// can follow in a second message.
+///
+/// Time comes from `clock` (how long an alert waits) and `wallClock` (the hourly budgets):
+/// tests give both and never sleep.
 public final class Analyst: Sendable {
     let settings: AnalysisSettings
     let apiKey: String?
@@ -63,6 +67,8 @@ public final class Analyst: Sendable {
     let store: Store
     let logger: Logger
     let counters: Counters
+    let clock: any Clock<Duration>
+    let wallClock: WallClock
     private let state: Mutex<State>
 
     struct State {
@@ -78,9 +84,12 @@ public final class Analyst: Sendable {
 
     public init(
         settings: AnalysisSettings, store: Store, client: HTTPClient, counters: Counters, logger: Logger,
-        proxy: (host: String, port: Int, authorization: String?)? = nil
+        proxy: (host: String, port: Int, authorization: String?)? = nil, clock: any Clock<Duration> = ContinuousClock(),
+        wallClock: WallClock = .system
     ) throws {
         self.proxy = proxy
+        self.clock = clock
+        self.wallClock = wallClock
         self.settings = settings
         state = Mutex(State(budget: AnalysisBudget(maxCalls: settings.maxCallsPerHour, maxTokens: settings.maxTokensPerHour)))
         apiKey = try settings.apiKey?.read().trimmingCharacters(in: .whitespacesAndNewlines)
@@ -98,21 +107,21 @@ public final class Analyst: Sendable {
         state.withLock { $0.onLate = handler }
     }
 
-    /// The analysis of `incident`, waiting at most until `deadline`; nil when there is none
-    /// (below the severity, over budget, failed, or not back in time). A late answer is still
-    /// stored with the incident, and the late handler hears of it for `channel`.
-    public func analysis(for incident: Incident, deadline: ContinuousClock.Instant, channel: String = "") async -> String? {
+    /// The analysis of `incident`, waiting at most `wait`; nil when there is none (below the
+    /// severity, over budget, failed, or not back in time). A late answer is still stored with
+    /// the incident, and the late handler hears of it for `channel`.
+    public func analysis(for incident: Incident, within wait: Duration, channel: String = "") async -> String? {
         guard incident.severity >= settings.minimumSeverity else { return nil }
         if let stored = try? store.analysis(incident: incident.id) { return stored }
         if state.withLock({ $0.failed.contains(incident.id) }) { return nil }
         let task: Task<String?, Never>? = state.withLock { s in
             if let t = s.tasks[incident.id] { return t }
-            guard s.budget.admit(now: Pipeline.now()) else { return nil }
+            guard s.budget.admit(now: self.wallClock.now) else { return nil }
             let t = Task {
                 let answer = await self.ask(incident)
                 let (late, handler) = self.state.withLock { s -> (Set<String>?, (@Sendable (Int64, Set<String>) -> Void)?) in
                     s.tasks[incident.id] = nil
-                    if let answer { s.budget.spend(answer.tokens, now: Pipeline.now()) }
+                    if let answer { s.budget.spend(answer.tokens, now: self.wallClock.now) }
                     if answer == nil {
                         if s.failed.count >= 10_000 { s.failed.removeAll() }
                         s.failed.insert(incident.id)
@@ -129,17 +138,25 @@ public final class Analyst: Sendable {
             counters.add("relay_analysis_skipped_total{reason=\"budget\"}")
             return nil
         }
-        // Whichever comes first: the answer or the deadline.
-        // An outer nil: the deadline came first. (A task group would wait for the request.)
+        // Whichever comes first: the answer or the end of the wait. The timer is cancelled
+        // when the answer wins; when the wait ends first, the analysis goes on (bounded by its
+        // own limit) and its answer follows the alert. An outer nil: the wait ended first.
+        // (A task group would wait for the request.)
+        let clock = self.clock
         let result: String?? = await withCheckedContinuation { continuation in
             let resumed = Mutex(false)
-            let finish: @Sendable (String??) -> Void = { value in
-                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: value) }
+            let finish: @Sendable (String??) -> Bool = { value in
+                let first = resumed.withLock { done in defer { done = true }; return !done }
+                if first { continuation.resume(returning: value) }
+                return first
             }
-            Task { finish(.some(await task.value)) }
+            let timer = Task {
+                guard (try? await clock.sleep(for: wait)) != nil else { return }
+                _ = finish(nil)
+            }
             Task {
-                try? await Task.sleep(until: deadline)
-                finish(nil)
+                let value = await task.value
+                if finish(.some(value)) { timer.cancel() }
             }
         }
         guard let answer = result else {

@@ -86,10 +86,11 @@ public final class Delivery: Service, Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// Adds the model's analysis to single-incident alerts; `store` keeps the answers.
-    public func use(_ settings: AnalysisSettings, store: Store) throws {
+    /// Adds the model's analysis to single-incident alerts; `store` keeps the answers, and
+    /// an alert waits for its analysis on `waitClock`.
+    public func use(_ settings: AnalysisSettings, store: Store, waitClock: any Clock<Duration> = ContinuousClock()) throws {
         let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger,
-                            proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) })
+                            proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) }, clock: waitClock, wallClock: clock)
         a.whenLate { [weak self] incident, channels in
             guard let self else { return }
             do {
@@ -205,7 +206,7 @@ public final class Delivery: Service, Sendable {
                 // Never later than the timeout after the alert was queued.
                 let waited = Double(now - (batch.map(\.created).min() ?? now)) / 1e6
                 let left = max(0, Double(analyst.settings.timeoutSeconds) - waited)
-                analysis = await analyst.analysis(for: incidents[0], deadline: .now + .milliseconds(Int(left * 1000)), channel: channel.name)
+                analysis = await analyst.analysis(for: incidents[0], within: .milliseconds(Int(left * 1000)), channel: channel.name)
                 carriesAnalysis = analysis != nil
             }
             message = AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone,
