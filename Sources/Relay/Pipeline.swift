@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Plumbing
 import ServiceLifecycle
 import Synchronization
 import Wire
@@ -34,6 +35,8 @@ public final class Pipeline: Service, Sendable {
     public typealias IncidentObserver = @Sendable (IncidentChange) -> Void
 
     let intake: Intake
+    /// The time of day: events' arrival, incidents' windows, the store's times.
+    let clock: WallClock
     public let store: Store
     let journal: IncidentJournal?
     let settings: Settings
@@ -79,8 +82,9 @@ public final class Pipeline: Service, Sendable {
     }
 
     public init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
-                settings: Settings = Settings(), logger: Logger) throws {
+                settings: Settings = Settings(), clock: WallClock = .system, logger: Logger) throws {
         self.intake = intake
+        self.clock = clock
         incidentEvents = intake.counters.handle("relay_incident_events_total")
         self.store = store
         self.journal = journal
@@ -135,8 +139,8 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Processes one item (tests; the relay takes batches).
-    public func handle(_ item: IntakeItem, arrival: Int64 = Pipeline.now()) {
-        process(CollectionOfOne(item), arrival: arrival)
+    public func handle(_ item: IntakeItem, arrival: Int64? = nil) {
+        process(CollectionOfOne(item), arrival: arrival ?? clock.now)
     }
 
     /// Processes what the queue held, up to 1,024 items per hold of the state's lock.
@@ -144,7 +148,7 @@ public final class Pipeline: Service, Sendable {
         var start = 0
         while start < batch.count {
             let end = min(batch.count, start + 1024)
-            process(batch[start..<end], arrival: Pipeline.now())
+            process(batch[start..<end], arrival: clock.now)
             start = end
         }
     }
@@ -207,7 +211,8 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Closes quiet incidents, writes pending events and incidents, prunes once an hour.
-    public func tick(now: Int64 = Pipeline.now()) {
+    public func tick(now: Int64? = nil) {
+        let now = now ?? clock.now
         let changes = state.withLock { s in
             let changes = s.correlator.tick(now: now)
             for c in changes { s.incidents[c.incident.id] = c.incident }
@@ -261,7 +266,7 @@ public final class Pipeline: Service, Sendable {
             let encoder = JSONEncoder()
             let entries = windows.compactMap { edge, window in (try? encoder.encode(window)).map { (Self.windowPrefix + edge, $0) } }
             do {
-                try store.write(events: events, incidents: incidents, outbox: outbox, state: entries, now: Pipeline.now())
+                try store.write(events: events, incidents: incidents, outbox: outbox, state: entries, now: clock.now)
                 storeOK.store(true, ordering: .relaxed)
                 intake.counters.add("relay_stored_events_total", events.count)
                 if !outbox.isEmpty {
@@ -328,5 +333,4 @@ public final class Pipeline: Service, Sendable {
     /// How many incidents are open (without copying them).
     public var openIncidentCount: Int { state.withLock { $0.correlator.open.count } }
 
-    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 }

@@ -1,10 +1,12 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Plumbing
 import ServiceLifecycle
 import Wire
 
 /// Builds the relay's services from a configuration. `relay run` and the tests both call it.
+/// `clock` is the time of day every part reads (intake, pipeline, delivery): tests may set it.
 public struct RelayApp: Sendable {
     public static let version = ProductVersion.string
 
@@ -23,7 +25,10 @@ public struct RelayApp: Sendable {
     public let createdPasskeyFile: String?
     let logger: Logger
 
-    public init(configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
+    public init(
+        configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: WallClock = .system,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         let (keys, created) = try KeyRing.load(configuration)
@@ -31,12 +36,12 @@ public struct RelayApp: Sendable {
         createdPasskeyFile = created
         let store = try Store(directory: configuration.dataDirectory)
         self.store = store
-        let intake = try Intake(configuration: configuration, keys: keys, store: store, logger: logger)
+        let intake = try Intake(configuration: configuration, keys: keys, store: store, logger: logger, clock: clock)
         self.intake = intake
         let journal = try IncidentJournal(path: configuration.dataDirectory.appendingPathComponent("incidents.jsonl").path)
         pipeline = try Pipeline(
             intake: intake, store: store, journal: journal, rules: configuration.correlationRules, allowlist: configuration.allowlist,
-            settings: configuration.pipeline, logger: logger)
+            settings: configuration.pipeline, clock: clock, logger: logger)
         udpListeners = configuration.listeners.filter { $0.transport == .udp }.map {
             UDPListener(listener: $0, intake: intake, group: group, limits: configuration.limits, logger: logger)
         }
@@ -64,7 +69,7 @@ public struct RelayApp: Sendable {
                         let colon = text.firstIndex(of: ":") ?? text.endIndex
                         return .basic(username: String(text[..<colon]), password: String(text[colon...].dropFirst()))
                     })
-                }, logger: logger)
+                }, clock: clock, logger: logger)
             if let analysis = configuration.analysis { try delivery.use(analysis, store: store) }
             pipeline.routeAlerts({ change in
                 switch change {

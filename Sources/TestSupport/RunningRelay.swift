@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Plumbing
 import NIOSSL
 import NIOTLS
 import Relay
@@ -30,7 +31,7 @@ public final class RunningRelay: Sendable {
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
         policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, observeItems: Bool = true, alsoIPv6: Bool = false,
-        configure: (inout RelayConfiguration) -> Void = { _ in }
+        clock: WallClock = .system, configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         var configuration = RelayConfiguration(
@@ -44,7 +45,7 @@ public final class RunningRelay: Sendable {
         configure(&configuration)
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
-        let app = try RelayApp(configuration: configuration, logger: logger)
+        let app = try RelayApp(configuration: configuration, clock: clock, logger: logger)
         return await RunningRelay(app: app, logger: logger, observeItems: observeItems)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Detection
 import Logging
+import Plumbing
 import TestSupport
 import Testing
 
@@ -119,15 +120,15 @@ struct HardeningUnitTests {
     /// timestamps (no year) of today resolved to the previous year.
     @Test func bsdYearsResolveAgainstTheTimeOfEachMessage() async throws {
         let start: Int64 = 1_798_675_200_000_000  // 2026-12-31T00:00:00Z
-        let now = Mutex(start)
+        let clock = ManualWallClock(microseconds: start)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("intake-year-\(UUID().uuidString)")
         let configuration = RelayConfiguration(listeners: [], dataDirectory: directory, passkey: .inline(RunningRelay.passkey))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store = try Store(directory: directory)
         let intake = try Intake(configuration: configuration, keys: KeyRing(passkey: try Passkey(RunningRelay.passkey)), store: store,
-                                logger: Logger(label: "test"), wallMicroseconds: { now.withLock { $0 } })
+                                logger: Logger(label: "test"), clock: clock.clock)
         // Two days later, in the new year: "Jan  2" is 2027, not 2026.
-        now.withLock { $0 = start + 2 * 86_400_000_000 }
+        clock.advance(microseconds: 2 * 86_400_000_000)
         let line = "<38>Jan  2 00:00:00 h sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2"
         intake.handle(Array(line.utf8), sender: "127.0.0.1", transport: .udp)
         intake.finish()

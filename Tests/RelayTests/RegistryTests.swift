@@ -1,4 +1,5 @@
 import Foundation
+import Plumbing
 import Relay
 import TestSupport
 import Testing
@@ -7,8 +8,6 @@ import Wire
 /// The relay's own events about edges, and its memory of them across a restart.
 @Suite("Edge registry", .serialized)
 struct RegistryTests {
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     @Test func replayProtectionSurvivesARelayRestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
         let frame = try EdgeFixture.messages(events: [EdgeFixture.event(1)], sequence: 1)
@@ -41,18 +40,23 @@ struct RegistryTests {
     }
 
     /// A dropped datagram is a loss once late frames had time to arrive; reordering is not.
+    /// On a clock the test moves: "not yet" is checked on what the tick raised, at once.
     @Test func lossIsRaisedForGapsThatStayOpen() async throws {
         var policy = EdgeRegistry.Policy()
         policy.lossAfterMilliseconds = 10_000
-        let relay = try await RunningRelay.start(policy: policy)
+        let clock = ManualWallClock(microseconds: WallClock.system.now)
+        let relay = try await RunningRelay.start(policy: policy, clock: clock.clock)
         for seq in [1, 3, 2, 4, 7] as [UInt64] {  // 2 comes late; 5 and 6 never
             try await Send.udp(try EdgeFixture.messages(events: [EdgeFixture.event(Int(seq))], sequence: seq), port: relay.udpPort)
             await relay.wait { relay.frames.contains { $0.frame.sequence == seq } }
         }
-        relay.app.intake.tick(nowMilliseconds: Self.now() + 1_000)
-        #expect(relay.relayEvents.isEmpty, "a gap was called a loss before its time")
-        relay.app.intake.tick(nowMilliseconds: Self.now() + 11_000)
+        clock.advance(seconds: 9.9)
+        #expect(relay.app.intake.tick().isEmpty, "a gap was called a loss before its time")
+        clock.advance(seconds: 0.2)
+        let raised = relay.app.intake.tick()
+        #expect(raised.map(\.kind) == [.edgeLoss])
         await relay.wait { relay.relayEvents.count == 1 }
+        #expect(relay.app.intake.tick().isEmpty, "raised once")
         await relay.stop()
         let loss = try #require(relay.relayEvents.first)
         #expect(loss.kind == .edgeLoss)
@@ -62,15 +66,17 @@ struct RegistryTests {
 
     /// A killed edge stops its heartbeats: that silence is an alert of its own.
     @Test func silentEdgeIsRaisedAndClearedWhenHeardAgain() async throws {
-        let relay = try await RunningRelay.start()
+        let clock = ManualWallClock(microseconds: WallClock.system.now)
+        let relay = try await RunningRelay.start(clock: clock.clock)
         let heartbeat = FrameBody.heartbeat(Heartbeat(uptimeSeconds: 5))
         try await Send.udp(try EdgeFixture.messages(body: heartbeat, sequence: 1), port: relay.udpPort)
         await relay.wait { relay.frames.count == 1 }
-        relay.app.intake.tick(nowMilliseconds: Self.now() + 30_000)
-        #expect(relay.relayEvents.isEmpty)
-        relay.app.intake.tick(nowMilliseconds: Self.now() + 91_000)
-        await relay.wait { relay.relayEvents.count == 1 }
-        relay.app.intake.tick(nowMilliseconds: Self.now() + 200_000)  // raised once, not every tick
+        clock.advance(seconds: 30)
+        #expect(relay.app.intake.tick().isEmpty)
+        clock.advance(seconds: 61)
+        #expect(relay.app.intake.tick().map(\.kind) == [.edgeSilent])
+        clock.advance(seconds: 109)
+        #expect(relay.app.intake.tick().isEmpty, "raised once, not every tick")
         try await Send.udp(try EdgeFixture.messages(body: heartbeat, sequence: 2), port: relay.udpPort)
         await relay.wait { relay.relayEvents.count == 2 }
         await relay.stop()

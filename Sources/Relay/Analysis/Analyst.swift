@@ -190,7 +190,7 @@ public final class Analyst: Sendable {
                 answer = try await askHTTP(system: system, user: user, limitSeconds: limit)
             case .spark:
                 guard let apiKey, let apiSecret, let appID = settings.appID,
-                    let url = Spark.signedURL(settings.url, apiKey: apiKey, apiSecret: apiSecret, date: Date())
+                    let url = Spark.signedURL(settings.url, apiKey: apiKey, apiSecret: apiSecret, date: Date(timeIntervalSince1970: Double(wallClock.now) / 1e6))
                 else { throw Spark.Failure.malformed }
                 let frame = Spark.requestFrame(appID: appID, domain: settings.model, system: system, user: user, maxTokens: settings.maxTokens)
                 let reply: Spark.Answer

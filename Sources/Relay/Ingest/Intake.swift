@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Logging
+import Plumbing
 import Synchronization
 import Wire
 
@@ -48,15 +49,15 @@ public final class Intake: Sendable {
     /// What was last saved: a tick that changed nothing writes nothing.
     private let lastSaved = Mutex<Data?>(nil)
 
-    /// Wall time in microseconds since 1970; BSD timestamps (no year) are resolved against
-    /// it message by message.
-    private let wallMicroseconds: @Sendable () -> Int64
+    /// The time of day: BSD timestamps (no year) are resolved against it message by
+    /// message; frames' freshness and the registry's silences are judged by it.
+    let clock: WallClock
 
     public init(
         configuration: RelayConfiguration, keys: KeyRing, store: Store, detector: Detector = Detector(), counters: Counters = Counters(),
-        logger: Logger, wallMicroseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+        logger: Logger, clock: WallClock = .system
     ) throws {
-        self.wallMicroseconds = wallMicroseconds
+        self.clock = clock
         parser = SyslogParser(timeZone: .current, maxMessageBytes: configuration.limits.maxMessageBytes)
         var detector = detector
         // Windows forwarders (NXLog, Winlogbeat, Snare) send plain syslog too.
@@ -140,7 +141,7 @@ public final class Intake: Sendable {
     /// start put messages a day after it into the previous year).
     private var currentParser: SyslogParser {
         var p = parser
-        p.yearInference.referenceMicroseconds = wallMicroseconds()
+        p.yearInference.referenceMicroseconds = clock.now
         return p
     }
 
@@ -194,7 +195,7 @@ public final class Intake: Sendable {
             reject(.syntax("\(error)"), sender: sender)
             return .taken
         }
-        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let nowMilliseconds = clock.now / 1000
         let sources = edgeSources
         let result = receiver.withLock {
             $0.receive(message: message, nowMilliseconds: nowMilliseconds, now: .now) { edge in
@@ -266,8 +267,11 @@ public final class Intake: Sendable {
     }
 
     /// Periodic chores: drops incomplete frames past their timeout, raises losses and
-    /// silences, saves the registry with the replay windows.
-    public func tick(nowMilliseconds now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) {
+    /// silences, saves the registry with the replay windows. Returns the events it raised
+    /// (they are queued for the pipeline too): a test sees at once that none was.
+    @discardableResult
+    public func tick(nowMilliseconds: Int64? = nil) -> [Event] {
+        let now = nowMilliseconds ?? clock.now / 1000
         let dropped = receiver.withLock { $0.expire(now: .now) }
         if !dropped.isEmpty { counters.add("relay_reassembly_expired_total", dropped.count) }
         let sequences = receiver.withLock { r in Dictionary(uniqueKeysWithValues: r.sequences.map { ($0.key.rawValue, $0.value) }) }
@@ -275,10 +279,11 @@ public final class Intake: Sendable {
             registry.sequences = sequences
             return (registry.tick(nowMilliseconds: now, policy: policy), registry)
         }
-        for event in raised { raise(event) }
-        for event in forgeries.withLock({ $0.tick(nowMilliseconds: now) }) { raise(event) }
-        raiseDrops(nowMilliseconds: now)
+        let forged = forgeries.withLock { $0.tick(nowMilliseconds: now) }
+        for event in raised + forged { raise(event) }
+        let drops = raiseDrops(nowMilliseconds: now)
         save(snapshot)
+        return raised + forged + drops
     }
 
     /// Saves the registry now (also done by `tick`).
@@ -357,18 +362,20 @@ public final class Intake: Sendable {
 
     /// Input dropped since the last call, raised as one relay event (an incident "relay
     /// dropped input"): a genuine event may have been among what was dropped.
-    func raiseDrops(nowMilliseconds now: Int64) {
+    @discardableResult
+    func raiseDrops(nowMilliseconds now: Int64) -> [Event] {
         let tally = drops.withLock { d in
             defer { d = DropTally() }
             return d
         }
-        guard !tally.isEmpty else { return }
+        guard !tally.isEmpty else { return [] }
         let reasons = tally.byReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let senders = tally.limitedSenders.sorted { $0.value > $1.value }.prefix(8).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         var event = EdgeRegistry.event(.edgeLoss, "relay", now, severity: .high,
             "the relay dropped input: \(reasons)" + (senders.isEmpty ? "" : "; rate-limited senders: \(senders)"))
         event.program = "relay-intake"
         raise(event)
+        return [event]
     }
 
     /// Whether plain syslog from `sender` is taken; a refusal is counted.
