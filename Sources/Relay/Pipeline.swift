@@ -101,11 +101,9 @@ public final class Pipeline: Service, Sendable {
         state = Mutex(initial)
     }
 
-    /// Called for every intake item (before it is stored). Register before `run`.
-    /// Observing items makes the intake report every plain syslog message, not only those
-    /// with events (the console's `events` mode, tests).
+    /// Called for every intake item (before it is stored). Register before `run`. (Plain
+    /// syslog without events is no item: `Intake.observePlain` shows it.)
     public func observe(items observer: @escaping ItemObserver) {
-        intake.reportsEverySyslogMessage.store(true, ordering: .relaxed)
         itemObservers.withLock { $0.append(observer) }
     }
     /// Called for every incident change, in order. Register before `run`.
@@ -179,7 +177,7 @@ public final class Pipeline: Service, Sendable {
                     s.committed[edge, default: EdgeSequenceState()].record(epoch: delivery.frame.epoch, sequence: delivery.frame.sequence)
                     s.changedWindows.insert(edge)
                     if case .events(let events) = delivery.body { take(events, edge: edge, sender: sender) }
-                case .syslog(_, let events, let sender), .detected(let events, let sender):
+                case .detected(let events, let sender):
                     take(events, edge: nil, sender: sender)
                 case .relay(let event):
                     take([event], edge: event.host, sender: nil)

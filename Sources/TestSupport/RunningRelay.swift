@@ -30,7 +30,7 @@ public final class RunningRelay: Sendable {
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
-        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, observeItems: Bool = true, alsoIPv6: Bool = false,
+        policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, alsoIPv6: Bool = false,
         clock: WallClock = .system, configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
@@ -46,15 +46,15 @@ public final class RunningRelay: Sendable {
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
         let app = try RelayApp(configuration: configuration, clock: clock, logger: logger)
-        return await RunningRelay(app: app, logger: logger, observeItems: observeItems)
+        return await RunningRelay(app: app, logger: logger)
     }
 
-    /// `observeItems` false leaves the relay as `relay run` has it: plain syslog without
-    /// events is only counted, never an item.
-    private init(app: RelayApp, logger: Logger, observeItems: Bool) async {
+    /// Items and plain syslog are observed; the relay takes the same paths as `relay run`.
+    private init(app: RelayApp, logger: Logger) async {
         self.app = app
         let collected = self.collected
-        if observeItems { app.pipeline.observe(items: { item in collected.items.withLock { $0.append(item) } }) }
+        app.pipeline.observe(items: { item in collected.items.withLock { $0.append(item) } })
+        app.intake.observePlain { message in collected.plain.withLock { $0.append(message) } }
         app.pipeline.observe(incidents: { change in collected.incidents.withLock { $0.append(change) } })
         group = ServiceGroup(services: app.services, logger: logger)
         let group = self.group
@@ -92,13 +92,15 @@ public final class RunningRelay: Sendable {
         items.compactMap { if case .relay(let e) = $0 { e } else { nil } }
     }
 
+    /// Plain syslog messages taken, parsed as the relay parses them (those it could not
+    /// parse are left out).
     public var syslog: [SyslogMessage] {
-        items.compactMap { if case .syslog(let m, _, _) = $0 { m } else { nil } }
+        let parser = SyslogParser(maxMessageBytes: app.configuration.limits.maxMessageBytes)
+        return collected.plain.withLock { $0 }.compactMap { try? parser.parse($0.bytes) }
     }
 
     public var syslogEvents: [Event] {
         items.flatMap { item -> [Event] in
-            if case .syslog(_, let events, _) = item { return events }
             if case .detected(let events, _) = item { return events }
             return []
         }
@@ -150,6 +152,7 @@ public final class RunningRelay: Sendable {
 
 final class Collected: Sendable {
     let items = Mutex<[IntakeItem]>([])
+    let plain = Mutex<[Intake.PlainMessage]>([])
     let incidents = Mutex<[IncidentChange]>([])
 }
 

@@ -77,7 +77,7 @@ struct DeliveryTests {
     }
 
     static func relay(_ fake: FakeDingTalk, minimum: Event.Severity = .high) async throws -> RunningRelay {
-        try await RunningRelay.start(observeItems: false) { c in
+        try await RunningRelay.start { c in
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
             channel.secret = fake.secret.map { .inline($0) }
             channel.keyword = "告警"
@@ -118,7 +118,7 @@ struct DeliveryTests {
     @Test func aRobotAnsweringTooSlowlyShowsTheAlertOnce() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.slow(.milliseconds(1500)))
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
             channel.secret = fake.secret.map { .inline($0) }
             channel.keyword = "告警"
@@ -143,7 +143,7 @@ struct DeliveryTests {
         let stuck = try await FakeDingTalk()
         stuck.set(.hang)
         let fine = try await FakeRobot(.wecom, token: "wecom-key-0001", secret: nil, keywords: [])
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var a = ChannelSettings(name: "stuck", kind: .dingtalk, webhook: .inline(stuck.webhook))
             a.secret = stuck.secret.map { .inline($0) }
             a.keyword = "告警"
@@ -205,7 +205,7 @@ struct DeliveryTests {
     @Test func anAlertOutOfAttemptsIsADeadLetterUntilRetried() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.down)
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
             channel.secret = fake.secret.map { .inline($0) }
             channel.keyword = "告警"
@@ -336,7 +336,7 @@ struct OtherRobotTests {
         let feishu = try await FakeRobot(.feishu, secret: "feishu-secret", keywords: ["告警"])
         let wecom = try await FakeRobot(.wecom, secret: nil, keywords: [])
         let webhook = try await FakeRobot(.webhook, secret: nil, keywords: [])
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(dingtalk.webhook))
             d.secret = .inline(dingtalk.secret!)
             d.keyword = "告警"
@@ -385,7 +385,7 @@ struct OtherRobotTests {
 @Suite("Analysis", .serialized)
 struct AnalysisTests {
     static func relay(_ robot: FakeRobot, _ llm: FakeLLM, timeout: Int = 5) async throws -> RunningRelay {
-        try await RunningRelay.start(observeItems: false) { c in
+        try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"

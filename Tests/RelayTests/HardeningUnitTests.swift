@@ -190,7 +190,7 @@ struct HardeningUnitTests {
         let configuration = try RelayConfiguration.parse("plain_syslog:\n  from: [\"::1\"]\n", origin: "test")
         #expect(configuration.plainSyslogFrom?.map(\.description) == ["::1"])
         #expect(try RelayConfiguration.parse("plain_syslog: off\n", origin: "test").plainSyslogFrom?.isEmpty == true)
-        let relay = try await RunningRelay.start(observeItems: false, alsoIPv6: true) { $0.plainSyslogFrom = configuration.plainSyslogFrom }
+        let relay = try await RunningRelay.start(alsoIPv6: true) { $0.plainSyslogFrom = configuration.plainSyslogFrom }
         let line = { (ip: String) in Array("<38>Dec  6 10:00:00 h sshd[1]: Failed password for root from \(ip) port 22 ssh2".utf8) }
         try await Send.udp((0..<5).map { _ in line("198.51.100.1") }, port: relay.udpPort, from: "127.0.0.1")
         try await Send.udp((0..<5).map { _ in line("198.51.100.2") }, port: try #require(relay.udpPort6), host: "::1")

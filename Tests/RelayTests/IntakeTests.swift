@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import TestSupport
 import Wire
@@ -220,12 +221,12 @@ struct ForgeryTests {
     }
 }
 
-/// The relay as `relay run` has it: plain syslog without events is scanned and counted,
-/// only lines the rules match are parsed in full and stored.
+/// Plain syslog without events is scanned and counted, never an item; only lines the rules
+/// match become items and are stored. (Tests observe the relay without changing its path.)
 @Suite("Plain syslog fast path", .serialized)
 struct PlainSyslogFastPathTests {
     @Test func unremarkableSyslogIsCountedAndMatchesBecomeIncidents() async throws {
-        let relay = try await RunningRelay.start(observeItems: false)
+        let relay = try await RunningRelay.start()
         var datagrams: [[UInt8]] = []
         for n in 0..<200 {
             datagrams.append(Array("<30>Nov 29 16:10:15 web7 systemd[1]: Started session \(n) of something.".utf8))
@@ -244,12 +245,35 @@ struct PlainSyslogFastPathTests {
         #expect(relay.counter("relay_syslog_plain_total") == 206)
         #expect(relay.counter("relay_syslog_events_total") == 6)
         #expect(relay.counter("relay_edge_events_total") == 1)
-        #expect(relay.items.isEmpty, "nobody observes items")
+        // Items: the six lines with events and the frame; the other 200 were only counted
+        // (and shown to the observer of plain syslog, as the console's events mode is).
+        #expect(relay.items.count == 7)
+        #expect(relay.syslog.count == 206 && relay.syslog.filter { $0.appName == "systemd" }.count == 200)
         let brute = try #require(relay.incidents.first { $0.kind == "brute_force" })
         #expect(brute.count == 5 && brute.host == "web7" && brute.sourceIP == "203.0.113.50")
         let sudo = try #require(relay.incidents.first { $0.kind == "privilege" })
         #expect(sudo.host == "127.0.0.1" && sudo.user == "alice")
         let stored = try relay.app.store.recentEvents(limit: 100)
         #expect(stored.count == 7, "five failures, the sudo refusal, the edge's event")
+    }
+}
+
+/// The console's events mode prints every plain message, taking the same path as without it.
+@Suite("Console events")
+struct ConsoleEventsTests {
+    @Test func everyPlainMessageIsPrintedOnTheProductionPath() async throws {
+        let relay = try await RunningRelay.start()
+        let lines = Mutex<[String]>([])
+        ConsolePrinter.attach(to: relay.app.pipeline, events: true) { line in lines.withLock { $0.append(line) } }
+        try await Send.udp([
+            Array("<30>Nov 29 16:10:15 web7 systemd[1]: Started session 4 of user \u{1B}[31mroot.".utf8),
+            Array("<38>Nov 29 16:10:16 web7 sshd[90]: Failed password for root from 203.0.113.50 port 4000 ssh2".utf8),
+        ], port: relay.udpPort)
+        await relay.wait { lines.withLock { $0.count } >= 2 }
+        await relay.stop()
+        let printed = lines.withLock { $0 }
+        #expect(printed.contains { $0.hasPrefix("syslog 127.0.0.1 web7 systemd: Started session 4") && !$0.contains("\u{1B}") })
+        #expect(printed.contains { $0.contains("login failure") && $0.contains("user=root") && $0.hasSuffix("[syslog via 127.0.0.1]") })
+        #expect(relay.items.count == 1, "the message without events is no item: \(relay.items.count)")
     }
 }

@@ -214,7 +214,7 @@ struct SparkTests {
     }
 
     static func relay(_ robot: FakeRobot, _ spark: FakeSpark, timeout: Int = 5, followUp: Bool = true) async throws -> RunningRelay {
-        try await RunningRelay.start(observeItems: false) { c in
+        try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"
@@ -307,7 +307,7 @@ struct SparkTests {
     @Test func sparksHTTPAPIAnswersWithItsPasswordAndItsCodes() async throws {
         let robot = try await FakeRobot()
         let llm = try await FakeLLM(key: "abcdefghijklmnopqrst:ABCDEFGHIJKLMNOPQRST", answer: "口令爆破。", flavor: .spark)
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"
@@ -344,7 +344,7 @@ struct SparkTests {
     @Test func theTokenBudgetStopsAnalysesForTheHour() async throws {
         let robot = try await FakeRobot()
         let spark = try await FakeSpark()
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"
@@ -378,7 +378,7 @@ struct SparkTests {
         defer { proxy.stop() }
         let robot = try await FakeRobot()
         let spark = try await FakeSpark()
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"
@@ -433,7 +433,7 @@ struct SparkTests {
               api_secret: \(spark.apiSecret)
             """
         let parsed = try RelayConfiguration.parse(yaml, origin: "relay.yaml")
-        let relay = try await RunningRelay.start(observeItems: false) { c in
+        let relay = try await RunningRelay.start { c in
             c.channels = parsed.channels
             c.analysis = parsed.analysis
             c.proxy = parsed.proxy

@@ -27,7 +27,7 @@ struct TemplateTests {
                     {evidence}
             """
         let channels = try RelayConfiguration.parse(yaml, origin: "relay.yaml").channels
-        let relay = try await RunningRelay.start(observeItems: false) { $0.channels = channels }
+        let relay = try await RunningRelay.start { $0.channels = channels }
         try await DeliveryTests.bruteForce(relay, from: "203.0.113.80", sequence: 1)
         await relay.wait { fake.accepted.count == 1 }
         await relay.stop()

@@ -9,14 +9,12 @@ import Wire
 import Glibc
 #endif
 
-/// What the intake hands on: an authenticated edge frame, or a plain syslog message with
-/// the events the rules found in it (the same rules as the edge's; `host` is the message's
-/// HOSTNAME, or the sender's address when it has none).
+/// What the intake hands on: an authenticated edge frame, or the events the rules found in
+/// a plain syslog message (the same rules as the edge's; `host` is the message's HOSTNAME,
+/// or the sender's address when it has none). A plain message without events is counted,
+/// not handed on; `Intake.observePlain` shows every one (the console, tests).
 public enum IntakeItem: Sendable {
     case frame(FrameReceiver.Delivery, sender: String)
-    case syslog(SyslogMessage, events: [Event], sender: String)
-    /// Events the rules found in a plain syslog message read on the fast path (nobody
-    /// asked for every message, so the message itself was not parsed in full).
     case detected([Event], sender: String)
     /// Raised by the relay itself: edge.restarted, edge.loss, edge.silent.
     case relay(Event)
@@ -133,9 +131,29 @@ public final class Intake: Sendable {
     /// No more items will come (listeners have stopped).
     public func finish() { queue.finish() }
 
-    /// Whether every plain syslog message becomes an item, or only those with events (the
-    /// default: a flood of unremarkable syslog then costs a scan and a count each).
-    public let reportsEverySyslogMessage = Atomic<Bool>(false)
+    /// A plain syslog message as the intake took it (past the sender checks), with the
+    /// events the rules found in it.
+    public struct PlainMessage: Sendable {
+        public var bytes: [UInt8]
+        public var sender: String
+        public var events: [Event]
+    }
+
+    /// Sees every plain syslog message taken, without changing how it is handled: the same
+    /// path runs whether or not anyone looks. Register before messages arrive.
+    public func observePlain(_ observer: @escaping @Sendable (PlainMessage) -> Void) {
+        plainObservers.withLock { $0.append(observer) }
+        observingPlain.store(true, ordering: .relaxed)
+    }
+
+    private let plainObservers = Mutex<[@Sendable (PlainMessage) -> Void]>([])
+    private let observingPlain = Atomic<Bool>(false)
+
+    private func showPlain(_ bytes: some Collection<UInt8>, sender: String, events: [Event]) {
+        guard observingPlain.load(ordering: .relaxed) else { return }
+        let message = PlainMessage(bytes: Array(bytes), sender: sender, events: events)
+        for observer in plainObservers.withLock({ $0 }) { observer(message) }
+    }
 
     /// The parser with this moment as the reference for BSD years (a parser made once at
     /// start put messages a day after it into the previous year).
@@ -163,9 +181,7 @@ public final class Intake: Sendable {
     @discardableResult
     public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) -> Verdict {
         messageCounters[transport]?.add()
-        if !reportsEverySyslogMessage.load(ordering: .relaxed),
-            let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done
-        {
+        if let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done {
             return .taken
         }
         return handleParsed(bytes, sender: sender)
@@ -178,8 +194,12 @@ public final class Intake: Sendable {
         if ByteSearch.contains(buffer, Self.wirePrefix) { return false }
         plainCounter.add()
         guard takesPlainSyslog(from: sender), withinRate(sender) else { return true }
-        guard let (event, _) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else { return true }
+        guard let (event, _) = detector.detectOne(buffer: buffer, parser: currentParser, defaultHost: sender) else {
+            showPlain(buffer, sender: sender, events: [])
+            return true
+        }
         syslogEventsCounter.add(1)
+        showPlain(buffer, sender: sender, events: [event])
         emit(.detected([event], sender: sender))
         return true
     }
@@ -208,8 +228,11 @@ public final class Intake: Sendable {
             plainCounter.add()
             guard takesPlainSyslog(from: sender), withinRate(sender) else { return .taken }
             let events = detector.detect(message, raw: String(decoding: bytes, as: UTF8.self), hostOverride: message.hostname ?? sender)
-            if !events.isEmpty { syslogEventsCounter.add(events.count) }
-            emit(.syslog(message, events: events, sender: sender))
+            showPlain(bytes, sender: sender, events: events)
+            if !events.isEmpty {
+                syslogEventsCounter.add(events.count)
+                emit(.detected(events, sender: sender))
+            }
         case .delivered(var delivery)?:
             counters.add("relay_frames_total{kind=\"\(delivery.frame.kind)\"}")
             if case .events(let events) = delivery.body {
@@ -400,7 +423,6 @@ extension IntakeItem {
         case .frame(let delivery, _):
             if case .events(let list) = delivery.body { return 256 + events(list) }
             return 1024
-        case .syslog(let message, let list, _): return 256 + message.message.utf8.count + events(list)
         case .detected(let list, _): return 64 + events(list)
         case .relay(let event): return 256 + (event.raw?.utf8.count ?? 0)
         }

@@ -36,7 +36,7 @@ public final class IntakeQueue: Sendable {
     public func push(_ item: IntakeItem, bytes: Int) -> Refusal? {
         let plain: Bool
         switch item {
-        case .syslog, .detected: plain = true
+        case .detected: plain = true
         case .frame, .relay: plain = false
         }
         let (refusal, waiter) = state.withLock { s -> (Refusal?, CheckedContinuation<Void, Never>?) in

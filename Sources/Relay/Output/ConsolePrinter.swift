@@ -18,6 +18,11 @@ public enum ConsolePrinter {
             pipeline.observe(items: { item in
                 for line in lines(for: item) { write(TerminalText.safe(line)) }
             })
+            // Plain syslog the rules found nothing in (their events come as items).
+            pipeline.intake.observePlain { message in
+                guard message.events.isEmpty else { return }
+                write(TerminalText.safe(line(for: message)))
+            }
         }
     }
 
@@ -78,11 +83,15 @@ public enum ConsolePrinter {
             return ["ALERT \(event.kind) [\(event.severity?.rawValue ?? "-")] \(event.raw ?? "")"]
         case .detected(let events, let sender):
             return events.map { describe($0) + "  [syslog via \(sender)]" }
-        case .syslog(let m, let events, let sender):
-            guard events.isEmpty else { return events.map { describe($0) + "  [syslog via \(sender)]" } }
-            let who = [m.hostname, m.appName].compactMap { $0 }.joined(separator: " ")
-            return ["syslog \(sender) \(who): \(m.message.prefix(300))"]
         }
+    }
+
+    static func line(for plain: Intake.PlainMessage) -> String {
+        guard let m = try? SyslogParser(maxMessageBytes: 1 << 16).parse(plain.bytes.prefix(1 << 16)) else {
+            return "syslog \(plain.sender): \(String(decoding: plain.bytes.prefix(300), as: UTF8.self))"
+        }
+        let who = [m.hostname, m.appName].compactMap { $0 }.joined(separator: " ")
+        return "syslog \(plain.sender) \(who): \(m.message.prefix(300))"
     }
 
     static func describe(_ e: Event) -> String {
