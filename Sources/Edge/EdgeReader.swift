@@ -25,7 +25,7 @@ public final class EdgeReader: @unchecked Sendable {
     private var sources: [Source] = []
     private var sequence: UInt64 = 1
     private var state: EdgeState
-    private let encoder: FrameEncoder
+    private let builder: FrameBuilder
     private let journal: EventJournal?
     /// 1 when the state file was there but unreadable at start (reported in heartbeats).
     private var stateUnreadable: UInt64 = 0
@@ -90,7 +90,7 @@ public final class EdgeReader: @unchecked Sendable {
         state.epoch = epoch
         try state.save(directory: configuration.stateDirectory)
         self.state = state
-        encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(seal: configuration.relay.seal))
+        builder = try FrameBuilder(edgeID: configuration.edgeID, key: key, options: .init(seal: configuration.relay.seal))
         journal = configuration.journal.path.map { EventJournal(path: $0, maxBytes: configuration.journal.maxBytes, keep: configuration.journal.keep) }
         let watcher = FileWatcher(directories: (configuration.files + configuration.evtxFiles).map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
         self.watcher = watcher
@@ -275,7 +275,7 @@ public final class EdgeReader: @unchecked Sendable {
         }
         let now = Date()
         do {
-            let frame = try encoder.makeFrame(
+            let frame = try builder.makeFrame(
                 .events(batch.map(\.event)), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(now.timeIntervalSince1970 * 1000))
             sequence += 1
             let savedAt = Int64(now.timeIntervalSince1970 * 1e6)
@@ -351,7 +351,7 @@ public final class EdgeReader: @unchecked Sendable {
         counters["state_unreadable"] = stateUnreadable
         let body = Heartbeat(uptimeSeconds: UInt64(max(0, Date().timeIntervalSince(startedAt))), counters: counters, sources: summaries)
         do {
-            let frame = try encoder.makeFrame(.heartbeat(body), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            let frame = try builder.makeFrame(.heartbeat(body), epoch: epoch, sequence: sequence, sendTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
             sequence += 1
             sender.send(heartbeat: frame)
         } catch {

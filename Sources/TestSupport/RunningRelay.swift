@@ -276,7 +276,7 @@ public enum Send {
     }
 
     public static func octetCounted(_ messages: [String]) -> [UInt8] {
-        messages.flatMap { Array("\($0.utf8.count) \($0)".utf8) }
+        OctetCountingEncoder.stream(messages)
     }
 
     /// Runs util-linux `logger` with `arguments`; returns its exit status.

@@ -37,6 +37,19 @@ struct FramingTests {
         #expect(Self.texts(frames) == ["hello", "hello world", "x"])
     }
 
+    /// The encoder writes what RFC 6587 shows and the decoder reads back, whatever the
+    /// message holds (spaces, digits, non-ASCII); an empty one has no framing.
+    @Test(arguments: [1, 3, 1000])
+    func octetCountingEncoderRoundTrips(step: Int) throws {
+        #expect(OctetCountingEncoder.stream(["hello", "hello world", "x"]) == Array("5 hello11 hello world1 x".utf8))
+        let messages = ["<34>1 2003-10-11T22:14:15.003Z host su - ID47 - 'su root' failed", "12 34", "é中", String(repeating: "9", count: 1000)]
+        let frames = try Self.run(OctetCountingDecoder(), OctetCountingEncoder.stream(messages), step: step)
+        #expect(Self.texts(frames) == messages)
+        var buffer = ByteBuffer()
+        OctetCountingEncoder.encode([UInt8](), into: &buffer)
+        #expect(buffer.readableBytes == 0, "MSG-LEN cannot be 0")
+    }
+
     @Test(arguments: [1, 5, 1000])
     func octetCountingSkipsOversizedAndStaysInStep(step: Int) throws {
         let big = String(repeating: "z", count: 50)

@@ -45,12 +45,12 @@ public final class EdgeSender: Service, Sendable {
     }
 
     public func run() async throws {
-        let encoder = try FrameEncoder(edgeID: configuration.edgeID, key: key, options: .init(compression: nil, seal: false))
+        let packetizer = Packetizer(edgeID: configuration.edgeID, key: key)
         let envelope = Envelope(hostname: configuration.hostname)
         // On shutdown, wake the loop so it sees it at once instead of at its next timeout.
         try await withGracefulShutdownHandler {
             switch configuration.relay.transport {
-            case .udp: try await runUDP(encoder, envelope)
+            case .udp: try await runUDP(packetizer, envelope)
             case .tcp: await runTCP(envelope)
             }
         } onGracefulShutdown: {
@@ -58,15 +58,15 @@ public final class EdgeSender: Service, Sendable {
         }
     }
 
-    private func messages(_ frame: Frame, _ encoder: FrameEncoder, _ envelope: Envelope) throws -> [String] {
-        try envelope.messages(for: frame, encoder: encoder, budgetBytes: configuration.budgetBytes)
+    private func messages(_ frame: Frame, _ packetizer: Packetizer, _ envelope: Envelope) throws -> [String] {
+        try envelope.messages(for: frame, packetizer: packetizer, budgetBytes: configuration.budgetBytes)
     }
 
     private func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: UDP
 
-    private func runUDP(_ encoder: FrameEncoder, _ envelope: Envelope) async throws {
+    private func runUDP(_ packetizer: Packetizer, _ envelope: Envelope) async throws {
         let target = configuration.relay.addresses[0]
         let remote = try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
         // A plain channel, not an async writer: a frame leaves the spool only once its
@@ -82,22 +82,22 @@ public final class EdgeSender: Service, Sendable {
                     continue
                 }
                 let frame = entry.frame(edgeID: configuration.edgeID, sendTimeMilliseconds: nowMilliseconds())
-                try await sendUDP(frame, channel, remote, encoder, envelope)
+                try await sendUDP(frame, channel, remote, packetizer, envelope)
                 spool.remove(name)
                 counters.add(.framesSent)
             }
             // Heartbeats after the spooled frames: a heartbeat of a new epoch must not
             // reach the relay before frames of earlier epochs.
             for frame in heartbeats.withLock({ h in defer { h = [] }; return h }) {
-                try await sendUDP(frame, channel, remote, encoder, envelope)
+                try await sendUDP(frame, channel, remote, packetizer, envelope)
                 counters.add(.heartbeatsSent)
             }
             await doorbell.wait(timeout: .seconds(5))
         }
     }
 
-    private func sendUDP(_ frame: Frame, _ channel: any Channel, _ remote: SocketAddress, _ encoder: FrameEncoder, _ envelope: Envelope) async throws {
-        let texts = try messages(frame, encoder, envelope)
+    private func sendUDP(_ frame: Frame, _ channel: any Channel, _ remote: SocketAddress, _ packetizer: Packetizer, _ envelope: Envelope) async throws {
+        let texts = try messages(frame, packetizer, envelope)
         for _ in 0..<configuration.relay.redundancy {
             for text in texts {
                 try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(string: text))).get()
@@ -151,7 +151,7 @@ public final class EdgeSender: Service, Sendable {
                         throw EdgeError("the relay closed the connection")
                     }
                     group.addTask {
-                        let encoder = try FrameEncoder(edgeID: self.configuration.edgeID, key: self.key, options: .init(compression: nil))
+                        let packetizer = Packetizer(edgeID: self.configuration.edgeID, key: self.key)
                         var sent: [(name: String, at: ContinuousClock.Instant)] = []
                         while !Task.isCancelledOrShuttingDown {
                             let already = Set(sent.map(\.name))
@@ -161,12 +161,12 @@ public final class EdgeSender: Service, Sendable {
                                     continue
                                 }
                                 let frame = entry.frame(edgeID: self.configuration.edgeID, sendTimeMilliseconds: self.nowMilliseconds())
-                                try await self.writeTCP(frame, outbound, encoder, envelope)
+                                try await self.writeTCP(frame, outbound, packetizer, envelope)
                                 sent.append((name, .now))
                                 self.counters.add(.framesSent)
                             }
                             for frame in self.heartbeats.withLock({ h in defer { h = [] }; return h }) {
-                                try await self.writeTCP(frame, outbound, encoder, envelope)
+                                try await self.writeTCP(frame, outbound, packetizer, envelope)
                                 self.counters.add(.heartbeatsSent)
                             }
                             // Past the resend window a frame is taken as delivered.
@@ -187,12 +187,9 @@ public final class EdgeSender: Service, Sendable {
         throw lastError
     }
 
-    private func writeTCP(_ frame: Frame, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ encoder: FrameEncoder, _ envelope: Envelope) async throws {
+    private func writeTCP(_ frame: Frame, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, _ packetizer: Packetizer, _ envelope: Envelope) async throws {
         var buffer = ByteBuffer()
-        for text in try messages(frame, encoder, envelope) {
-            buffer.writeString("\(text.utf8.count) ")
-            buffer.writeString(text)
-        }
+        for text in try messages(frame, packetizer, envelope) { OctetCountingEncoder.encode(text, into: &buffer) }
         try await outbound.write(buffer)
     }
 }

@@ -203,8 +203,6 @@ public struct Reassembler: Sendable {
     }
 
     private static func frame(from p: Packet, payload: [UInt8]) -> Frame {
-        Frame(
-            kind: p.kind, flags: p.flags, dictionaryID: p.dictionaryID, edgeID: p.edgeID, epoch: p.epoch,
-            sequence: p.sequence, sendTimeMilliseconds: p.sendTimeMilliseconds, payload: payload)
+        Frame(header: p.header, payload: payload)
     }
 }

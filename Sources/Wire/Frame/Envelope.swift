@@ -34,9 +34,9 @@ public struct Envelope: Sendable, Hashable {
     }
 
     /// The syslog message text of every packet of `frame`, each at most `budgetBytes`.
-    public func messages(for frame: Frame, encoder: FrameEncoder, budgetBytes: Int) throws -> [String] {
+    public func messages(for frame: Frame, packetizer: Packetizer, budgetBytes: Int) throws -> [String] {
         let chunk = try maxChunkBytes(edgeID: frame.edgeID, epoch: frame.epoch, sequence: frame.sequence, budgetBytes: budgetBytes)
-        let packets = try encoder.packets(for: frame, maxChunkBytes: chunk)
+        let packets = try packetizer.packets(for: frame, maxChunkBytes: chunk)
         return packets.enumerated().map { index, bytes in
             text(frame: frame, position: "\(index + 1)/\(packets.count)", packet: bytes)
         }
@@ -94,5 +94,11 @@ public struct Envelope: Sendable, Hashable {
         else {
             throw WireError.envelopeMismatch("structured data disagrees with the packet from \(packet.edgeID)")
         }
+    }
+}
+
+extension Envelope {
+    public func messages(for frame: Frame, encoder: FrameEncoder, budgetBytes: Int) throws -> [String] {
+        try messages(for: frame, packetizer: encoder.packetizer, budgetBytes: budgetBytes)
     }
 }

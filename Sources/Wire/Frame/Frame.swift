@@ -32,13 +32,13 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
     static let all: FrameFlags = [.deflated, .sealed]
 }
 
-/// A frame: one authenticated unit of the protocol, before fragmentation and after
-/// reassembly. `payload` is as sent (compressed and/or sealed per `flags`).
+/// What a frame says about itself, and what each of its packets repeats: the fields
+/// `Frame` and `Packet` share, declared once (docs/wire-protocol.md, "Packet").
 ///
 /// An edge never reuses (`edgeID`, `epoch`, `sequence`); the relay accepts each once.
 /// `sendTimeMilliseconds` is the time of this transmission: a resent frame keeps its
 /// sequence and payload, takes a new send time and is signed again.
-public struct Frame: Hashable, Sendable {
+public struct FrameHeader: Hashable, Sendable {
     public var kind: FrameKind
     public var flags: FrameFlags
     public var dictionaryID: UInt8
@@ -46,11 +46,9 @@ public struct Frame: Hashable, Sendable {
     public var epoch: UInt32
     public var sequence: UInt64
     public var sendTimeMilliseconds: Int64
-    public var payload: [UInt8]
 
     public init(
-        kind: FrameKind, flags: FrameFlags, dictionaryID: UInt8, edgeID: EdgeID, epoch: UInt32,
-        sequence: UInt64, sendTimeMilliseconds: Int64, payload: [UInt8]
+        kind: FrameKind, flags: FrameFlags, dictionaryID: UInt8, edgeID: EdgeID, epoch: UInt32, sequence: UInt64, sendTimeMilliseconds: Int64
     ) {
         self.kind = kind
         self.flags = flags
@@ -59,7 +57,36 @@ public struct Frame: Hashable, Sendable {
         self.epoch = epoch
         self.sequence = sequence
         self.sendTimeMilliseconds = sendTimeMilliseconds
+    }
+}
+
+/// A frame: one authenticated unit of the protocol, before fragmentation and after
+/// reassembly: its header and its payload, as sent (compressed and/or sealed per `flags`).
+/// The header's fields read as the frame's own (`frame.epoch`).
+@dynamicMemberLookup
+public struct Frame: Hashable, Sendable {
+    public var header: FrameHeader
+    public var payload: [UInt8]
+
+    public init(header: FrameHeader, payload: [UInt8]) {
+        self.header = header
         self.payload = payload
+    }
+
+    public init(
+        kind: FrameKind, flags: FrameFlags, dictionaryID: UInt8, edgeID: EdgeID, epoch: UInt32,
+        sequence: UInt64, sendTimeMilliseconds: Int64, payload: [UInt8]
+    ) {
+        header = FrameHeader(
+            kind: kind, flags: flags, dictionaryID: dictionaryID, edgeID: edgeID, epoch: epoch, sequence: sequence,
+            sendTimeMilliseconds: sendTimeMilliseconds)
+        self.payload = payload
+    }
+
+    @inlinable
+    public subscript<T>(dynamicMember field: WritableKeyPath<FrameHeader, T>) -> T {
+        get { header[keyPath: field] }
+        set { header[keyPath: field] = newValue }
     }
 }
 

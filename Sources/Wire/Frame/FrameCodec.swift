@@ -1,10 +1,9 @@
 import Crypto
 import Foundation
 
-/// Builds frames and their packets on the edge.
-///
-/// Not thread-safe (it owns a zlib stream): one per sender.
-public final class FrameEncoder {
+/// Builds frames on the edge: encodes a body, deflates it (when that pays) with a preset
+/// dictionary, seals it when asked. Owns a zlib stream: one per thread that builds frames.
+public final class FrameBuilder {
     public struct Options: Sendable, Hashable {
         /// Deflate the payload with this preset dictionary; `nil` sends it as is.
         public var compression: PresetDictionary?
@@ -64,6 +63,18 @@ public final class FrameEncoder {
         }
         return frame
     }
+}
+
+/// Cuts a frame into packets and signs each (no zlib, no state): what the edge's sender
+/// needs to send a spooled frame.
+public struct Packetizer: Sendable {
+    public let edgeID: EdgeID
+    private let key: EdgeKey
+
+    public init(edgeID: EdgeID, key: EdgeKey) {
+        self.edgeID = edgeID
+        self.key = key
+    }
 
     /// The signed packets of `frame`, each chunk at most `maxChunkBytes`.
     ///
@@ -78,13 +89,33 @@ public final class FrameEncoder {
         return (0..<count).map { index in
             let start = index * chunkSize
             let end = min(frame.payload.count, start + chunkSize)
-            let packet = Packet(
-                kind: frame.kind, flags: frame.flags, dictionaryID: frame.dictionaryID, edgeID: frame.edgeID,
-                epoch: frame.epoch, sequence: frame.sequence, sendTimeMilliseconds: frame.sendTimeMilliseconds,
-                payloadLength: frame.payload.count, index: index, count: count,
-                chunk: frame.payload[start..<end])
+            let packet = Packet(header: frame.header, payloadLength: frame.payload.count, index: index, count: count, chunk: frame.payload[start..<end])
             return packet.encoded(key: key)
         }
+    }
+}
+
+/// A frame builder and a packetizer for one edge: tests and tools that make frames and send
+/// them at once. Not thread-safe (it owns a zlib stream).
+public final class FrameEncoder {
+    public typealias Options = FrameBuilder.Options
+
+    public let builder: FrameBuilder
+    public let packetizer: Packetizer
+    public var edgeID: EdgeID { builder.edgeID }
+    public var options: Options { builder.options }
+
+    public init(edgeID: EdgeID, key: EdgeKey, options: Options = Options()) throws {
+        builder = try FrameBuilder(edgeID: edgeID, key: key, options: options)
+        packetizer = Packetizer(edgeID: edgeID, key: key)
+    }
+
+    public func makeFrame(_ body: FrameBody, epoch: UInt32, sequence: UInt64, sendTimeMilliseconds: Int64) throws -> Frame {
+        try builder.makeFrame(body, epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTimeMilliseconds)
+    }
+
+    public func packets(for frame: Frame, maxChunkBytes: Int) throws -> [[UInt8]] {
+        try packetizer.packets(for: frame, maxChunkBytes: maxChunkBytes)
     }
 }
 

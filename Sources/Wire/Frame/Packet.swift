@@ -8,6 +8,7 @@ import Crypto
 /// 16-byte tag, HMAC-SHA256 truncated to 128 bits, over all bytes before the tag. So each
 /// fragment is verified on its own before it is buffered, and nothing unauthenticated is
 /// ever held for reassembly or inflated.
+@dynamicMemberLookup
 public struct Packet: Hashable, Sendable {
     public static let version: UInt8 = 1
     public static let tagBytes = 16
@@ -18,13 +19,8 @@ public struct Packet: Hashable, Sendable {
     /// Most fragments one frame may have.
     public static let maxFragments = 255
 
-    public var kind: FrameKind
-    public var flags: FrameFlags
-    public var dictionaryID: UInt8
-    public var edgeID: EdgeID
-    public var epoch: UInt32
-    public var sequence: UInt64
-    public var sendTimeMilliseconds: Int64
+    /// The frame's header, repeated in every packet; its fields read as the packet's own.
+    public var header: FrameHeader
     /// Total payload length of the frame, across all fragments.
     public var payloadLength: Int
     /// 0-based position of this fragment.
@@ -32,22 +28,28 @@ public struct Packet: Hashable, Sendable {
     public var count: Int
     public var chunk: ArraySlice<UInt8>
 
+    @inlinable
+    public subscript<T>(dynamicMember field: WritableKeyPath<FrameHeader, T>) -> T {
+        get { header[keyPath: field] }
+        set { header[keyPath: field] = newValue }
+    }
+
     /// Bytes a packet adds around its chunk, for an edge id of `edgeIDBytes`.
     public static func overhead(edgeIDBytes: Int) -> Int { fixedHeaderBytes + edgeIDBytes + tagBytes }
 
     /// The packet's bytes, signed with `key`.
     func encoded(key: EdgeKey) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(Packet.overhead(edgeIDBytes: edgeID.rawValue.utf8.count) + chunk.count)
+        out.reserveCapacity(Packet.overhead(edgeIDBytes: header.edgeID.rawValue.utf8.count) + chunk.count)
         out.append(Packet.version)
-        out.append(kind.rawValue)
-        out.append(flags.rawValue)
-        out.append(dictionaryID)
-        out.append(UInt8(edgeID.rawValue.utf8.count))
-        out.append(contentsOf: edgeID.rawValue.utf8)
-        out.appendInteger(epoch)
-        out.appendInteger(sequence)
-        out.appendInteger(sendTimeMilliseconds)
+        out.append(header.kind.rawValue)
+        out.append(header.flags.rawValue)
+        out.append(header.dictionaryID)
+        out.append(UInt8(header.edgeID.rawValue.utf8.count))
+        out.append(contentsOf: header.edgeID.rawValue.utf8)
+        out.appendInteger(header.epoch)
+        out.appendInteger(header.sequence)
+        out.appendInteger(header.sendTimeMilliseconds)
         out.appendInteger(UInt32(payloadLength))
         out.append(UInt8(index))
         out.append(UInt8(count))
@@ -90,10 +92,10 @@ public struct Packet: Hashable, Sendable {
         let signedEnd = r.index
         let tag = try r.readBytes(Packet.tagBytes, "tag")
         guard r.isAtEnd else { throw WireError.oversized("\(r.remaining) bytes after the tag") }
-        let packet = Packet(
-            kind: FrameKind(rawValue: kind), flags: flags, dictionaryID: dictionaryID, edgeID: edgeID,
-            epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTime, payloadLength: payloadLength,
-            index: index, count: count, chunk: chunk)
+        let header = FrameHeader(
+            kind: FrameKind(rawValue: kind), flags: flags, dictionaryID: dictionaryID, edgeID: edgeID, epoch: epoch, sequence: sequence,
+            sendTimeMilliseconds: sendTime)
+        let packet = Packet(header: header, payloadLength: payloadLength, index: index, count: count, chunk: chunk)
         return (packet, bytes[bytes.startIndex..<signedEnd], tag)
     }
 

@@ -70,6 +70,34 @@ public struct OctetCountingDecoder: NIOSingleStepByteToMessageDecoder {
     }
 }
 
+/// RFC 6587 section 3.4.1 octet counting, the writing side of `OctetCountingDecoder`:
+/// `MSG-LEN SP SYSLOG-MSG`, the length in bytes, in decimal without leading zeros.
+public enum OctetCountingEncoder {
+    /// Appends `message`, framed, to `buffer`. An empty message has no framing (MSG-LEN starts
+    /// with a non-zero digit) and writes nothing.
+    public static func encode(_ message: some Collection<UInt8>, into buffer: inout ByteBuffer) {
+        guard !message.isEmpty else { return }
+        buffer.writeString(String(message.count))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeBytes(message)
+    }
+
+    public static func encode(_ message: String, into buffer: inout ByteBuffer) {
+        encode(message.utf8, into: &buffer)
+    }
+
+    /// `messages` framed one after the other, as one stream.
+    public static func stream(_ messages: [some Collection<UInt8>]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        for m in messages { encode(m, into: &buffer) }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func stream(_ messages: [String]) -> [UInt8] {
+        stream(messages.map(\.utf8))
+    }
+}
+
 /// RFC 6587 section 3.4.2 non-transparent framing with LF as the trailer. A CR before the
 /// LF is dropped; empty lines are skipped. A line longer than `maxMessageBytes` is
 /// discarded up to its LF and reported once as `.oversized`. Text left at end of stream

@@ -72,9 +72,7 @@ if udp {
         bytes += m.count
     }
 } else {
-    var stream: [UInt8] = []
-    stream.reserveCapacity(messages.reduce(0) { $0 + $1.count + 8 })
-    for m in messages { stream += Array("\(m.count) ".utf8) + m }
+    let stream = OctetCountingEncoder.stream(messages)
     var offset = 0
     while offset < stream.count {
         let n = stream[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
