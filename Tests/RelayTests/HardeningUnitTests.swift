@@ -375,15 +375,13 @@ struct ExtremeValueTests {
             let frame = Frame(kind: .events, flags: [], dictionaryID: 0, edgeID: EdgeID(rawValue: "x")!, epoch: epoch, sequence: sequence,
                               sendTimeMilliseconds: 0, payload: [])
             _ = registry.delivered(.init(frame: frame, body: .events([]), acceptance: acceptance), nowMilliseconds: Int64(n) * 1000)
-            registry.sequences = ["x": state]
-            if n % 100 == 0 { _ = registry.tick(nowMilliseconds: Int64(n) * 1000 + 60_000, policy: .init()) }
+            if n % 100 == 0 { _ = registry.tick(nowMilliseconds: Int64(n) * 1000 + 60_000, policy: .init(), windows: ["x": state]) }
         }
         // Saved and loaded again, as after a restart.
         let data = try JSONEncoder().encode(registry)
         var loaded = try JSONDecoder().decode(EdgeRegistry.self, from: data)
         loaded.validate()
-        loaded.sequences = ["x": state]
-        _ = loaded.tick(nowMilliseconds: 10_000_000, policy: .init())
+        _ = loaded.tick(nowMilliseconds: 10_000_000, policy: .init(), windows: ["x": state])
         #expect(loaded.records["x"].map { $0.framesLost >= 0 } ?? true)
     }
 

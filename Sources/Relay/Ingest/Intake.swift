@@ -297,10 +297,14 @@ public final class Intake: Sendable {
         let now = nowMilliseconds ?? clock.now / 1000
         let dropped = receiver.withLock { $0.expire(now: .now) }
         if !dropped.isEmpty { counters.add("relay_reassembly_expired_total", dropped.count) }
-        let sequences = receiver.withLock { r in Dictionary(uniqueKeysWithValues: r.sequences.map { ($0.key.rawValue, $0.value) }) }
+        // The replay windows stay the receiver's: only those of edges with a gap to judge
+        // are looked up (the registry keeps no copy).
+        let due = registry.withLock { $0.edgesWithGapsDue(nowMilliseconds: now, policy: policy) }
+        let windows = due.isEmpty ? [:] : receiver.withLock { r in
+            Dictionary(uniqueKeysWithValues: due.compactMap { id in EdgeID(rawValue: id).flatMap { e in r.sequences[e].map { (id, $0) } } })
+        }
         let (raised, snapshot) = registry.withLock { registry -> ([Event], EdgeRegistry) in
-            registry.sequences = sequences
-            return (registry.tick(nowMilliseconds: now, policy: policy), registry)
+            (registry.tick(nowMilliseconds: now, policy: policy, windows: windows), registry)
         }
         let forged = forgeries.withLock { $0.tick(nowMilliseconds: now) }
         for event in raised + forged { raise(event) }

@@ -46,10 +46,6 @@ public struct EdgeRegistry: Codable, Sendable {
     }
 
     public private(set) var records: [String: Record] = [:]
-    /// The receiver's replay windows by edge id, given on each tick to tell a gap's late
-    /// frames from lost ones. Not saved here: the pipeline commits the windows with the
-    /// events they admitted (one owner of what is stored).
-    public var sequences: [String: EdgeSequenceState] = [:]
 
     enum CodingKeys: String, CodingKey { case records }
 
@@ -157,8 +153,18 @@ public struct EdgeRegistry: Codable, Sendable {
         return (out, replaced)
     }
 
-    /// Time passed: raises losses and silences that are now certain.
-    public mutating func tick(nowMilliseconds now: Int64, policy: Policy) -> [Event] {
+    /// The edges with a gap old enough to be judged at `now`: `tick` needs their replay
+    /// windows (the receiver owns them; only these are looked up).
+    public func edgesWithGapsDue(nowMilliseconds now: Int64, policy: Policy) -> [String] {
+        records.compactMap { id, record in
+            record.suspectedGaps.contains { Self.age($0.seenMilliseconds, now) >= policy.lossAfterMilliseconds } ? id : nil
+        }
+    }
+
+    /// Time passed: raises losses and silences that are now certain. `windows` are the
+    /// receiver's replay windows of the edges `edgesWithGapsDue` named: a gap's frames that
+    /// came late are in them, the others were lost.
+    public mutating func tick(nowMilliseconds now: Int64, policy: Policy, windows: [String: EdgeSequenceState] = [:]) -> [Event] {
         var events: [Event] = []
         for id in records.keys.sorted() {
             guard var record = records[id] else { continue }
@@ -174,7 +180,7 @@ public struct EdgeRegistry: Codable, Sendable {
                     open.append(gap)
                     continue
                 }
-                let state = sequences[id] ?? EdgeSequenceState()
+                let state = windows[id] ?? EdgeSequenceState()
                 let (count, missing) = Self.missing(in: gap, state: state)
                 if count > 0 {
                     // Saturating: a gap is as wide as an authenticated edge made it (up to 2^64).

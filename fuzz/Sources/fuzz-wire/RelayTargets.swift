@@ -224,8 +224,8 @@ func fuzzRegistry(_ bytes: [UInt8]) {
             let step = script.i64() % 86_400_000
             let (next, overflow) = now.addingReportingOverflow(step)
             if !overflow { now = min(max(next, clockRange.lowerBound / 1000), clockRange.upperBound / 1000) }
-            registry.sequences = windows
-            for event in registry.tick(nowMilliseconds: now, policy: policy) {
+            let due = registry.edgesWithGapsDue(nowMilliseconds: now, policy: policy)
+            for event in registry.tick(nowMilliseconds: now, policy: policy, windows: windows.filter { due.contains($0.key) }) {
                 require(event.host.map(edges.contains) ?? false, "a relay event for an unknown edge")
             }
         default:
