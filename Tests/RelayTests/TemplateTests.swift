@@ -54,6 +54,24 @@ struct TemplateTests {
         #expect(m.plainLines.first == "brute force from 203.0.113.9", "Feishu's lines without markdown: \(m.plainLines.prefix(2))")
     }
 
+    /// Values from logs are filled in one pass: a user named `{analysis}` or `{evidence}` is
+    /// shown as written, never expanded (the replacement filled placeholders one after the
+    /// other, so a value written early was read again as a template later).
+    @Test func aValueThatLooksLikeAPlaceholderIsNotExpanded() {
+        var i = Incident(id: 8, key: "k", rule: "brute-force", kind: "brute_force", severity: .high, title: "t", count: 5,
+                         firstSeen: 0, lastSeen: 0, lastArrival: 0, status: .open, evidence: ["line one"], hosts: [])
+        i.user = "{analysis}{evidence}"
+        let t = AlertTemplate(title: "{user}", text: "User {user} {analysis}\n{evidence}")
+        let m = AlertMessage.incident(i, language: .en, keyword: nil, maxBytes: 4000, analysis: "SECRET-ANALYSIS", template: t)
+        #expect(m.title == "{analysis}{evidence}")
+        #expect(m.text.hasPrefix("User {analysis}{evidence} SECRET-ANALYSIS\n> line one"), "\(m.text)")
+        #expect(m.text.components(separatedBy: "SECRET-ANALYSIS").count == 2)
+        // The incident's headline too, and an unknown placeholder stays as written.
+        var e = Event(kind: .login)
+        e.user = "{count}"
+        #expect(Incident.headline("{count} for {user} {nope}", event: e, count: 3) == "3 for {count} {nope}")
+    }
+
     @Test func unknownPlaceholdersAreReportedWithTheirLine() {
         do {
             _ = try RelayConfiguration.parse("""

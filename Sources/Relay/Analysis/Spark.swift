@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import Plumbing
 import Synchronization
 import Wire
 
@@ -39,40 +40,15 @@ public enum Spark {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = Int(seconds.quotientAndRemainder(dividingBy: 86_400).quotient) - (seconds < 0 && seconds % 86_400 != 0 ? 1 : 0)
         let inDay = Int(seconds - Int64(days) * 86_400)
-        let (y, m, d) = civil(days)
+        let (y, m, d) = CivilDate.civil(fromDays: Int64(days))
         let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(weekdays[((days % 7) + 7) % 7]), \(two(d)) \(months[m - 1]) \(y) \(two(inDay / 3600)):\(two(inDay / 60 % 60)):\(two(inDay % 60)) GMT"
     }
 
-    /// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's civil_from_days).
-    static func civil(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-
     /// `application/x-www-form-urlencoded`, as Python's `urlencode` writes it (space as `+`).
-    public static func formEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.append(Character(Unicode.Scalar(b)))
-            case UInt8(ascii: " "): out.append("+")
-            default: out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
-            }
-        }
-        return out
-    }
+    public static func formEncode(_ s: String) -> String { PercentEncoding.encode(s, spaceAsPlus: true) }
 
     /// The request frame (§B.4). `domain` must match the URL's path (`generalv3.5` on /v3.5/chat).
     static func requestFrame(appID: String, domain: String, system: String, user: String, maxTokens: Int) -> [UInt8] {
@@ -327,6 +303,3 @@ public enum Spark {
     }
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}

@@ -1,3 +1,4 @@
+import Plumbing
 import Wire
 
 /// Something an operator should hear about: one or more events that a correlation rule
@@ -71,21 +72,11 @@ public struct Incident: Sendable, Hashable {
 
     /// `title` with `{field}` and `{count}` filled in; absent fields read `?`.
     static func headline(_ template: String, event: Event, count: Int) -> String {
-        var out = ""
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            out += rest[..<open]
-            let name = String(rest[rest.index(after: open)..<close])
-            if name == "count" {
-                out += String(count)
-            } else if let field = EventField(rawValue: name) {
-                out += field.value(in: event).map { String($0.prefix(128)) } ?? "?"
-            } else {
-                out += rest[open...close]
-            }
-            rest = rest[rest.index(after: close)...]
+        FieldTemplate.fill(template) { name in
+            if name == "count" { return String(count) }
+            guard let field = EventField(rawValue: name) else { return nil }
+            return field.value(in: event).map { String($0.prefix(128)) } ?? "?"
         }
-        return out + rest
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Plumbing
 import Wire
 
 /// An alert as people read it: a headline and a markdown body saying what happened, where,
@@ -290,15 +291,7 @@ public struct AlertTemplate: Sendable, Hashable {
         placeholders(s).filter { !fields.contains($0) }
     }
 
-    static func placeholders(_ s: String) -> [String] {
-        var found: [String] = []
-        var rest = Substring(s)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            found.append(String(rest[rest.index(after: open)..<close]))
-            rest = rest[rest.index(after: close)...]
-        }
-        return found
-    }
+    static func placeholders(_ s: String) -> [String] { FieldTemplate.placeholders(s) }
 
     func render(_ i: Incident, language: AlertMessage.Language, keyword: String?, timeZone: TimeZone, maxBytes: Int, analysis: String?) -> AlertMessage {
         let severity = AlertMessage.severityNames[language]![i.severity]!
@@ -317,19 +310,16 @@ public struct AlertTemplate: Sendable, Hashable {
                 if !names.isEmpty, names.allSatisfy({ name in name == "evidence" ? evidence.isEmpty : (values[name] ?? nil)?.isEmpty ?? true }) {
                     continue
                 }
-                var out = String(line)
-                for name in names {
-                    let value: String
+                // One pass: a value from a log is never read again as a placeholder.
+                lines.append(FieldTemplate.fill(String(line)) { name in
                     if name == "evidence" {
-                        value = markdown ? evidence.map { "> " + AlertMessage.escape(AlertMessage.clip($0, AlertMessage.evidenceBytes)) }.joined(separator: "\n>\n")
+                        return markdown ? evidence.map { "> " + AlertMessage.escape(AlertMessage.clip($0, AlertMessage.evidenceBytes)) }.joined(separator: "\n>\n")
                             : evidence.map { AlertMessage.plainText(AlertMessage.clip($0, AlertMessage.evidenceBytes)) }.joined(separator: "\n")
-                    } else {
-                        let raw = AlertMessage.clip((values[name] ?? nil) ?? "", name == "analysis" ? AlertMessage.analysisBytes : AlertMessage.factBytes)
-                        value = markdown ? AlertMessage.escape(raw) : AlertMessage.plainText(raw)
                     }
-                    out = out.replacingOccurrences(of: "{\(name)}", with: value)
-                }
-                lines.append(out)
+                    guard Self.fields.contains(name) else { return nil }
+                    let raw = AlertMessage.clip((values[name] ?? nil) ?? "", name == "analysis" ? AlertMessage.analysisBytes : AlertMessage.factBytes)
+                    return markdown ? AlertMessage.escape(raw) : AlertMessage.plainText(raw)
+                })
             }
             return lines.joined(separator: "\n")
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Plumbing
 import Wire
 
 /// The DingTalk custom group robot (自定义机器人) webhook, as ../shared/specs/chat-and-llm-apis.md
@@ -24,19 +25,7 @@ public enum DingTalk {
     }
 
     /// RFC 3986 unreserved characters stay; everything else is %XX.
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(Character(UnicodeScalar(b)))
-            default:
-                out += String(format: "%%%02X", b)
-            }
-        }
-        return out
-    }
+    static func percentEncode(_ s: String) -> String { PercentEncoding.encode(s) }
 
     /// A markdown message, `@` mentions listed in `at` and written into the text as well
     /// (DingTalk renders a mention only when both are there).

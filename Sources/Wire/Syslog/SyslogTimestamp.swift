@@ -100,8 +100,8 @@ public struct SyslogTimestamp: Hashable, Sendable {
 }
 
 /// Proleptic Gregorian calendar arithmetic (H. Hinnant's days-from-civil algorithms).
-enum CivilDate {
-    static func days(year: Int64, month: Int, day: Int) -> Int64 {
+package enum CivilDate {
+    package static func days(year: Int64, month: Int, day: Int) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -111,7 +111,7 @@ enum CivilDate {
         return era * 146_097 + doe - 719_468
     }
 
-    static func civil(fromDays z0: Int64) -> (year: Int64, month: Int, day: Int) {
+    package static func civil(fromDays z0: Int64) -> (year: Int64, month: Int, day: Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
