@@ -1,5 +1,5 @@
-import Synchronization
 import Foundation
+import Plumbing
 import Wire
 
 extension Incident {
@@ -36,29 +36,17 @@ extension Incident {
 }
 
 /// The incidents as JSON lines, in `<data>/incidents.jsonl`: one line when an incident
-/// opens and one when it closes (with its final count), each with a `change` member.
-/// Rotated by size: the file is renamed to `.1` (older ones shift up to `keep`).
+/// opens, is escalated and closes (with its final count), each with a `change` member.
+/// Rotated by size (`JSONLinesFile`); a line a full disk refused is counted. The journal is a
+/// copy of the store.
 public final class IncidentJournal: Sendable {
-    public let path: String
-    let maxBytes: Int
-    let keep: Int
+    let file: JSONLinesFile
 
-    private struct State {
-        var handle: FileHandle?
-        var size: Int
-        var failedWrites = 0
-    }
-
-    private let state: Mutex<State>
+    public var path: String { file.path }
 
     public init(path: String, maxBytes: Int = 16 << 20, keep: Int = 3) throws {
-        self.path = path
-        self.maxBytes = maxBytes
-        self.keep = keep
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) }
-        let handle = FileHandle(forWritingAtPath: path)
-        state = Mutex(State(handle: handle, size: Int((try? handle?.seekToEnd()) ?? 0)))
+        file = JSONLinesFile(path: path, maxBytes: maxBytes, keep: keep, permissions: 0o600)
     }
 
     public func record(_ change: IncidentChange) {
@@ -69,43 +57,11 @@ public final class IncidentJournal: Sendable {
         case .closed: name = "closed"
         case .updated: return
         }
-        let line = Data((change.incident.jsonObject(extra: [("change", name)]) + "\n").utf8)
-        state.withLock { s in
-            if s.size + line.count > maxBytes { rotate(&s) }
-            do {
-                // `write(_:)` traps on an error (a full disk killed the relay, again after every
-                // restart); the journal is a copy of the store, so a line it misses is counted.
-                try s.handle?.write(contentsOf: line)
-                s.size += line.count
-            } catch {
-                s.failedWrites += 1
-            }
-        }
+        file.write(Array((change.incident.jsonObject(extra: [("change", name)]) + "\n").utf8))
     }
 
     /// Lines that could not be written (disk full, I/O error) since the start.
-    public var failedWrites: Int { state.withLock { $0.failedWrites } }
+    public var failedWrites: Int { file.failedWrites }
 
-    private func rotate(_ s: inout State) {
-        try? s.handle?.close()
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: "\(path).\(keep)")
-        if keep > 1 {
-            for n in stride(from: keep - 1, through: 1, by: -1) {
-                try? fm.moveItem(atPath: "\(path).\(n)", toPath: "\(path).\(n + 1)")
-            }
-        }
-        try? fm.moveItem(atPath: path, toPath: "\(path).1")
-        _ = fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        s.handle = FileHandle(forWritingAtPath: path)
-        s.size = 0
-    }
-
-    public func close() {
-        state.withLock { s in
-            try? s.handle?.synchronize()
-            try? s.handle?.close()
-            s.handle = nil
-        }
-    }
+    public func close() { file.close() }
 }
