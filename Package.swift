@@ -33,8 +33,12 @@ let package = Package(
             name: "CWinEvt",
             linkerSettings: [.linkedLibrary("wevtapi", .when(platforms: [.windows]))]
         ),
-        // What edge and relay share that is not the protocol: the doorbell, the wall clock.
-        .target(name: "Plumbing"),
+        // What edge and relay share that is not the protocol: configuration problems and
+        // secrets, the doorbell, the wall clock, the rotating JSON-lines file.
+        .target(
+            name: "Plumbing",
+            dependencies: ["Wire", .product(name: "Yams", package: "Yams")]
+        ),
         // The protocol both binaries speak. No sockets here.
         .target(
             name: "Wire",
@@ -49,6 +53,7 @@ let package = Package(
             name: "Detection",
             dependencies: [
                 "Wire",
+                "Plumbing",
                 "WindowsEvents",
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -99,6 +104,7 @@ let package = Package(
             name: "edge-cli",
             dependencies: [
                 "Edge",
+                "Plumbing",
                 "WindowsEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -107,6 +113,7 @@ let package = Package(
             name: "relay-cli",
             dependencies: [
                 "Relay",
+                "Plumbing",
                 "Detection",
                 "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Wire", "WindowsEvents"],
+            dependencies: ["Detection", "Wire", "WindowsEvents", "Plumbing"],
             exclude: ["Expected"]
         ),
         .testTarget(

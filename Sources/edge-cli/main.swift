@@ -3,6 +3,7 @@ import Detection
 import Edge
 import Foundation
 import Logging
+import Plumbing
 import ServiceLifecycle
 import WindowsEvents
 

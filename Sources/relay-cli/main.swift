@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Foundation
 import Logging
+import Plumbing
 import Relay
 import ServiceLifecycle
 import Wire

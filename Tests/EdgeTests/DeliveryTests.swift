@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Logging
+import Plumbing
 import Relay
 import ServiceLifecycle
 import TestSupport

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Plumbing
 import Relay
 import Testing
 import TestSupport
@@ -130,12 +131,19 @@ struct ConfigurationTests {
                     webhook: "ftp://x"
                     secret: a
                     secret_env: B
+                analysis:
+                  url: "http://127.0.0.1:9/v1/chat/completions"
+                  model: m
+                  api_key: sk-x
+                  api_key_env: OPENAI_KEY
                 """, origin: "relay.yaml")
             Issue.record("accepted")
         } catch let p as ConfigurationProblems {
             #expect(p.description.contains("relay.yaml:2:") && p.description.contains("type must be dingtalk"), "\(p)")
             #expect(p.description.contains("webhook must be an http(s) URL"))
             #expect(p.description.contains("give only one of secret, secret_file, secret_env"))
+            // The analysis's key given twice was taken silently (the last form won).
+            #expect(p.description.contains("relay.yaml:12:") && p.description.contains("give only one of analysis.api_key, analysis.api_key_file, analysis.api_key_env"), "\(p)")
         }
     }
 

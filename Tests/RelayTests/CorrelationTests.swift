@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 @testable import Relay
+import Plumbing
 import Testing
 import Wire
 

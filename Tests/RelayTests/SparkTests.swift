@@ -3,6 +3,7 @@ import Detection
 import Crypto
 import Foundation
 import NIOCore
+import Plumbing
 import Testing
 import TestSupport
 import Wire

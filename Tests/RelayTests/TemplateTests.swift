@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Plumbing
 import Testing
 import TestSupport
 import Wire

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Plumbing
 import Wire
 import Yams
 
@@ -95,17 +96,10 @@ public struct EdgeConfiguration: Sendable {
             edgeID = nil
             if value("edge_id") == nil { problems.add(root, "edge_id is missing") }
         }
-        var key: SecretSource?
-        let keySources = ["key", "key_file", "key_env"].filter { value($0) != nil }
-        if keySources.count > 1 { problems.add(value(keySources[1]), "give only one of key, key_file, key_env") }
-        if let k = string(value("key"), "key") {
-            key = .inline(k)
-            if (try? EdgeKey(hex: k)) == nil { problems.add(value("key"), "key must be 64 hex digits, as `relay edge-key` prints") }
-        } else if let f = string(value("key_file"), "key_file") {
-            key = .file(f)
-        } else if let e = string(value("key_env"), "key_env") {
-            key = .environment(e)
-        } else if keySources.isEmpty {
+        let key = problems.secret("key", in: map) { k in
+            (try? EdgeKey(hex: k)) == nil ? "key must be 64 hex digits, as `relay edge-key` prints" : nil
+        }
+        if key == nil, !["key", "key_file", "key_env"].contains(where: { value($0) != nil }) {
             problems.add(root, "the edge key is missing: set key, key_file or key_env")
         }
 

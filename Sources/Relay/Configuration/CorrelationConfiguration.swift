@@ -1,4 +1,5 @@
 import Detection
+import Plumbing
 import Wire
 import Yams
 

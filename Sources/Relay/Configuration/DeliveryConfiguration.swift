@@ -1,4 +1,5 @@
 import Detection
+import Plumbing
 import Wire
 import Yams
 
@@ -88,12 +89,8 @@ extension RelayConfiguration {
         if let k = problems.string(m[Node("kind")], "analysis.kind") {
             if let kind = AnalysisSettings.Kind(rawValue: k) { a.kind = kind } else { problems.add(m[Node("kind")], "analysis.kind must be openai, spark-http or spark") }
         }
-        if let v = problems.string(m[Node("api_key")], "analysis.api_key") { a.apiKey = .inline(v) }
-        if let v = problems.string(m[Node("api_key_file")], "analysis.api_key_file") { a.apiKey = .file(v) }
-        if let v = problems.string(m[Node("api_key_env")], "analysis.api_key_env") { a.apiKey = .environment(v) }
-        if let v = problems.string(m[Node("api_secret")], "analysis.api_secret") { a.apiSecret = .inline(v) }
-        if let v = problems.string(m[Node("api_secret_file")], "analysis.api_secret_file") { a.apiSecret = .file(v) }
-        if let v = problems.string(m[Node("api_secret_env")], "analysis.api_secret_env") { a.apiSecret = .environment(v) }
+        a.apiKey = problems.secret("api_key", in: m, label: "analysis.api_key")
+        a.apiSecret = problems.secret("api_secret", in: m, label: "analysis.api_secret")
         a.appID = problems.string(m[Node("app_id")], "analysis.app_id")
         if let n = problems.int(m[Node("max_tokens_per_hour")], "analysis.max_tokens_per_hour", 100...100_000_000) { a.maxTokensPerHour = n }
         if let n = m[Node("follow_up")] {
@@ -163,14 +160,7 @@ extension RelayConfiguration {
                 problems.add(m[Node("type")] ?? item, "type must be dingtalk, feishu, wecom or webhook")
                 continue
             }
-            func source(_ base: String) -> SecretSource? {
-                let given = [base, base + "_file", base + "_env"].filter { m[Node($0)] != nil }
-                if given.count > 1 { problems.add(m[Node(given[1])], "give only one of \(base), \(base)_file, \(base)_env") }
-                if let v = problems.string(m[Node(base)], base) { return .inline(v) }
-                if let v = problems.string(m[Node(base + "_file")], base + "_file") { return .file(v) }
-                if let v = problems.string(m[Node(base + "_env")], base + "_env") { return .environment(v) }
-                return nil
-            }
+            func source(_ base: String) -> SecretSource? { problems.secret(base, in: m) }
             guard let webhook = source("webhook") else {
                 problems.add(item, "a channel needs webhook, webhook_file or webhook_env")
                 continue

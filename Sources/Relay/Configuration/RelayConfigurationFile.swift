@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Plumbing
 import Wire
 import Yams
 
@@ -38,19 +39,11 @@ extension RelayConfiguration {
             }
         }
         if let d = string(map[Node("data_directory")], "data_directory") { configuration.dataDirectory = URL(fileURLWithPath: d) }
-        /// `name`, `name_file` or `name_env`: a secret given inline, in a file, or in the environment.
+        /// `name`, `name_file` or `name_env`: a passkey given inline, in a file, or in the environment.
         func secret(_ name: String) -> SecretSource? {
-            let given = [name, name + "_file", name + "_env"].filter { map[Node($0)] != nil }
-            if given.count > 1 { problems.add(map[Node(given[1])], "give only one of \(name), \(name)_file, \(name)_env") }
-            if let p = string(map[Node(name)], name) {
-                if p.utf8.count < Passkey.minimumBytes { problems.add(map[Node(name)], "\(name) must be at least \(Passkey.minimumBytes) bytes") }
-                return .inline(p)
-            } else if let f = string(map[Node(name + "_file")], name + "_file") {
-                return .file(f)
-            } else if let e = string(map[Node(name + "_env")], name + "_env") {
-                return .environment(e)
+            problems.secret(name, in: map) { p in
+                p.utf8.count < Passkey.minimumBytes ? "\(name) must be at least \(Passkey.minimumBytes) bytes" : nil
             }
-            return nil
         }
         configuration.passkey = secret("passkey")
         configuration.passkeyPrevious = secret("passkey_previous")

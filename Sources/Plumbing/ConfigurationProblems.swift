@@ -1,3 +1,4 @@
+import Wire
 import Yams
 
 /// Every mistake in a configuration file, each with its line.
@@ -68,6 +69,26 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
             return nil
         }
         return s
+    }
+
+    /// A secret given as `name` (inline), `name_file` (a file) or `name_env` (an environment
+    /// variable) in `map`; nil when none is. More than one is a mistake, reported. `label`
+    /// names the settings in messages (`analysis.api_key`); `check` looks at an inline value.
+    public mutating func secret(
+        _ name: String, in map: Node.Mapping, label: String? = nil, check: (String) -> String? = { _ in nil }
+    ) -> SecretSource? {
+        let label = label ?? name
+        let given = [name, name + "_file", name + "_env"].filter { map[Node($0)] != nil }
+        if given.count > 1 {
+            add(map[Node(given[1])], "give only one of \(label), \(label)_file, \(label)_env")
+        }
+        if let v = string(map[Node(name)], label) {
+            if let problem = check(v) { add(map[Node(name)], problem) }
+            return .inline(v)
+        }
+        if let v = string(map[Node(name + "_file")], label + "_file") { return .file(v) }
+        if let v = string(map[Node(name + "_env")], label + "_env") { return .environment(v) }
+        return nil
     }
 
     /// A whole number within `range`, or nil (reported when present but not one).
