@@ -293,7 +293,7 @@ public final class FakeDingTalk: Sendable {
         return out
     }
 
-    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+    final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let fake: Box
@@ -343,3 +343,6 @@ extension String {
         return out.joined(separator: "\n")
     }
 }
+
+@available(*, unavailable)
+extension FakeDingTalk.Handler: Sendable {}

@@ -104,7 +104,7 @@ public final class FakeLLM: Sendable {
             + "\"usage\":\(usage)}")
     }
 
-    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+    final class Handler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let box: Box
@@ -139,3 +139,6 @@ public final class FakeLLM: Sendable {
         }
     }
 }
+
+@available(*, unavailable)
+extension FakeLLM.Handler: Sendable {}

@@ -194,7 +194,7 @@ public final class FakeSpark: Sendable {
     }
 
     /// Answers a refused upgrade the way the gateway does: the status and `{"message": …}`.
-    final class Refusal: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    final class Refusal: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let box: Box
@@ -283,7 +283,7 @@ public final class FakeSpark: Sendable {
         return (0, "Success", chunks, (tokens, answer.count))
     }
 
-    final class Session: ChannelInboundHandler, @unchecked Sendable {
+    final class Session: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
         let box: Box
@@ -397,3 +397,9 @@ public final class FakeSpark: Sendable {
         }
     }
 }
+
+@available(*, unavailable)
+extension FakeSpark.Refusal: Sendable {}
+
+@available(*, unavailable)
+extension FakeSpark.Session: Sendable {}

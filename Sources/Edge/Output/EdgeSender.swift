@@ -14,6 +14,10 @@ import Wire
 /// spooled for the resend window; when the connection breaks, everything still spooled is
 /// sent again after reconnecting (the relay drops what it already had by sequence number).
 /// Reconnects back off from 0.5 s to 30 s with jitter.
+///
+/// A deliberate exception to "no waiting on futures": each UDP datagram's write is awaited
+/// (`.get()`) before the frame leaves the spool, so a frame is deleted only once the kernel
+/// took all its packets; the sender is one task, and UDP writes complete at once.
 public final class EdgeSender: Service, Sendable {
     let configuration: EdgeConfiguration
     let spool: Spool

@@ -199,7 +199,7 @@ public enum Spark {
     /// Opens an HTTP CONNECT tunnel through a proxy before anything else is sent: writes
     /// from the handlers behind it (the TLS handshake, the upgrade request) wait until the
     /// proxy answers 200.
-    final class ProxyTunnel: ChannelDuplexHandler, @unchecked Sendable {
+    final class ProxyTunnel: ChannelDuplexHandler {
         typealias InboundIn = ByteBuffer
         typealias InboundOut = ByteBuffer
         typealias OutboundIn = ByteBuffer
@@ -267,7 +267,7 @@ public enum Spark {
     }
 
     /// Reads a refused upgrade's status and body (at most 4 KiB).
-    final class RefusalReader: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    final class RefusalReader: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPClientResponsePart
         let promise: EventLoopPromise<(Int, String)>
         var status = 0
@@ -303,3 +303,9 @@ public enum Spark {
     }
 }
 
+
+@available(*, unavailable)
+extension Spark.ProxyTunnel: Sendable {}
+
+@available(*, unavailable)
+extension Spark.RefusalReader: Sendable {}

@@ -98,6 +98,12 @@ public struct UDPListener: Service {
 }
 
 /// Hands each datagram to the intake.
+///
+/// A deliberate exception to "bytes in handlers, decisions in async code": the intake's work
+/// (verifying, reassembling, detecting in plain syslog) runs here, on the event loop, without
+/// a hop to a task per datagram. That is what lets one relay take a million-message flood
+/// (docs/benchmarks.md); the intake is bounded per message and hands its results to the
+/// pipeline through a bounded queue, so the loop never waits on the store or a robot.
 final class UDPIntakeHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let intake: Intake
@@ -305,7 +311,7 @@ public final class ConnectionTable: Sendable {
 /// that has been open `max_connection_seconds`, or whose TLS handshake has not completed
 /// within `tls_handshake_seconds`. Sits after the framing decoder, which passes it each
 /// message and the TLS handshake's event.
-final class ConnectionDeadlines: ChannelInboundHandler, @unchecked Sendable {
+final class ConnectionDeadlines: ChannelInboundHandler {
     typealias InboundIn = SyslogFrame
     typealias InboundOut = SyslogFrame
 
@@ -360,6 +366,9 @@ final class ConnectionDeadlines: ChannelInboundHandler, @unchecked Sendable {
         context.fireUserInboundEventTriggered(event)
     }
 }
+
+@available(*, unavailable)
+extension ConnectionDeadlines: Sendable {}
 
 /// Closes a connection when IdleStateHandler says it has been quiet too long.
 final class CloseWhenIdle: ChannelInboundHandler, Sendable {
