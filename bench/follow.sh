@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The edge following a growing file, release build: lines per second from the first append
-# until the edge's checkpoint reaches the end of the file, its peak resident memory, and its
+# until every line's frame was sent (the checkpoint at the end of the file and the spool
+# empty: over UDP a frame leaves the spool once sent), its peak resident memory, and its
 # CPU time while idle (inotify: nothing should run while nothing happens).
 #   bench/follow.sh [LINES]     (default 200000)
 set -euo pipefail
@@ -47,7 +48,7 @@ split -n l/20 "$input" "$work/part-"
 for part in "$work"/part-*; do cat "$part" >> "$work/auth.log"; done
 while true; do
     offset=$(python3 -c "import json;d=json.load(open('$work/state/state.json'));print(list(d['checkpoints'].values())[0]['offset'] if d['checkpoints'] else 0)" 2>/dev/null || echo 0)
-    [ "$offset" -ge "$size" ] && break
+    if [ "$offset" -ge "$size" ] && [ -z "$(ls -A "$work/state/spool" 2>/dev/null)" ]; then break; fi
     sleep 0.05
 done
 t1=$(date +%s.%N)
@@ -57,7 +58,7 @@ python3 - "$lines" "$t0" "$t1" "$rss" "$idle_before" "$idle_after" <<'PY'
 import sys, os
 n, t0, t1 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 rss_kb, idle = int(sys.argv[4]), (int(sys.argv[6]) - int(sys.argv[5])) / os.sysconf("SC_CLK_TCK")
-print(f"following a growing file: {n} lines in {t1 - t0:.2f} s = {n / (t1 - t0):,.0f} lines/s (detect, batch, compress, sign, spool, send)")
+print(f"following a growing file: {n} lines in {t1 - t0:.2f} s = {n / (t1 - t0):,.0f} lines/s, until the last frame was sent (detect, batch, compress, sign, spool, send)")
 print(f"peak RSS of edge run: {rss_kb / 1024:.1f} MiB")
 print(f"CPU while idle for 5 s: {idle:.2f} s")
 PY

@@ -48,7 +48,7 @@ public final class FakeDingTalk: Sendable {
     /// the relay's clock gives the fake the same one.
     public let clock: WallClock
     private let state = Mutex<State>(State())
-    private let channel: any Channel
+    private let server: TestHTTPServer
     public let port: Int
     /// The address it listens on: loopback, or an address in a network namespace a test made.
     public let host: String
@@ -75,15 +75,14 @@ public final class FakeDingTalk: Sendable {
         self.secret = secret
         self.keywords = keywords
         self.blockSeconds = blockSeconds
-        let holder = Box()
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { child in
-                child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(Handler(fake: holder)) }
-            }
-            .bind(host: host, port: 0).get()
-        port = channel.localAddress!.port!
-        holder.fake.withLock { $0 = self }
+        server = try await TestHTTPServer(host: host)
+        port = server.port
+        server.serve { [self] head, body in
+            guard let (status, json) = answer(method: head.method, uri: head.uri, headers: head.headers, body: body) else { return nil }
+            var delay: Duration?
+            if case .slow(let d) = mode { delay = d }
+            return TestHTTPServer.Answer(status: status, body: json, delay: delay)
+        }
     }
 
     public var webhook: String {
@@ -112,11 +111,7 @@ public final class FakeDingTalk: Sendable {
         return best
     }
 
-    public func stop() async { try? await channel.close() }
-
-    final class Box: Sendable {
-        let fake = Mutex<FakeDingTalk?>(nil)
-    }
+    public func stop() async { await server.stop() }
 
     /// (HTTP status, JSON answer), or nil to never answer.
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {
@@ -292,43 +287,6 @@ public final class FakeDingTalk: Sendable {
         }
         return out
     }
-
-    final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let fake: Box
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-
-        init(fake: Box) { self.fake = fake }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-                body = []
-            case .body(var b):
-                if body.count < 1 << 20 { body += b.readBytes(length: b.readableBytes) ?? [] }
-            case .end:
-                guard let h = head, let fake = fake.fake.withLock({ $0 }) else { return }
-                guard let (status, json) = fake.answer(method: h.method, uri: h.uri, headers: h.headers, body: body) else { return }
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: "application/json")
-                headers.add(name: "Content-Length", value: String(json.utf8.count))
-                let respond = { [self] in
-                    guard context.channel.isActive else { return }
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: json)))), promise: nil)
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                }
-                if case .slow(let delay) = fake.mode {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay / .milliseconds(1)))) { respond() }
-                } else {
-                    respond()
-                }
-            }
-        }
-    }
 }
 
 extension String {
@@ -344,5 +302,3 @@ extension String {
     }
 }
 
-@available(*, unavailable)
-extension FakeDingTalk.Handler: Sendable {}

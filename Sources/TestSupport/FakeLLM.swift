@@ -26,7 +26,7 @@ public final class FakeLLM: Sendable {
     /// Spark: input containing this is answered with code 10013.
     public let blockedInput: String?
     public let port: Int
-    private let channel: any Channel
+    private let server: TestHTTPServer
     private let state = Mutex<(mode: Mode, requests: [[String: any Sendable]], raw: [String])>((.normal, [], []))
 
     public init(
@@ -37,15 +37,14 @@ public final class FakeLLM: Sendable {
         self.answer = answer
         self.flavor = flavor
         self.blockedInput = blockedInput
-        let box = Box()
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { child in
-                child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(Handler(box: box)) }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        port = channel.localAddress!.port!
-        box.fake.withLock { $0 = self }
+        server = try await TestHTTPServer(host: "127.0.0.1")
+        port = server.port
+        server.serve { [self] head, body in
+            guard let (status, text) = respond(uri: head.uri, headers: head.headers, body: body) else { return nil }
+            var delay: Duration?
+            if case .slow(let d) = mode { delay = d }
+            return TestHTTPServer.Answer(status: status, body: text, contentType: text.hasPrefix("data:") ? "text/event-stream" : "application/json", delay: delay)
+        }
     }
 
     public var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
@@ -53,9 +52,7 @@ public final class FakeLLM: Sendable {
     var mode: Mode { state.withLock { $0.mode } }
     /// The raw request bodies received.
     public var requests: [String] { state.withLock { $0.raw } }
-    public func stop() async { try? await channel.close() }
-
-    final class Box: Sendable { let fake = Mutex<FakeLLM?>(nil) }
+    public func stop() async { await server.stop() }
 
     func respond(uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {
         let mode = state.withLock { s -> Mode in
@@ -103,42 +100,5 @@ public final class FakeLLM: Sendable {
         return (200, "{\"code\":0,\"message\":\"Success\",\"sid\":\"\(sid)\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"index\":0}],"
             + "\"usage\":\(usage)}")
     }
-
-    final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let box: Box
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-        init(box: Box) { self.box = box }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-                body = []
-            case .body(var b):
-                body += b.readBytes(length: b.readableBytes) ?? []
-            case .end:
-                guard let h = head, let fake = box.fake.withLock({ $0 }), let (status, text) = fake.respond(uri: h.uri, headers: h.headers, body: body) else { return }
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: text.hasPrefix("data:") ? "text/event-stream" : "application/json")
-                headers.add(name: "Content-Length", value: String(text.utf8.count))
-                let respond = { [self] in
-                    guard context.channel.isActive else { return }
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .init(statusCode: status), headers: headers))), promise: nil)
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                }
-                if case .slow(let delay) = fake.mode {
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay / .milliseconds(1)))) { respond() }
-                } else {
-                    respond()
-                }
-            }
-        }
-    }
 }
 
-@available(*, unavailable)
-extension FakeLLM.Handler: Sendable {}
