@@ -35,6 +35,8 @@ public final class Pipeline: Service, Sendable {
     public typealias IncidentObserver = @Sendable (IncidentChange) -> Void
 
     let intake: Intake
+    /// Where the pipeline's work runs (see `offStorePool`).
+    private let storeQueue = DispatchQueue(label: "relay-pipeline")
     /// The time of day: events' arrival, incidents' windows, the store's times.
     let clock: WallClock
     public let store: Store
@@ -115,25 +117,38 @@ public final class Pipeline: Service, Sendable {
                 // Closes quiet incidents and writes what is pending, even when nothing arrives.
                 while !Task.isCancelled {
                     guard (try? await Task.sleep(for: self.settings.flushInterval)) != nil else { break }
-                    self.tick()
+                    await self.offStorePool { self.tick() }
                 }
             }
             group.addTask {
                 // Relay events a full queue could not take: never dropped, handled here.
                 while !Task.isCancelled {
                     guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { break }
-                    for event in self.intake.takeHeldRelayEvents() { self.handle(.relay(event)) }
+                    let held = self.intake.takeHeldRelayEvents()
+                    if !held.isEmpty { await self.offStorePool { for event in held { self.handle(.relay(event)) } } }
                 }
             }
             await cancelWhenGracefulShutdown {
                 while let batch = await self.intake.queue.next() {
-                    self.handle(batch)
+                    await self.offStorePool { self.handle(batch) }
                 }
             }
             group.cancelAll()
         }
-        tick()
+        await offStorePool { self.tick() }
         journal?.close()
+    }
+
+    /// Runs `work` (correlation and the store's writes, which wait for SQLite and the disk) on
+    /// the pipeline's own thread, not on one of the few threads every task shares: a slow
+    /// disk then holds up the pipeline alone, never the listeners, delivery or the status page.
+    private func offStorePool(_ work: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            storeQueue.async {
+                work()
+                done.resume()
+            }
+        }
     }
 
     /// Processes one item (tests; the relay takes batches).
