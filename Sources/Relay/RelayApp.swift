@@ -69,7 +69,7 @@ public struct RelayApp: Sendable {
                         let colon = text.firstIndex(of: ":") ?? text.endIndex
                         return .basic(username: String(text[..<colon]), password: String(text[colon...].dropFirst()))
                     })
-                }, clock: clock, logger: logger)
+                }, trustedCAFile: configuration.outboundCAFile, clock: clock, logger: logger)
             if let analysis = configuration.analysis { try delivery.use(analysis, store: store) }
             pipeline.routeAlerts({ change in
                 switch change {

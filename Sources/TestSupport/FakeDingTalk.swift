@@ -49,6 +49,8 @@ public final class FakeDingTalk: Sendable {
     public let clock: WallClock
     private let state = Mutex<State>(State())
     private let server: TestHTTPServer
+    /// `https` when the fake serves TLS (as every real robot does), else `http`.
+    let scheme: String
     public let port: Int
     /// The address it listens on: loopback, or an address in a network namespace a test made.
     public let host: String
@@ -66,8 +68,9 @@ public final class FakeDingTalk: Sendable {
 
     public init(
         _ flavor: Flavor = .dingtalk, token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"],
-        blockSeconds: Int = 600, host: String = "127.0.0.1", clock: WallClock = .system
+        blockSeconds: Int = 600, host: String = "127.0.0.1", clock: WallClock = .system, tls: (certificate: String, key: String)? = nil
     ) async throws {
+        scheme = tls == nil ? "http" : "https"
         self.host = host
         self.clock = clock
         self.flavor = flavor
@@ -75,7 +78,7 @@ public final class FakeDingTalk: Sendable {
         self.secret = secret
         self.keywords = keywords
         self.blockSeconds = blockSeconds
-        server = try await TestHTTPServer(host: host)
+        server = try await TestHTTPServer(host: host, tls: tls)
         port = server.port
         server.serve { [self] head, body in
             guard let (status, json) = answer(method: head.method, uri: head.uri, headers: head.headers, body: body) else { return nil }
@@ -87,10 +90,10 @@ public final class FakeDingTalk: Sendable {
 
     public var webhook: String {
         switch flavor {
-        case .dingtalk: "http://\(host):\(port)/robot/send?access_token=\(token)"
-        case .feishu: "http://\(host):\(port)/open-apis/bot/v2/hook/\(token)"
-        case .wecom: "http://\(host):\(port)/cgi-bin/webhook/send?key=\(token)"
-        case .webhook: "http://\(host):\(port)/hooks/alerts"
+        case .dingtalk: "\(scheme)://\(host):\(port)/robot/send?access_token=\(token)"
+        case .feishu: "\(scheme)://\(host):\(port)/open-apis/bot/v2/hook/\(token)"
+        case .wecom: "\(scheme)://\(host):\(port)/cgi-bin/webhook/send?key=\(token)"
+        case .webhook: "\(scheme)://\(host):\(port)/hooks/alerts"
         }
     }
 

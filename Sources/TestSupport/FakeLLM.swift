@@ -27,17 +27,19 @@ public final class FakeLLM: Sendable {
     public let blockedInput: String?
     public let port: Int
     private let server: TestHTTPServer
+    let scheme: String
     private let state = Mutex<(mode: Mode, requests: [[String: any Sendable]], raw: [String])>((.normal, [], []))
 
     public init(
         key: String = "sk-local-test", answer: String = "Likely a password-guessing attack; check sshd logs and block the source.",
-        flavor: Flavor = .openai, blockedInput: String? = nil
+        flavor: Flavor = .openai, blockedInput: String? = nil, tls: (certificate: String, key: String)? = nil
     ) async throws {
+        scheme = tls == nil ? "http" : "https"
         self.key = key
         self.answer = answer
         self.flavor = flavor
         self.blockedInput = blockedInput
-        server = try await TestHTTPServer(host: "127.0.0.1")
+        server = try await TestHTTPServer(host: "127.0.0.1", tls: tls)
         port = server.port
         server.serve { [self] head, body in
             guard let (status, text) = respond(uri: head.uri, headers: head.headers, body: body) else { return nil }
@@ -47,7 +49,7 @@ public final class FakeLLM: Sendable {
         }
     }
 
-    public var url: String { "http://127.0.0.1:\(port)/v1/chat/completions" }
+    public var url: String { "\(scheme)://127.0.0.1:\(port)/v1/chat/completions" }
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     var mode: Mode { state.withLock { $0.mode } }
     /// The raw request bodies received.

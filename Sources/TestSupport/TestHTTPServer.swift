@@ -1,11 +1,13 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The HTTP/1.1 side of the fakes of services outside the air gap (the chat robots, the
 /// model): a server on `host`, port 0, that hands each request (its head, and a body of at
 /// most 1 MiB) to the fake, and writes the fake's answer, after its delay, or none at all.
+/// With `tls` (a certificate and its key, PEM files), it speaks HTTPS.
 final class TestHTTPServer: Sendable {
     struct Answer: Sendable {
         var status: Int
@@ -27,12 +29,21 @@ final class TestHTTPServer: Sendable {
         let respond = Mutex<Respond?>(nil)
     }
 
-    init(host: String) async throws {
+    init(host: String, tls: (certificate: String, key: String)? = nil) async throws {
         let responder = self.responder
+        let context = try tls.map { files in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem))))
+        }
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
-                child.pipeline.configureHTTPServerPipeline().flatMap {
+                child.eventLoop.makeCompletedFuture {
+                    if let context { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                }.flatMap {
+                    child.pipeline.configureHTTPServerPipeline()
+                }.flatMap {
                     child.pipeline.addHandler(Handler { head, body in responder.respond.withLock { $0 }?(head, body) })
                 }
             }

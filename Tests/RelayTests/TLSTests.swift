@@ -93,3 +93,66 @@ struct TLSTests {
         #expect(throws: RelayError.self) { try swapped.checkTLS() }
     }
 }
+
+/// The HTTPS paths every real deployment uses: the robot and the model served over TLS with
+/// a certificate of an authority the relay is told to trust (`outbound_ca_file`).
+@Suite("Outbound HTTPS", .serialized)
+struct OutboundHTTPSTests {
+    static func relay(_ robot: FakeRobot, _ llm: FakeLLM?, trust: String?) async throws -> RunningRelay {
+        try await RunningRelay.start { c in
+            var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
+            d.secret = .inline(robot.secret!)
+            d.keyword = "告警"
+            d.minimumSeverity = .high
+            c.channels = [d]
+            c.outboundCAFile = trust
+            if let llm {
+                var a = AnalysisSettings(url: llm.url, model: "qwen2.5:7b")
+                a.apiKey = .inline(llm.key)
+                a.timeoutSeconds = 5
+                c.analysis = a
+            }
+        }
+    }
+
+    @Test func theRobotAndTheModelOverHTTPSWithTheTrustedAuthority() async throws {
+        let (cert, key) = try TLSTests.certificate()
+        let robot = try await FakeRobot(tls: (cert, key))
+        let llm = try await FakeLLM(tls: (cert, key))
+        #expect(robot.webhook.hasPrefix("https://") && llm.url.hasPrefix("https://"))
+        let relay = try await Self.relay(robot, llm, trust: cert)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.78", sequence: 1)
+        await relay.wait { robot.accepted.count == 1 }
+        await relay.stop()
+        await robot.stop()
+        await llm.stop()
+        #expect(robot.accepted.first?.text.contains("203.0.113.78") == true)
+        #expect(robot.accepted.first?.text.contains("password-guessing attack") == true, "the model's analysis, over HTTPS")
+    }
+
+    /// Without the authority, the robot's certificate is refused: nothing is posted, the
+    /// alert stays queued and the failure is counted.
+    @Test func anUntrustedCertificateIsRefused() async throws {
+        let (cert, key) = try TLSTests.certificate()
+        let robot = try await FakeRobot(tls: (cert, key))
+        let relay = try await Self.relay(robot, nil, trust: nil)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.79", sequence: 1)
+        await relay.wait { relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1 }
+        await relay.stop()
+        await robot.stop()
+        #expect(relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1)
+        #expect(robot.requests == 0 && robot.accepted.isEmpty)
+        #expect(try relay.app.store.outbox(status: .pending).count == 1)
+    }
+
+    @Test func aCAFileThatIsNoCertificateIsAConfigurationMistake() throws {
+        let bogus = FileManager.default.temporaryDirectory.appendingPathComponent("ca-\(UUID().uuidString).pem").path
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: bogus))
+        do {
+            _ = try RelayConfiguration.parse("outbound_ca_file: \(bogus)\n", origin: "relay.yaml")
+            Issue.record("accepted")
+        } catch let p as ConfigurationProblems {
+            #expect(p.description.contains("relay.yaml:1:") && p.description.contains("outbound_ca_file must be a readable file of PEM certificates"), "\(p)")
+        }
+    }
+}

@@ -84,7 +84,8 @@ public final class Analyst: Sendable {
 
     public init(
         settings: AnalysisSettings, store: Store, client: HTTPClient, counters: Counters, logger: Logger,
-        proxy: (host: String, port: Int, authorization: String?)? = nil, clock: any Clock<Duration> = ContinuousClock(),
+        proxy: (host: String, port: Int, authorization: String?)? = nil, tls: TLSConfiguration = .makeClientConfiguration(),
+        clock: any Clock<Duration> = ContinuousClock(),
         wallClock: WallClock = .system
     ) throws {
         self.proxy = proxy
@@ -94,7 +95,7 @@ public final class Analyst: Sendable {
         state = Mutex(State(budget: AnalysisBudget(maxCalls: settings.maxCallsPerHour, maxTokens: settings.maxTokensPerHour)))
         apiKey = try settings.apiKey?.read().trimmingCharacters(in: .whitespacesAndNewlines)
         apiSecret = try settings.apiSecret?.read().trimmingCharacters(in: .whitespacesAndNewlines)
-        tls = settings.kind == .spark && settings.url.hasPrefix("wss:") ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        self.tls = settings.kind == .spark && settings.url.hasPrefix("wss:") ? try NIOSSLContext(configuration: tls) : nil
         self.store = store
         self.client = client
         self.counters = counters

@@ -99,6 +99,9 @@ public struct RelayConfiguration: Sendable {
     public var analysis: AnalysisSettings?
     /// An HTTP proxy for reaching the robots (gateways often reach the internet only so).
     public var proxy: HTTPAddress?
+    /// PEM certificates of authorities trusted for HTTPS and WSS to the robots and the model,
+    /// besides the system's (a model or webhook inside the air gap, signed by an internal CA).
+    public var outboundCAFile: String?
 
     /// Certificate and key for `tls` listeners.
     public var tls: TLSFiles?

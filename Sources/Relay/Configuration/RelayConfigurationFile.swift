@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import NIOSSL
 import Plumbing
 import Wire
 import Yams
@@ -12,7 +13,7 @@ extension RelayConfiguration {
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "passkey_previous", "passkey_previous_file",
             "passkey_previous_env", "limits", "freshness", "edges", "correlation", "allow",
-            "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "analysis", "plain_syslog",
+            "store", "console", "http", "tls", "channels", "proxy", "proxy_credentials_file", "proxy_credentials_env", "outbound_ca_file", "analysis", "plain_syslog",
         ]
         let (_, map) = try problems.topLevel(yaml, known: known)
         func string(_ node: Node?, _ name: String) -> String? { problems.string(node, name) }
@@ -170,6 +171,12 @@ extension RelayConfiguration {
         }
         if let c = map[Node("channels")] { configuration.channels = parseChannels(c, &problems) }
         if let a = map[Node("analysis")] { configuration.analysis = parseAnalysis(a, &problems) }
+        if let f = string(map[Node("outbound_ca_file")], "outbound_ca_file") {
+            if (try? NIOSSLCertificate.fromPEMFile(f))?.isEmpty ?? true {
+                problems.add(map[Node("outbound_ca_file")], "outbound_ca_file must be a readable file of PEM certificates")
+            }
+            configuration.outboundCAFile = f
+        }
         if let p = string(map[Node("proxy")], "proxy") {
             // http://HOST:PORT, or http://USER:PASSWORD@HOST:PORT for a proxy that asks for them.
             var rest = p.hasPrefix("http://") ? String(p.dropFirst(7)) : p

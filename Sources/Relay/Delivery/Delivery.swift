@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Plumbing
 import ServiceLifecycle
 import Synchronization
@@ -67,11 +68,13 @@ public final class Delivery: Service, Sendable {
     /// Set when an analysis model is configured.
     let analyst = Mutex<Analyst?>(nil)
     let proxy: HTTPClient.Configuration.Proxy?
+    let trustedCAFile: String?
     private let pacing = Mutex<[String: RobotPacing]>([:])
     private let doorbells: [String: Doorbell]
 
+    /// `trustedCAFile`: PEM certificates trusted for HTTPS and WSS besides the system's.
     public init(channels: [AlertChannel], outbox: any Outbox, counters: Counters, proxy: HTTPClient.Configuration.Proxy? = nil,
-                timeZone: TimeZone = .current, clock: WallClock = .system, logger: Logger) {
+                trustedCAFile: String? = nil, timeZone: TimeZone = .current, clock: WallClock = .system, logger: Logger) {
         self.channels = channels
         self.outbox = outbox
         self.counters = counters
@@ -79,18 +82,28 @@ public final class Delivery: Service, Sendable {
         self.timeZone = timeZone
         self.clock = clock
         self.proxy = proxy
+        self.trustedCAFile = trustedCAFile
         doorbells = Dictionary(channels.map { ($0.name, Doorbell()) }, uniquingKeysWith: { first, _ in first })
         var configuration = HTTPClient.Configuration()
         configuration.proxy = proxy
+        configuration.tlsConfiguration = Self.clientTLS(trustedCAFile)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(channels.map(\.timeoutSeconds).max() ?? 10)))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// The system's trust roots, and those of `trustedCAFile`.
+    static func clientTLS(_ trustedCAFile: String?) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let trustedCAFile { tls.additionalTrustRoots = [.file(trustedCAFile)] }
+        return tls
     }
 
     /// Adds the model's analysis to single-incident alerts; `store` keeps the answers, and
     /// an alert waits for its analysis on `waitClock`.
     public func use(_ settings: AnalysisSettings, store: Store, waitClock: any Clock<Duration> = ContinuousClock()) throws {
         let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger,
-                            proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) }, clock: waitClock, wallClock: clock)
+                            proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) }, tls: Self.clientTLS(trustedCAFile),
+                            clock: waitClock, wallClock: clock)
         a.whenLate { [weak self] incident, channels in
             guard let self else { return }
             do {
