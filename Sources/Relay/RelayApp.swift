@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix

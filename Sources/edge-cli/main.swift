@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Plumbing
 import ServiceLifecycle
+import UnixSignals
 import WindowsEvents
 
 @main

@@ -5,6 +5,7 @@ import Logging
 import Plumbing
 import Relay
 import ServiceLifecycle
+import UnixSignals
 import Wire
 
 @main

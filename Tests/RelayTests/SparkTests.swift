@@ -3,6 +3,7 @@ import Detection
 import Crypto
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Plumbing
 import Testing
 import TestSupport

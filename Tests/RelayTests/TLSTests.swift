@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import NIOCore
 import Plumbing
 import Testing
 import TestSupport

@@ -1,4 +1,5 @@
 import Detection
+import Foundation
 import Plumbing
 import Wire
 import Yams

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where a secret is read from. Its description never shows the secret.
 public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
