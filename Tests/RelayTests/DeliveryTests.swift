@@ -77,8 +77,9 @@ struct DeliveryTests {
         #expect(fake.accepted.count == 1)
     }
 
-    static func relay(_ fake: FakeDingTalk, minimum: Event.Severity = .high) async throws -> RunningRelay {
+    static func relay(_ fake: FakeDingTalk, minimum: Event.Severity = .high, trust: String? = nil) async throws -> RunningRelay {
         try await RunningRelay.start { c in
+            c.outboundCAFile = trust
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
             channel.secret = fake.secret.map { .inline($0) }
             channel.keyword = "告警"
@@ -385,8 +386,9 @@ struct OtherRobotTests {
 /// alert that does not wait past the timeout for a model that hangs.
 @Suite("Analysis", .serialized)
 struct AnalysisTests {
-    static func relay(_ robot: FakeRobot, _ llm: FakeLLM, timeout: Int = 5) async throws -> RunningRelay {
+    static func relay(_ robot: FakeRobot, _ llm: FakeLLM, timeout: Int = 5, trust: String? = nil) async throws -> RunningRelay {
         try await RunningRelay.start { c in
+            c.outboundCAFile = trust
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"

@@ -99,29 +99,12 @@ struct TLSTests {
 /// a certificate of an authority the relay is told to trust (`outbound_ca_file`).
 @Suite("Outbound HTTPS", .serialized)
 struct OutboundHTTPSTests {
-    static func relay(_ robot: FakeRobot, _ llm: FakeLLM?, trust: String?) async throws -> RunningRelay {
-        try await RunningRelay.start { c in
-            var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
-            d.secret = .inline(robot.secret!)
-            d.keyword = "告警"
-            d.minimumSeverity = .high
-            c.channels = [d]
-            c.outboundCAFile = trust
-            if let llm {
-                var a = AnalysisSettings(url: llm.url, model: "qwen2.5:7b")
-                a.apiKey = .inline(llm.key)
-                a.timeoutSeconds = 5
-                c.analysis = a
-            }
-        }
-    }
-
     @Test func theRobotAndTheModelOverHTTPSWithTheTrustedAuthority() async throws {
         let (cert, key) = try TLSTests.certificate()
         let robot = try await FakeRobot(tls: (cert, key))
         let llm = try await FakeLLM(tls: (cert, key))
         #expect(robot.webhook.hasPrefix("https://") && llm.url.hasPrefix("https://"))
-        let relay = try await Self.relay(robot, llm, trust: cert)
+        let relay = try await AnalysisTests.relay(robot, llm, trust: cert)
         try await DeliveryTests.bruteForce(relay, from: "203.0.113.78", sequence: 1)
         await relay.wait { robot.accepted.count == 1 }
         await relay.stop()
@@ -136,7 +119,7 @@ struct OutboundHTTPSTests {
     @Test func anUntrustedCertificateIsRefused() async throws {
         let (cert, key) = try TLSTests.certificate()
         let robot = try await FakeRobot(tls: (cert, key))
-        let relay = try await Self.relay(robot, nil, trust: nil)
+        let relay = try await DeliveryTests.relay(robot)
         try await DeliveryTests.bruteForce(relay, from: "203.0.113.79", sequence: 1)
         await relay.wait { relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1 }
         await relay.stop()
