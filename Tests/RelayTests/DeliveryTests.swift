@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Plumbing
 import Testing
 import TestSupport
 import Wire
@@ -77,8 +78,10 @@ struct DeliveryTests {
         #expect(fake.accepted.count == 1)
     }
 
-    static func relay(_ fake: FakeDingTalk, minimum: Event.Severity = .high, trust: String? = nil) async throws -> RunningRelay {
-        try await RunningRelay.start { c in
+    static func relay(
+        _ fake: FakeDingTalk, minimum: Event.Severity = .high, trust: String? = nil, clock: WallClock = .system
+    ) async throws -> RunningRelay {
+        try await RunningRelay.start(clock: clock) { c in
             c.outboundCAFile = trust
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
             channel.secret = fake.secret.map { .inline($0) }
@@ -165,16 +168,22 @@ struct DeliveryTests {
         #expect(stuck.accepted.isEmpty)
     }
 
+    /// On the relay's clock, moved by the test: the retry is not tried before its backoff
+    /// (1.5 s at least after the first failure), and is once the clock passes it.
     @Test func aRobotDownForAWhileGetsEveryAlertOnceWhenBack() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.down)
-        let relay = try await Self.relay(fake)
+        let clock = ManualWallClock(microseconds: WallClock.system.now)
+        let relay = try await Self.relay(fake, clock: clock.clock)
         try await Self.bruteForce(relay, from: "203.0.113.78", sequence: 1)
         await relay.wait { fake.requests >= 1 }
         #expect(fake.accepted.isEmpty)
         fake.set(.normal)
-        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
-        try await Task.sleep(for: .seconds(1))
+        clock.advance(seconds: 1.4)
+        relay.app.delivery?.wake()
+        #expect(await relay.wait(timeout: .milliseconds(700)) { fake.requests >= 2 } == false, "retried before its backoff")
+        clock.advance(seconds: 1.2)
+        await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 && (try? relay.app.store.outbox().first?.status) == .delivered }
         await relay.stop()
         await fake.stop()
         #expect(fake.accepted.count == 1, "delivered exactly once")
@@ -187,11 +196,13 @@ struct DeliveryTests {
     @Test func aBusyRobotIsAskedAgain() async throws {
         let fake = try await FakeDingTalk()
         fake.set(.busy)
-        let relay = try await Self.relay(fake)
+        let clock = ManualWallClock(microseconds: WallClock.system.now)
+        let relay = try await Self.relay(fake, clock: clock.clock)
         try await Self.bruteForce(relay, from: "203.0.113.79", sequence: 1)
         await relay.wait { fake.requests >= 1 }
         #expect(fake.accepted.isEmpty)
         fake.set(.normal)
+        clock.advance(seconds: 3)
         await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
         // The robot's answer is settled in the store a moment after the robot took it.
         await relay.wait(timeout: .seconds(15)) { (try? relay.app.store.outbox().first?.status) == .delivered }
