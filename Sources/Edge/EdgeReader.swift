@@ -2,6 +2,7 @@ import Synchronization
 import Detection
 import Foundation
 import Logging
+import WindowsEvents
 import Wire
 
 /// Reads the sources, detects, batches events into frames and spools them; makes
@@ -222,23 +223,9 @@ public final class EdgeReader: @unchecked Sendable {
                     add(event, index, .file(line.checkpoint), &pending)
                 }
             case .evtx(let tail):
-                let records = tail.read(limit: 1024)
-                guard !records.isEmpty else { continue }
-                readAny = true
-                sender.counters.add(.linesRead, records.count)
-                for (record, cursor) in records {
-                    guard let event = tail.detect(record) else { continue }
-                    add(event, index, .cursor(cursor), &pending)
-                }
+                if take(tail.read(limit: 1024), source: index, detect: tail.detect, into: &pending) { readAny = true }
             case .eventLog(let l):
-                let records = l.read(limit: 1024)
-                guard !records.isEmpty else { continue }
-                readAny = true
-                sender.counters.add(.linesRead, records.count)
-                for (record, bookmark) in records {
-                    guard let event = l.detect(record) else { continue }
-                    add(event, index, .cursor(bookmark), &pending)
-                }
+                if take(l.read(limit: 1024), source: index, detect: l.detect, into: &pending) { readAny = true }
             case .journal(let j):
                 let entries = j.read()
                 guard !entries.isEmpty else { continue }
@@ -253,6 +240,20 @@ public final class EdgeReader: @unchecked Sendable {
             }
         }
         return readAny
+    }
+
+    /// Windows records (from an EVTX file or an event log channel), each with the place after
+    /// it, through the Windows rules. True when there were any.
+    private func take(
+        _ records: [(WindowsEvent, String)], source index: Int, detect: (WindowsEvent) -> Event?, into pending: inout [Pending]
+    ) -> Bool {
+        guard !records.isEmpty else { return false }
+        sender.counters.add(.linesRead, records.count)
+        for (record, cursor) in records {
+            guard let event = detect(record) else { continue }
+            add(event, index, .cursor(cursor), &pending)
+        }
+        return true
     }
 
     /// One event per line, whatever its count ("message repeated 1000 times" was 1000

@@ -4,22 +4,26 @@
 /// One pass means a value is never read again as a template: a user named `{analysis}` is
 /// written as those ten characters. A placeholder the lookup does not know stays as written.
 public enum FieldTemplate {
-    /// `template` with each known placeholder replaced by `value(name)`.
+    /// `template` with each known placeholder replaced by `value(name)`. A placeholder is
+    /// the text between a `}` and the last `{` before it (a `{` in text before a real
+    /// placeholder does not swallow it). Each character is looked at a bounded number of
+    /// times: linear in the template, whatever its braces.
     public static func fill(_ template: String, _ value: (String) -> String?) -> String {
         var out = ""
         var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            out += rest[..<open]
-            let name = String(rest[rest.index(after: open)..<close])
-            if let v = value(name) {
-                out += v
+        while let close = rest.firstIndex(of: "}") {
+            guard let open = rest[..<close].lastIndex(of: "{") else {
+                out += rest[...close]
                 rest = rest[rest.index(after: close)...]
-            } else {
-                // Not a field: the brace stays, and the scan goes on after it (a `{` in text
-                // before a real placeholder does not swallow it).
-                out += "{"
-                rest = rest[rest.index(after: open)...]
+                continue
             }
+            out += rest[..<open]
+            if let v = value(String(rest[rest.index(after: open)..<close])) {
+                out += v
+            } else {
+                out += rest[open...close]
+            }
+            rest = rest[rest.index(after: close)...]
         }
         return out + rest
     }

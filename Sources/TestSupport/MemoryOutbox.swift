@@ -15,16 +15,6 @@ public final class MemoryOutbox: Outbox {
 
     public init() {}
 
-    /// Stores an incident's analysis, as the analyst does.
-    public func setAnalysis(incident: Int64, _ text: String) {
-        state.withLock { $0.analyses[incident] = text }
-    }
-
-    /// Forgets an incident, as retention does (its entries stay).
-    public func removeIncident(_ id: Int64) {
-        _ = state.withLock { $0.incidents.removeValue(forKey: id) }
-    }
-
     public func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
         guard !channels.isEmpty else { return }
         state.withLock { s in

@@ -73,6 +73,18 @@ struct TemplateTests {
         #expect(Incident.headline("{count} for {user} {nope}", event: e, count: 3) == "3 for {count} {nope}")
     }
 
+    /// A template of braces costs what its length does: 256 KiB of `{` before one `}` (each
+    /// unknown brace used to send the scan to the far `}` again).
+    @Test func aTemplateOfBracesIsLinear() {
+        let template = String(repeating: "{", count: 256 << 10) + "count}" + String(repeating: "}{", count: 64 << 10)
+        let started = ContinuousClock.now
+        let filled = FieldTemplate.fill(template) { $0 == "count" ? "7" : nil }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(filled.hasPrefix(String(repeating: "{", count: (256 << 10) - 1) + "7}{"))
+        #expect(FieldTemplate.fill("a {b} {{count}} {") { $0 == "count" ? "3" : nil } == "a {b} {3} {")
+        #expect(FieldTemplate.placeholders("{x}{{y}}") == ["x", "y"])
+    }
+
     @Test func unknownPlaceholdersAreReportedWithTheirLine() {
         do {
             _ = try RelayConfiguration.parse("""
