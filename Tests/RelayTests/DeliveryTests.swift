@@ -92,6 +92,16 @@ struct DeliveryTests {
         }
     }
 
+    /// Waits until the first attempt's refusal is in the store with its next attempt set.
+    /// The test's clock must not move before then: the backoff is counted from the time
+    /// the refusal is settled, and a clock moved earlier leaves the retry in its future.
+    static func firstFailureSettled(_ relay: RunningRelay) async -> Bool {
+        await relay.wait(timeout: .seconds(15)) {
+            guard let entry = try? relay.app.store.outbox().first else { return false }
+            return entry.status == .pending && entry.attempts >= 1 && entry.lastError != nil
+        }
+    }
+
     /// Five failed passwords from `ip`: one brute-force incident.
     static func bruteForce(_ relay: RunningRelay, from ip: String, sequence: UInt64) async throws {
         let events = (0..<5).map { n -> Event in
@@ -176,7 +186,7 @@ struct DeliveryTests {
         let clock = ManualWallClock(microseconds: WallClock.system.now)
         let relay = try await Self.relay(fake, clock: clock.clock)
         try await Self.bruteForce(relay, from: "203.0.113.78", sequence: 1)
-        await relay.wait { fake.requests >= 1 }
+        #expect(await Self.firstFailureSettled(relay), "the refused attempt was not settled")
         #expect(fake.accepted.isEmpty)
         fake.set(.normal)
         clock.advance(seconds: 1.4)
@@ -199,10 +209,11 @@ struct DeliveryTests {
         let clock = ManualWallClock(microseconds: WallClock.system.now)
         let relay = try await Self.relay(fake, clock: clock.clock)
         try await Self.bruteForce(relay, from: "203.0.113.79", sequence: 1)
-        await relay.wait { fake.requests >= 1 }
+        #expect(await Self.firstFailureSettled(relay), "the refused attempt was not settled")
         #expect(fake.accepted.isEmpty)
         fake.set(.normal)
         clock.advance(seconds: 3)
+        relay.app.delivery?.wake()
         await relay.wait(timeout: .seconds(15)) { fake.accepted.count == 1 }
         // The robot's answer is settled in the store a moment after the robot took it.
         await relay.wait(timeout: .seconds(15)) { (try? relay.app.store.outbox().first?.status) == .delivered }
