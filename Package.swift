@@ -33,6 +33,9 @@ let package = Package(
             name: "CWinEvt",
             linkerSettings: [.linkedLibrary("wevtapi", .when(platforms: [.windows]))]
         ),
+        // What differs between Linux and Windows: regular files read by position and mapped,
+        // files written durably or only where nothing was, the machine's name, standard output.
+        .target(name: "Platform"),
         // What edge and relay share that is not the protocol: configuration problems and
         // secrets, the doorbell, the wall clock, the rotating JSON-lines file.
         .target(
@@ -44,6 +47,7 @@ let package = Package(
             name: "Wire",
             dependencies: [
                 "CZlib",
+                "Platform",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -61,13 +65,14 @@ let package = Package(
         // Windows events: the EVTX reader (binary XML), event XML, the event model.
         .target(
             name: "WindowsEvents",
-            dependencies: ["Wire", "CZlib"]
+            dependencies: ["Wire", "CZlib", "Platform"]
         ),
         .target(
             name: "Edge",
             dependencies: [
                 "Wire",
                 "Plumbing",
+                "Platform",
                 .target(name: "CWinEvt", condition: .when(platforms: [.windows])),
                 "Detection",
                 "WindowsEvents",
@@ -106,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Edge",
                 "Plumbing",
+                "Platform",
                 "Detection",
                 "WindowsEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -184,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Wire", "Detection", "TestSupport", "Relay", "WindowsEvents", "Plumbing",
+                "Edge", "Wire", "Detection", "TestSupport", "Relay", "WindowsEvents", "Plumbing", "Platform",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Platform
 import WindowsEvents
 import Wire
 
@@ -227,27 +228,6 @@ public struct RuleTester {
         put(m.severity.rawValue)
         name("rule")
         put(m.ruleID)
-    }
-}
-
-/// A regular file mapped read-only (nil for anything that cannot be: pipes, devices, empty).
-struct MappedFile {
-    let bytes: UnsafeBufferPointer<UInt8>
-
-    init?(path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return nil }
-        let size = Int(st.st_size)
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
-        madvise(base, size, Int32(MADV_SEQUENTIAL))
-        bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
-    }
-
-    func unmap() {
-        munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
     }
 }
 

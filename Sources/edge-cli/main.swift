@@ -3,6 +3,7 @@ import Detection
 import Edge
 import Foundation
 import Logging
+import Platform
 import Plumbing
 import ServiceLifecycle
 import UnixSignals
@@ -186,18 +187,9 @@ struct ReadEvtx: ParsableCommand {
 /// Writes `buffer` to standard output and empties it: straight to the descriptor, no copy
 /// into Data per chunk. A closed pipe (`| head`) ends the program quietly.
 func standardOutput(_ buffer: inout [UInt8]) {
-    buffer.withUnsafeBytes { bytes in
-        var done = 0
-        while done < bytes.count {
-            let n = write(1, bytes.baseAddress! + done, bytes.count - done)
-            if n > 0 {
-                done += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                Foundation.exit(errno == EPIPE ? 0 : 1)
-            }
-        }
+    switch buffer.withUnsafeBytes({ ThisMachine.writeStandardOutput($0) }) {
+    case .written: buffer.removeAll(keepingCapacity: true)
+    case .closed: Foundation.exit(0)
+    case .failed: Foundation.exit(1)
     }
-    buffer.removeAll(keepingCapacity: true)
 }

@@ -1,5 +1,6 @@
 import Detection
 import Foundation
+import Platform
 import Plumbing
 import Wire
 import Yams
@@ -247,10 +248,7 @@ public struct EdgeConfiguration: Sendable {
     }
 
     static func localHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count)
-        let name = String(cString: buffer)
-        return name.isEmpty ? "localhost" : name
+        ThisMachine.name
     }
 }
 

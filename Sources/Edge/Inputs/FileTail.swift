@@ -1,9 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+import Platform
 
 /// Where a follower stands in a file: which file (device and inode, and a fingerprint of
 /// its first bytes, since inodes are reused), and the offset just after the last complete
@@ -57,7 +53,7 @@ public final class FileTail {
     public let maxLineBytes: Int
     static let fingerprintSpan = 256
 
-    private var fd: Int32 = -1
+    private var file: ReadableFile?
     private var device: UInt64 = 0
     private var inode: UInt64 = 0
     /// File offset of the next byte to read.
@@ -75,25 +71,12 @@ public final class FileTail {
     /// Times the file was found rotated or truncated.
     public private(set) var rotations = 0
     /// Human-readable state for heartbeats: `following`, `waiting` (no file yet).
-    public var state: String { fd >= 0 ? "following" : (notRegular ? "not a regular file" : "waiting") }
+    public var state: String { file != nil ? "following" : (notRegular ? "not a regular file" : "waiting") }
 
     /// The path names something other than a regular file (a FIFO, a device, a socket): it
     /// is not read. Opening a FIFO for reading blocks until someone writes to it, so any
     /// local user who could put one at a log path could stall the edge.
     public private(set) var notRegular = false
-
-    /// Opens `path` for reading without blocking (O_NONBLOCK: a FIFO would otherwise wait for
-    /// a writer) and only if it is a regular file.
-    static func openRegular(_ path: String) -> (fd: Int32, stat: stat)? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return nil }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            return nil
-        }
-        return (fd, st)
-    }
 
     public init(path: String, checkpoint: FileCheckpoint?, startAt: StartAt, maxLineBytes: Int = 64 * 1024) {
         self.path = path
@@ -101,13 +84,9 @@ public final class FileTail {
         pendingStart = (checkpoint?.path == path ? checkpoint : nil, startAt)
     }
 
-    deinit {
-        if fd >= 0 { close(fd) }
-    }
-
     /// The position after the last line handed on, or nil before the file was ever opened.
     public var checkpoint: FileCheckpoint? {
-        guard fd >= 0 || inode != 0 else { return nil }
+        guard file != nil || inode != 0 else { return nil }
         return FileCheckpoint(
             path: path, device: device, inode: inode, offset: readOffset - Int64(partial.count),
             fingerprint: fingerprint, fingerprintBytes: fingerprintBytes)
@@ -120,13 +99,13 @@ public final class FileTail {
             guard open(start.checkpoint, start.startAt, into: &lines) else { return lines }
             pendingStart = nil
         }
-        if fd < 0 {
+        if file == nil {
             // The file was gone: it may be back.
             guard openCurrent(at: 0) else { return lines }
         }
         // A copytruncate followed by new writes can leave the file as long as before: its
         // first bytes tell.
-        if fd >= 0, fingerprintBytes > 0, !matchesFingerprint(fd: fd, fingerprint, fingerprintBytes) {
+        if let file, fingerprintBytes > 0, !matchesFingerprint(file, fingerprint, fingerprintBytes) {
             truncated(into: &lines)
         }
         var budget = maxBytes
@@ -150,13 +129,13 @@ public final class FileTail {
         guard let checkpoint else {
             guard openCurrent(at: nil) else { return false }
             if startAt == .end {
-                readOffset = fileSize(fd)
+                readOffset = file?.size ?? 0
                 partial = []
             }
             return true
         }
         let current = Self.identity(of: path)
-        if let current, current.device == checkpoint.device, current.inode == checkpoint.inode,
+        if let current, current.device == checkpoint.device, current.number == checkpoint.inode,
             matchesFingerprint(path: path, checkpoint), current.size >= checkpoint.offset
         {
             return openCurrent(at: checkpoint.offset)
@@ -172,16 +151,14 @@ public final class FileTail {
 
     /// Opens `path`; `offset` nil means wherever `startAt` says (the caller adjusts).
     private func openCurrent(at offset: Int64?) -> Bool {
-        guard let (newFD, st) = Self.openRegular(path) else {
-            var probe = stat()
-            notRegular = lstat(path, &probe) == 0 && probe.st_mode & S_IFMT != S_IFREG && probe.st_mode & S_IFMT != S_IFLNK
+        guard let opened = ReadableFile.open(path) else {
+            notRegular = ReadableFile.isOtherThanAFile(path)
             return false
         }
         notRegular = false
-        if fd >= 0 { close(fd) }
-        fd = newFD
-        device = UInt64(st.st_dev)
-        inode = UInt64(st.st_ino)
+        file = opened
+        device = opened.opened.device
+        inode = opened.opened.number
         readOffset = offset ?? 0
         partial = []
         skippingLongLine = false
@@ -194,8 +171,9 @@ public final class FileTail {
     // MARK: - Reading
 
     private func readChunk(into lines: inout [Line], limit: Int) -> Int {
+        guard let file else { return 0 }
         var buffer = [UInt8](repeating: 0, count: limit)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, limit, off_t(readOffset)) }
+        let n = file.read(&buffer, count: limit, at: readOffset)
         guard n > 0 else { return 0 }
         readOffset += Int64(n)
         if fingerprintBytes < Self.fingerprintSpan { updateFingerprint() }
@@ -247,13 +225,13 @@ public final class FileTail {
     /// At EOF: the path now names another file, or this file got shorter. Returns true when
     /// it switched to something with more to read.
     private func handleRotation(into lines: inout [Line]) -> Bool {
-        let size = fileSize(fd)
+        let size = file?.size ?? 0
         if size < readOffset {
             truncated(into: &lines)
             return size > 0
         }
         guard let current = Self.identity(of: path) else { return false }  // gone: keep the old descriptor
-        guard current.device != device || current.inode != inode else { return false }
+        guard current.device != device || current.number != inode else { return false }
         // Renamed away (or deleted) and a new file created at the path. The old descriptor
         // is at its end: hand on an unterminated last line, then switch.
         rotations += 1
@@ -295,7 +273,7 @@ public final class FileTail {
         for name in candidates {
             let candidate = directory + "/" + name
             guard let id = Self.identity(of: candidate), id.size >= checkpoint.offset else { continue }
-            let sameFile = id.device == checkpoint.device && id.inode == checkpoint.inode
+            let sameFile = id.device == checkpoint.device && id.number == checkpoint.inode
             if sameFile || matchesFingerprint(path: candidate, checkpoint) { return candidate }
         }
         return nil
@@ -304,22 +282,21 @@ public final class FileTail {
     /// Reads `file` from `offset` to its end as complete lines (an unterminated last line
     /// is handed on too: nothing will complete it).
     private func drain(_ file: String, from offset: Int64, into lines: inout [Line]) {
-        guard let (other, st) = Self.openRegular(file) else { return }
-        defer { close(other) }
+        guard let other = ReadableFile.open(file) else { return }
         var first = [UInt8](repeating: 0, count: Self.fingerprintSpan)
-        let firstCount = first.withUnsafeMutableBytes { pread(other, $0.baseAddress, Self.fingerprintSpan, 0) }
+        let firstCount = other.read(&first, count: Self.fingerprintSpan, at: 0)
         // Checkpoints of drained lines name the rotated file, as the path it had: a restart
         // in the middle finds it again by inode or fingerprint.
         func checkpoint(_ end: Int64) -> FileCheckpoint {
             FileCheckpoint(
-                path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: end,
+                path: path, device: other.opened.device, inode: other.opened.number, offset: end,
                 fingerprint: Self.fnv(first[0..<max(0, firstCount)]), fingerprintBytes: max(0, firstCount))
         }
         var position = offset
         var carry: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { pread(other, $0.baseAddress, $0.count, off_t(position)) }
+            let n = other.read(&buffer, count: buffer.count, at: position)
             guard n > 0 else { break }
             position += Int64(n)
             var start = 0
@@ -338,22 +315,14 @@ public final class FileTail {
 
     // MARK: - File facts
 
-    static func identity(of path: String) -> (device: UInt64, inode: UInt64, size: Int64)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (UInt64(st.st_dev), UInt64(st.st_ino), Int64(st.st_size))
-    }
-
-    private func fileSize(_ fd: Int32) -> Int64 {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return 0 }
-        return Int64(st.st_size)
+    static func identity(of path: String) -> FileFacts? {
+        ReadableFile.facts(of: path)
     }
 
     private func updateFingerprint() {
-        guard fd >= 0 else { return }
+        guard let file else { return }
         var buffer = [UInt8](repeating: 0, count: Self.fingerprintSpan)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Self.fingerprintSpan, 0) }
+        let n = file.read(&buffer, count: Self.fingerprintSpan, at: 0)
         guard n > 0 else { return }
         fingerprint = Self.fnv(buffer[0..<n])
         fingerprintBytes = n
@@ -361,14 +330,13 @@ public final class FileTail {
 
     private func matchesFingerprint(path: String, _ checkpoint: FileCheckpoint) -> Bool {
         guard checkpoint.fingerprintBytes > 0 else { return true }
-        guard let (other, _) = Self.openRegular(path) else { return false }
-        defer { close(other) }
-        return matchesFingerprint(fd: other, checkpoint.fingerprint, checkpoint.fingerprintBytes)
+        guard let other = ReadableFile.open(path) else { return false }
+        return matchesFingerprint(other, checkpoint.fingerprint, checkpoint.fingerprintBytes)
     }
 
-    private func matchesFingerprint(fd: Int32, _ expected: UInt64, _ count: Int) -> Bool {
+    private func matchesFingerprint(_ file: ReadableFile, _ expected: UInt64, _ count: Int) -> Bool {
         var buffer = [UInt8](repeating: 0, count: count)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
+        let n = file.read(&buffer, count: count, at: 0)
         return n == count && Self.fnv(buffer[...]) == expected
     }
 

@@ -148,8 +148,13 @@ public final class JournalSource: @unchecked Sendable {
             defer { try? handle.close() }
             var chunk = [UInt8](repeating: 0, count: 64 << 10)
             while let self, self.waitForRoom(generation) {
+                #if os(Linux)
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
                 if n < 0, errno == EINTR { continue }
+                #else
+                // journald is Linux's; configuration refuses it elsewhere.
+                let n = 0
+                #endif
                 guard n > 0 else { return }
                 self.lock.lock()
                 if self.generation == generation { self.buffer.append(contentsOf: chunk[..<n]) }

@@ -220,7 +220,7 @@ public final class Analyst: Sendable {
             counters.add("relay_analysis_failures_total")
             // Spark's failures say what went wrong (code, handshake status); other errors
             // could quote the URL with its credentials: only their type is logged.
-            let what = (error as? SafeToLog)?.description ?? "\(type(of: error))"
+            let what = (error as? any SafeToLog)?.description ?? "\(type(of: error))"
             logger.warning("the model gave no analysis", metadata: ["error": "\(what)", "incident": "\(incident.id)"])
             return nil
         }

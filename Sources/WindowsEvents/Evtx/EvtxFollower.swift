@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// Follows an EVTX file as Windows (or a copy job) writes it: records appended to the last
 /// chunk, new chunks, the file wrapping around (Windows overwrites its oldest chunks when the
@@ -56,12 +57,9 @@ public struct EvtxFollower {
     /// Puts the place after the newest finished record in the file now, without expanding any
     /// (`start_at: end`): the newest chunk's record headers are walked.
     public mutating func skipToEnd() {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return }
-        guard let newest = Self.chunkHeaders(fd, size: Int(st.st_size)).max(by: { $0.first < $1.first }), pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
+        guard let file = ReadableFile.open(path), let size = Int(exactly: file.size) else { return }
+        guard let newest = Self.chunkHeaders(file, size: size).max(by: { $0.first < $1.first }),
+              file.read(&buffer, count: EvtxFile.chunkSize, at: Int64(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
         else { return }
         if let (id, time) = buffer.withUnsafeBytes({ EvtxFile.lastFinishedRecord(in: $0) }), id > lastRecordID {
             lastRecordID = id
@@ -73,31 +71,28 @@ public struct EvtxFollower {
     /// was written (as `lastRecordTime` has it) and its record header's number: the place
     /// after it.
     public mutating func read(limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
+        guard let facts = ReadableFile.facts(of: path) else {
             isReadable = false
             return []
         }
-        let look = (size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec), inode: UInt64(st.st_ino))
+        let look = (size: facts.size, mtime: facts.modified, inode: facts.number)
         if let last = lastLook, last == look, !moreWaiting, Date().timeIntervalSince(lastScan) < Self.rescanSeconds {
             return []
         }
         lastLook = look
         lastScan = Date()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+        guard let file = ReadableFile.open(path), let size = Int(exactly: file.size) else {
             isReadable = false
             return []
         }
-        defer { close(fd) }
         isReadable = true
-        var events = scan(fd, size: Int(look.size), limit: limit)
+        var events = scan(file, size: size, limit: limit)
         if events.isEmpty, lastRecordID > 0, let highest = highestInFile, highest < lastRecordID {
             // Numbering started again: a cleared log or a new file.
             restarts += 1
             lastRecordID = 0
             lastRecordTime = 0
-            events = scan(fd, size: Int(look.size), limit: limit)
+            events = scan(file, size: size, limit: limit)
         }
         return events
     }
@@ -105,31 +100,31 @@ public struct EvtxFollower {
     private var highestInFile: UInt64?
 
     /// Every chunk's index and first and last record numbers, from their 40-byte headers.
-    private static func chunkHeaders(_ fd: Int32, size: Int) -> [(index: Int, first: UInt64, last: UInt64)] {
+    private static func chunkHeaders(_ file: ReadableFile, size: Int) -> [(index: Int, first: UInt64, last: UInt64)] {
         var chunks: [(index: Int, first: UInt64, last: UInt64)] = []
         let count = max(0, (size - EvtxFile.fileHeaderSize) / EvtxFile.chunkSize)
         var header = [UInt8](repeating: 0, count: 40)
         for index in 0..<count {
-            let offset = off_t(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
-            guard pread(fd, &header, 40, offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
+            let offset = Int64(EvtxFile.fileHeaderSize + index * EvtxFile.chunkSize)
+            guard file.read(&header, count: 40, at: offset) == 40, header.starts(with: Array("ElfChnk\0".utf8)) else { continue }
             chunks.append((index, header.withUnsafeBytes { $0.le(24, as: UInt64.self) }, header.withUnsafeBytes { $0.le(32, as: UInt64.self) }))
         }
         return chunks
     }
 
-    private mutating func scan(_ fd: Int32, size: Int, limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
+    private mutating func scan(_ file: ReadableFile, size: Int, limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
         highestInFile = nil
         moreWaiting = false
-        guard size >= EvtxFile.fileHeaderSize + EvtxFile.chunkSize, pread(fd, &buffer, 8, 0) == 8,
+        guard size >= EvtxFile.fileHeaderSize + EvtxFile.chunkSize, file.read(&buffer, count: 8, at: 0) == 8,
               buffer.starts(with: Array("ElfFile\0".utf8))
         else { return [] }
-        let chunks = Self.chunkHeaders(fd, size: size)
+        let chunks = Self.chunkHeaders(file, size: size)
         guard let newest = chunks.max(by: { $0.first < $1.first }) else { return [] }
         highestInFile = chunks.map(\.last).max()
         // The record at the place: written at another time, it is another log.
         if lastRecordID > 0, lastRecordTime != 0,
            let home = chunks.first(where: { $0.first <= lastRecordID && lastRecordID <= $0.last }),
-           pread(fd, &buffer, EvtxFile.chunkSize, off_t(EvtxFile.fileHeaderSize + home.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize,
+           file.read(&buffer, count: EvtxFile.chunkSize, at: Int64(EvtxFile.fileHeaderSize + home.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize,
            let time = buffer.withUnsafeBytes({ EvtxFile.writtenTime(of: lastRecordID, in: $0) }),
            UInt64(bitPattern: ValueText.microseconds(fileTime: time)) != lastRecordTime {
             restarts += 1
@@ -150,8 +145,8 @@ public struct EvtxFollower {
                 moreWaiting = true
                 break
             }
-            let offset = off_t(EvtxFile.fileHeaderSize + chunk.index * EvtxFile.chunkSize)
-            guard pread(fd, &buffer, EvtxFile.chunkSize, offset) == EvtxFile.chunkSize else { continue }
+            let offset = Int64(EvtxFile.fileHeaderSize + chunk.index * EvtxFile.chunkSize)
+            guard file.read(&buffer, count: EvtxFile.chunkSize, at: offset) == EvtxFile.chunkSize else { continue }
             var stats = EvtxStatistics()
             var collector = self.collector
             var stop = false
