@@ -29,7 +29,7 @@ public struct RelayApp: Sendable {
 
     public init(
         configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: WallClock = .system,
-        logger: Logger
+        waitClock: any Clock<Duration> = ContinuousClock(), logger: Logger
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -72,7 +72,7 @@ public struct RelayApp: Sendable {
                         return .basic(username: String(text[..<colon]), password: String(text[colon...].dropFirst()))
                     })
                 }, trustedCAFile: configuration.outboundCAFile, clock: clock, logger: logger)
-            if let analysis = configuration.analysis { try delivery.use(analysis, store: store) }
+            if let analysis = configuration.analysis { try delivery.use(analysis, store: store, waitClock: waitClock) }
             pipeline.routeAlerts({ change in
                 switch change {
                 case .opened(let incident): delivery.channels(for: incident)

@@ -31,7 +31,8 @@ public final class RunningRelay: Sendable {
     public static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
         policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, alsoIPv6: Bool = false,
-        clock: WallClock = .system, configure: (inout RelayConfiguration) -> Void = { _ in }
+        clock: WallClock = .system, waitClock: any Clock<Duration> = ContinuousClock(),
+        configure: (inout RelayConfiguration) -> Void = { _ in }
     ) async throws -> RunningRelay {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)")
         var configuration = RelayConfiguration(
@@ -45,7 +46,7 @@ public final class RunningRelay: Sendable {
         configure(&configuration)
         var logger = Logger(label: "relay-test")
         logger.logLevel = .warning
-        let app = try RelayApp(configuration: configuration, clock: clock, logger: logger)
+        let app = try RelayApp(configuration: configuration, clock: clock, waitClock: waitClock, logger: logger)
         return await RunningRelay(app: app, logger: logger)
     }
 

@@ -102,6 +102,15 @@ struct DeliveryTests {
         }
     }
 
+    /// Wakes the dispatchers and waits until one has looked at the outbox, from start to
+    /// end, after this call: what it did not send then, it was not going to send.
+    static func dispatcherLookedAgain(_ relay: RunningRelay) async -> Bool {
+        guard let delivery = relay.app.delivery else { return false }
+        let before = delivery.idleLooks
+        delivery.wake()
+        return await relay.wait(timeout: .seconds(10)) { delivery.idleLooks >= before + 2 }
+    }
+
     /// Five failed passwords from `ip`: one brute-force incident.
     static func bruteForce(_ relay: RunningRelay, from ip: String, sequence: UInt64) async throws {
         let events = (0..<5).map { n -> Event in
@@ -141,8 +150,8 @@ struct DeliveryTests {
             c.channels = [channel]
         }
         try await Self.bruteForce(relay, from: "203.0.113.78", sequence: 1)
-        await relay.wait { fake.requests >= 1 }
-        try await Task.sleep(for: .milliseconds(1200))
+        // The relay gave up waiting (after 1 s) and settled the attempt as failed.
+        #expect(await Self.firstFailureSettled(relay), "the attempt that timed out was not settled")
         fake.set(.normal)  // faster now: the retry's answer comes in time
         await relay.wait(timeout: .seconds(10)) { (try? relay.app.store.outbox(status: .delivered).count) == 1 }
         let entries = try relay.app.store.outbox()
@@ -242,7 +251,7 @@ struct DeliveryTests {
         #expect(fake.requests == 2, "\(fake.requests) attempts")
         #expect(relay.counter("relay_alerts_dead_total{channel=\"oncall\"}") == 1)
         fake.set(.normal)
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await Self.dispatcherLookedAgain(relay), "the dispatcher did not look at the outbox again")
         #expect(fake.accepted.isEmpty, "a dead letter is not sent by itself")
         #expect(try relay.app.store.retryDead(now: Int64(Date().timeIntervalSince1970 * 1_000_000)) == 1)
         relay.app.delivery?.wake()
@@ -329,7 +338,12 @@ struct DeliveryCrashTests {
         // The outbox still holds the alert: it goes again with the same msgUuid, which the
         // robot recognises, so the group sees it once.
         await RunningRelay.waitUntil(timeout: .seconds(20)) { fake.requests >= 2 && fake.refusals.isEmpty }
-        try await Task.sleep(for: .seconds(1))
+        // Until the restarted relay has settled the alert as delivered: nothing is left to send.
+        let settled = await RunningRelay.waitUntil(timeout: .seconds(20)) {
+            guard let store = try? Store(directory: dir.appendingPathComponent("data"), readOnly: true) else { return false }
+            return (try? store.outbox(status: .delivered).count) == 1 && (try? store.outbox(status: .pending).isEmpty) == true
+        }
+        #expect(settled, "the restarted relay did not settle the alert")
         kill(relay.processIdentifier, SIGTERM)
         relay.waitUntilExit()
         await fake.stop()

@@ -184,8 +184,11 @@ struct SparkTests {
         async let second = code(Self.frame(spark))
         let codes = await [first, second]
         #expect(codes.contains(11202), "\(codes)")
-        try await Task.sleep(for: .seconds(1.1))
-        spark.configure { $0.dailyQuota = 0 }
+        // The quota is checked with the rate limit lifted: no wait for the next second.
+        spark.configure {
+            $0.maxPerSecond = .max
+            $0.dailyQuota = 0
+        }
         #expect(await code(Self.frame(spark)) == 11201)
         spark.configure {
             $0.dailyQuota = .max
@@ -215,8 +218,11 @@ struct SparkTests {
         await spark.stop()
     }
 
-    static func relay(_ robot: FakeRobot, _ spark: FakeSpark, timeout: Int = 5, followUp: Bool = true) async throws -> RunningRelay {
-        try await RunningRelay.start { c in
+    static func relay(
+        _ robot: FakeRobot, _ spark: FakeSpark, timeout: Int = 5, followUp: Bool = true,
+        clock: WallClock = .system, waitClock: any Clock<Duration> = ContinuousClock()
+    ) async throws -> RunningRelay {
+        try await RunningRelay.start(clock: clock, waitClock: waitClock) { c in
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"
@@ -288,22 +294,33 @@ struct SparkTests {
         #expect(robot.accepted.first?.text.contains(spark.answer) == true)
     }
 
+    /// On the relay's wait clock, moved by the test: the alert waits for the hanging model
+    /// until its timeout (2 s) and not a moment more, then goes without an analysis.
     @Test func aHangingSparkDelaysTheAlertByNoMoreThanItsTimeoutAndSendsNoFollowUp() async throws {
         let robot = try await FakeRobot()
         let spark = try await FakeSpark()
         spark.set(.hang)
-        let relay = try await Self.relay(robot, spark, timeout: 2)
-        let sent = ContinuousClock.now
+        // The time of day stands still: the alert's wait is the whole timeout, not the
+        // timeout less the moments since it was queued.
+        let clock = ManualClock()
+        let relay = try await Self.relay(robot, spark, timeout: 2, clock: ManualWallClock(microseconds: WallClock.system.now).clock, waitClock: clock)
         try await DeliveryTests.bruteForce(relay, from: "203.0.113.97", sequence: 1)
+        // The question is with the model and the alert waits on the clock.
+        #expect(await relay.wait(timeout: .seconds(10)) { spark.record.requests.count == 1 && clock.sleepers == 1 })
+        // Short of the timeout the wait goes on (its dispatcher is held in it, so nothing else
+        // could send the alert).
+        clock.advance(by: .milliseconds(1999))
+        #expect(robot.accepted.isEmpty && clock.sleepers == 1, "the alert went before its timeout")
+        clock.advance(by: .milliseconds(1))
         await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
-        let took = robot.accepted.first.map { $0.time - sent }
-        try await Task.sleep(for: .seconds(1))
+        await relay.wait(timeout: .seconds(10)) { (try? relay.app.store.outbox().allSatisfy { $0.status == .delivered }) == true }
+        let outbox = try relay.app.store.outbox()
         await relay.stop()
         await robot.stop()
         await spark.stop()
-        let elapsed = try #require(took)
-        #expect(elapsed >= .seconds(2) && elapsed < .seconds(3), "alert after \(elapsed)")
-        #expect(robot.accepted.count == 1)
+        #expect(robot.accepted.count == 1 && robot.accepted.first?.text.contains(spark.answer) == false)
+        // The model never answered: no follow-up was queued.
+        #expect(outbox.count == 1 && outbox.allSatisfy { $0.kind == .alert && $0.status == .delivered }, "\(outbox)")
     }
 
     @Test func sparksHTTPAPIAnswersWithItsPasswordAndItsCodes() async throws {
@@ -503,7 +520,12 @@ struct SparkFollowUpTests {
         let refusedWhileDown = robot.requests
         robot.set(.normal)
         await relay.wait(timeout: .seconds(15)) { robot.accepted.count == 1 }
-        try await Task.sleep(for: .seconds(2))  // time for a follow-up, if one were (wrongly) sent
+        // Every outbox row settled: the follow-up row was closed as carried by the alert, so
+        // nothing is left that could be sent.
+        await relay.wait(timeout: .seconds(15)) {
+            guard let rows = try? relay.app.store.outbox() else { return false }
+            return rows.allSatisfy { $0.status == .delivered } && rows.contains { $0.kind == .analysis }
+        }
         let outbox = try relay.app.store.outbox()
         await relay.stop()
         await robot.stop()

@@ -71,6 +71,12 @@ public final class Delivery: Service, Sendable {
     let trustedCAFile: String?
     private let pacing = Mutex<[String: RobotPacing]>([:])
     private let doorbells: [String: Doorbell]
+    private let looks = Atomic<Int>(0)
+
+    /// How many times a dispatcher has looked at the outbox and found nothing more it could
+    /// send (nothing due, or its robot paused). A test that must show an alert is *not* sent
+    /// waits for this to move on by two after the change: one whole look came after it.
+    public var idleLooks: Int { looks.load(ordering: .relaxed) }
 
     /// `trustedCAFile`: PEM certificates trusted for HTTPS and WSS besides the system's.
     public init(channels: [AlertChannel], outbox: any Outbox, counters: Counters, proxy: HTTPClient.Configuration.Proxy? = nil,
@@ -168,6 +174,7 @@ public final class Delivery: Service, Sendable {
         guard let bell = doorbells[channel.name] else { return }
         while !Task.isCancelled {
             while !Task.isCancelled, await deliverOne(channel) {}
+            looks.add(1, ordering: .relaxed)
             // At once for a new alert; twice a second for retries and a paused robot.
             await bell.wait(timeout: .milliseconds(500))
         }
