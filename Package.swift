@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "airgap-alarm",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "edge", targets: ["edge-cli"]),
         .executable(name: "relay", targets: ["relay-cli"]),

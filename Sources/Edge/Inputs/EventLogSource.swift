@@ -178,7 +178,7 @@ public final class EventLogSource: @unchecked Sendable {
     }
 
     private func supervise() {
-        while true {
+        runRestartingEverySecond(on: lock, isStopped: { stopped }, restarted: { counts.restarts += 1 }) {
             lock.lock()
             var bookmark = delivered
             running = true
@@ -209,18 +209,7 @@ public final class EventLogSource: @unchecked Sendable {
             }
             lock.lock()
             running = false
-            guard !stopped else {
-                lock.unlock()
-                return
-            }
-            counts.restarts += 1
-            // A second before the next start; stop() ends the wait at once.
-            // (Other wake-ups on this condition, the reader's, do not shorten it.)
-            let deadline = Date().addingTimeInterval(1)
-            while !stopped, lock.wait(until: deadline) {}
-            let done = stopped
             lock.unlock()
-            if done { return }
         }
     }
 

@@ -91,22 +91,11 @@ public final class JournalSource: @unchecked Sendable {
     }
 
     private func supervise() {
-        while true {
+        runRestartingEverySecond(on: lock, isStopped: { stopped }, restarted: { restartCount += 1 }) {
             if let p = launch() { p.waitUntilExit() }
             lock.lock()
             process = nil
-            guard !stopped else {
-                lock.unlock()
-                return
-            }
-            restartCount += 1
-            // A second before the next start; stop() ends the wait at once.
-            // (Other wake-ups on this condition, the reader's, do not shorten it.)
-            let deadline = Date().addingTimeInterval(1)
-            while !stopped, lock.wait(until: deadline) {}
-            let done = stopped
             lock.unlock()
-            if done { return }
         }
     }
 
