@@ -72,6 +72,8 @@ public final class Delivery: Service, Sendable {
     private let pacing = Mutex<[String: RobotPacing]>([:])
     private let doorbells: [String: Doorbell]
     private let looks = Atomic<Int>(0)
+    /// Where the outbox's reads and writes run (see `offCooperativePool`).
+    private let outboxQueue = DispatchQueue(label: "relay-delivery-outbox")
 
     /// How many times a dispatcher has looked at the outbox and found nothing more it could
     /// send (nothing due, or its robot paused). A test that must show an alert is *not* sent
@@ -112,11 +114,13 @@ public final class Delivery: Service, Sendable {
                             clock: waitClock, wallClock: clock)
         a.whenLate { [weak self] incident, channels in
             guard let self else { return }
-            do {
-                try self.outbox.enqueueAnalysis(incident: incident, channels: channels.sorted(), now: self.clock.now)
-                self.wake()
-            } catch {
-                self.logger.error("cannot queue a late analysis", metadata: ["incident": "\(incident)", "error": "\(error)"])
+            self.outboxQueue.async {
+                do {
+                    try self.outbox.enqueueAnalysis(incident: incident, channels: channels.sorted(), now: self.clock.now)
+                    self.wake()
+                } catch {
+                    self.logger.error("cannot queue a late analysis", metadata: ["incident": "\(incident)", "error": "\(error)"])
+                }
             }
         }
         analyst.withLock { $0 = a }
@@ -180,6 +184,18 @@ public final class Delivery: Service, Sendable {
         }
     }
 
+    /// What the outbox holds for a channel's next message.
+    private enum Next: Sendable {
+        /// Nothing due (or the outbox could not be read).
+        case nothing
+        /// Rows were settled without a message (their incident is gone): look again.
+        case settled
+        /// A follow-up with its analysis.
+        case followUp([Outbox.Entry], Incident, analysis: String)
+        /// Alerts: one incident (which may wait for its analysis) or several (a digest).
+        case alerts([Outbox.Entry], [Incident])
+    }
+
     /// Sends one message to `channel` if anything is due and the pacing allows; returns
     /// whether it sent one.
     func deliverOne(_ channel: AlertChannel) async -> Bool {
@@ -190,37 +206,20 @@ public final class Delivery: Service, Sendable {
             return p.available(now: now)
         }
         guard tokens >= 1 else { return false }
+        // With the bucket down to its last token, everything due goes into one digest.
+        let next = await offCooperativePool { self.next(for: channel, now: now, limit: tokens >= 2 ? 1 : 200) }
         var batch: [Outbox.Entry]
         let incidents: [Incident]
-        do {
-            // With the bucket down to its last token, everything due goes into one digest.
-            batch = try outbox.nextBatch(channel: channel.name, now: now, limit: tokens >= 2 ? 1 : 200) { UUID().uuidString.lowercased() }
-            guard !batch.isEmpty else { return false }
-            incidents = try outbox.incidents(ids: batch.map(\.incident))
-            // Rows whose incident retention (or an operator) removed: nothing left to say.
-            let stored = Set(incidents.map(\.id))
-            let orphans = batch.filter { !stored.contains($0.incident) }
-            if !orphans.isEmpty {
-                try outbox.settle(orphans, delivered: true, error: "incident no longer stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
-                counters.add("relay_outbox_orphans_total{channel=\"\(channel.name)\"}", orphans.count)
-                logger.warning("outbox rows settled: their incident is no longer stored", metadata: ["channel": "\(channel.name)", "rows": "\(orphans.count)"])
-                batch = batch.filter { stored.contains($0.incident) }
-                guard !batch.isEmpty else { return true }
-            }
-        } catch {
-            logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
-            return false
-        }
         let message: AlertMessage
         var carriesAnalysis = false
-        if batch[0].kind == .analysis, let incident = incidents.first {
-            guard let text = (try? outbox.analysis(incident: incident.id)) ?? nil else {
-                // Nothing to follow up with (cannot happen unless the store was edited): done.
-                try? outbox.settle(batch, delivered: true, error: "no analysis stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
-                return true
-            }
+        switch next {
+        case .nothing: return false
+        case .settled: return true
+        case .followUp(let entries, let incident, let text):
+            (batch, incidents) = (entries, [incident])
             message = AlertMessage.followUp(incident, analysis: text, language: channel.language, keyword: channel.keyword, maxBytes: channel.maxTextBytes)
-        } else if incidents.count == 1 {
+        case .alerts(let entries, let found) where found.count == 1:
+            (batch, incidents) = (entries, found)
             var analysis: String?
             if let analyst = analyst.withLock({ $0 }) {
                 // Never later than the timeout after the alert was queued.
@@ -231,7 +230,8 @@ public final class Delivery: Service, Sendable {
             }
             message = AlertMessage.incident(incidents[0], language: channel.language, keyword: channel.keyword, timeZone: timeZone,
                                             maxBytes: channel.maxTextBytes, analysis: analysis, template: channel.template)
-        } else {
+        case .alerts(let entries, let found):
+            (batch, incidents) = (entries, found)
             message = AlertMessage.digest(incidents, language: channel.language, keyword: channel.keyword, timeZone: timeZone, maxBytes: channel.maxTextBytes)
         }
         pacing.withLock { $0[channel.name]?.attempted(at: now) }
@@ -239,11 +239,53 @@ public final class Delivery: Service, Sendable {
         let named = Set(message.incidents)
         let left = batch.filter { !named.contains($0.incident) }
         if !left.isEmpty {
-            try? outbox.release(left)
+            let outbox = self.outbox
+            await offCooperativePool { try? outbox.release(left) }
             batch = batch.filter { named.contains($0.incident) }
         }
         guard let first = batch.first else { return false }
         let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: first.messageID ?? "", to: channel)
+        let sent = batch
+        let settleAnalysis = carriesAnalysis
+        await offCooperativePool { self.record(verdict, for: sent, carriesAnalysis: settleAnalysis, on: channel) }
+        if case .delivered = verdict { return true }
+        return false
+    }
+
+    /// The entries of the channel's next message and what it says (on the outbox's queue).
+    private func next(for channel: AlertChannel, now: Int64, limit: Int) -> Next {
+        do {
+            var batch = try outbox.nextBatch(channel: channel.name, now: now, limit: limit) { UUID().uuidString.lowercased() }
+            guard !batch.isEmpty else { return .nothing }
+            let incidents = try outbox.incidents(ids: batch.map(\.incident))
+            // Rows whose incident retention (or an operator) removed: nothing left to say.
+            let stored = Set(incidents.map(\.id))
+            let orphans = batch.filter { !stored.contains($0.incident) }
+            if !orphans.isEmpty {
+                try outbox.settle(orphans, delivered: true, error: "incident no longer stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
+                counters.add("relay_outbox_orphans_total{channel=\"\(channel.name)\"}", orphans.count)
+                logger.warning("outbox rows settled: their incident is no longer stored", metadata: ["channel": "\(channel.name)", "rows": "\(orphans.count)"])
+                batch = batch.filter { stored.contains($0.incident) }
+                guard !batch.isEmpty else { return .settled }
+            }
+            if batch[0].kind == .analysis, let incident = incidents.first {
+                guard let text = (try? outbox.analysis(incident: incident.id)) ?? nil else {
+                    // Nothing to follow up with (cannot happen unless the store was edited): done.
+                    try? outbox.settle(batch, delivered: true, error: "no analysis stored", nextAttempt: now, now: now, maxAttempts: channel.maxAttempts)
+                    return .settled
+                }
+                return .followUp(batch, incident, analysis: text)
+            }
+            return .alerts(batch, incidents)
+        } catch {
+            logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
+            return .nothing
+        }
+    }
+
+    /// Records the robot's answer in the outbox (on the outbox's queue).
+    private func record(_ verdict: DeliveryVerdict, for batch: [Outbox.Entry], carriesAnalysis: Bool, on channel: AlertChannel) {
+        guard let first = batch.first else { return }
         let attempts = (batch.map(\.attempts).max() ?? 0) + 1
         let after = clock.now
         do {
@@ -272,8 +314,15 @@ public final class Delivery: Service, Sendable {
         } catch {
             logger.error("cannot record a delivery outcome", metadata: ["error": "\(error)"])
         }
-        if case .delivered = verdict { return true }
-        return false
+    }
+
+    /// Runs `work` (the outbox's reads and writes, which wait for SQLite and the disk) on the
+    /// delivery's own thread, not on one of the few threads every task shares: a slow disk
+    /// then holds up delivery alone, never the listeners' tasks or the status page.
+    private func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
+            outboxQueue.async { done.resume(returning: work()) }
+        }
     }
 
     func send(_ message: AlertMessage, incidents: [Incident], messageID: String, to channel: AlertChannel) async -> DeliveryVerdict {
