@@ -10,6 +10,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import Synchronization
 import Wire
@@ -60,6 +61,8 @@ public final class FakeSpark: Sendable {
     public let port: Int
     /// The address it listens on.
     public let host: String
+    /// `wss` when served over TLS, else `ws`.
+    public let scheme: String
     private let channel: any Channel
     private let state = Mutex<State>(State())
 
@@ -81,9 +84,15 @@ public final class FakeSpark: Sendable {
     public init(
         appID: String = "a1b2c3d4", apiKey: String = "addd2272b6d8b7c8abdd79531420ca3b", apiSecret: String = "MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi",
         answer: String = "疑似口令爆破：同一来源在两分钟内多次尝试登录。建议立即封禁来源 IP，并检查该账号是否存在成功登录。",
-        host: String = "127.0.0.1"
+        host: String = "127.0.0.1", tls: (certificate: String, key: String)? = nil
     ) async throws {
         self.host = host
+        scheme = tls == nil ? "ws" : "wss"
+        let context = try tls.map { files in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem))))
+        }
         self.appID = appID
         self.apiKey = apiKey
         self.apiSecret = apiSecret
@@ -104,16 +113,20 @@ public final class FakeSpark: Sendable {
                             channel.pipeline.addHandler(Session(box: box, path: URLComponents(string: "http://x" + head.uri)?.path ?? ""))
                         }
                     })
-                return child.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-                    .flatMap { child.pipeline.addHandler(Refusal(box: box), name: "refusal") }
+                return child.eventLoop.makeCompletedFuture {
+                    if let context { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                }.flatMap {
+                    child.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                }.flatMap { child.pipeline.addHandler(Refusal(box: box), name: "refusal") }
             }
             .bind(host: host, port: 0).get()
         port = channel.localAddress!.port!
         box.fake.withLock { $0 = self }
     }
 
-    /// `ws://127.0.0.1:PORT/v3.5/chat` (the real one is `wss://spark-api.xf-yun.com/…`).
-    public func url(_ path: String = "/v3.5/chat") -> String { "ws://\(host):\(port)\(path)" }
+    /// `ws://127.0.0.1:PORT/v3.5/chat`, or `wss://` over TLS (the real one is
+    /// `wss://spark-api.xf-yun.com/…`).
+    public func url(_ path: String = "/v3.5/chat") -> String { "\(scheme)://\(host):\(port)\(path)" }
     public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     public func configure(_ change: (inout Options) -> Void) { state.withLock { change(&$0.options) } }
     public var record: Record { state.withLock { $0.record } }

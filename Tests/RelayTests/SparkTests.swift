@@ -220,9 +220,10 @@ struct SparkTests {
 
     static func relay(
         _ robot: FakeRobot, _ spark: FakeSpark, timeout: Int = 5, followUp: Bool = true,
-        clock: WallClock = .system, waitClock: any Clock<Duration> = ContinuousClock()
+        clock: WallClock = .system, waitClock: any Clock<Duration> = ContinuousClock(), trust: String? = nil
     ) async throws -> RunningRelay {
         try await RunningRelay.start(clock: clock, waitClock: waitClock) { c in
+            c.outboundCAFile = trust
             var d = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(robot.webhook))
             d.secret = .inline(robot.secret!)
             d.keyword = "告警"

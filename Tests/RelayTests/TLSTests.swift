@@ -114,6 +114,40 @@ struct OutboundHTTPSTests {
         #expect(robot.accepted.first?.text.contains("password-guessing attack") == true, "the model's analysis, over HTTPS")
     }
 
+    /// Spark's WebSocket API over `wss://`, as the real one is only served: the handshake's
+    /// signed URL, the question and the streamed answer go through TLS with the trusted
+    /// authority, and the alert carries the answer.
+    @Test func sparkOverWSSWithTheTrustedAuthority() async throws {
+        let (cert, key) = try TLSTests.certificate()
+        let robot = try await FakeRobot(tls: (cert, key))
+        let spark = try await FakeSpark(tls: (cert, key))
+        #expect(spark.url().hasPrefix("wss://"))
+        let relay = try await SparkTests.relay(robot, spark, trust: cert)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.80", sequence: 1)
+        await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
+        await relay.stop()
+        await robot.stop()
+        await spark.stop()
+        #expect(spark.record.requests.count == 1 && spark.record.completed == 1, "\(spark.record)")
+        #expect(robot.accepted.first?.text.contains(spark.answer) == true, "Spark's analysis, over wss")
+    }
+
+    /// Without the authority, Spark's certificate is refused: no question reaches it, and
+    /// the alert goes without an analysis.
+    @Test func sparkWithAnUntrustedCertificateIsNotAsked() async throws {
+        let (cert, key) = try TLSTests.certificate()
+        let robot = try await FakeRobot()
+        let spark = try await FakeSpark(tls: (cert, key))
+        let relay = try await SparkTests.relay(robot, spark)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.81", sequence: 1)
+        await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
+        await relay.stop()
+        await robot.stop()
+        await spark.stop()
+        #expect(spark.record.requests.isEmpty && spark.record.connections == 0, "\(spark.record)")
+        #expect(robot.accepted.count == 1 && robot.accepted.first?.text.contains(spark.answer) == false)
+    }
+
     /// Without the authority, the robot's certificate is refused: nothing is posted, the
     /// alert stays queued and the failure is counted.
     @Test func anUntrustedCertificateIsRefused() async throws {

@@ -115,8 +115,13 @@ public enum Spark {
                         try channel.pipeline.syncOperations.addHandler(
                             ProxyTunnel(target: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)", authorization: proxy.authorization))
                     }
-                    if secure, let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host))
+                    if secure {
+                        // Never plain text to a wss:// address.
+                        guard let tls else { throw Failure.malformed }
+                        // An address is not a name for SNI: the certificate is then checked
+                        // against the address connected to (NIOSSL does it with no name).
+                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
                     }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20) { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
