@@ -330,6 +330,7 @@ public final class EdgeReader: @unchecked Sendable {
         counters["spool_depth"] = UInt64(spool.count)
         counters["spool_bytes"] = UInt64(spool.bytes)
         counters["spool_dropped"] = UInt64(spool.dropped)
+        counters["spool_unreadable"] = UInt64(spool.unreadable)
         var summaries: [Heartbeat.Source] = []
         var overlong = 0
         var rotations = 0

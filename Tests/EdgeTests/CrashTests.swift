@@ -86,8 +86,14 @@ struct CrashTests {
 
         var rng = SystemRandomNumberGenerator()
         var next = 0
+        func heartbeats() -> Int { relay.frames.filter { if case .heartbeat = $0.body { true } else { false } }.count }
         for round in 0..<6 {
+            // Each edge is killed while it reads and sends, not while it starts: on a busy
+            // runner a debug edge can take longer to start than a round lasts, and three edges
+            // that never read before the rotation leave nothing that points to the rotated file.
+            let before = heartbeats()
             let edge = try start()
+            #expect(await relay.wait(timeout: .seconds(20)) { heartbeats() > before }, "the edge did not start")
             for _ in 0..<10 {
                 // Ten lines at a time, the last one sometimes half written.
                 let text = (next..<(next + 10)).map(line).joined()
@@ -112,10 +118,8 @@ struct CrashTests {
         // Bounded, with room for a runner whose two cores other tests keep busy.
         let complete = await relay.wait(timeout: .seconds(90)) { Set(ports()) == expected }
         // SIGTERM is handled once the service group runs, which its first heartbeat proves.
-        let heartbeats = relay.frames.filter { if case .heartbeat = $0.body { true } else { false } }.count
-        await relay.wait(timeout: .seconds(5)) {
-            relay.frames.filter { if case .heartbeat = $0.body { true } else { false } }.count > heartbeats
-        }
+        let seen = heartbeats()
+        await relay.wait(timeout: .seconds(5)) { heartbeats() > seen }
         last.terminate()
         last.waitUntilExit()
         await relay.stop()

@@ -9,21 +9,21 @@ import Wire
 ///
 /// Bounded: past `maxBytes` the oldest frames are dropped, and counted.
 public final class Spool: Sendable {
-    public struct Entry: Codable, Sendable {
+    public struct Entry: Sendable, Equatable {
         public var epoch: UInt32
         public var sequence: UInt64
         public var kind: UInt8
         public var flags: UInt8
         public var dictionary: UInt8
-        public var payload: Data
+        public var payload: [UInt8]
         public var checkpoints: [String: FileCheckpoint]
-        public var cursors: [String: String]?
+        public var cursors: [String: String]
         public var savedAtMicroseconds: Int64
 
         public func frame(edgeID: EdgeID, sendTimeMilliseconds: Int64) -> Frame {
             Frame(
                 kind: FrameKind(rawValue: kind), flags: FrameFlags(rawValue: flags), dictionaryID: dictionary, edgeID: edgeID,
-                epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTimeMilliseconds, payload: Array(payload))
+                epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTimeMilliseconds, payload: payload)
         }
     }
 
@@ -32,13 +32,18 @@ public final class Spool: Sendable {
     private struct State {
         /// Bytes of each spooled frame's file, by name.
         var sizes: [String: Int] = [:]
+        /// Their sum.
+        var total = 0
         var dropped = 0
+        var unreadable = 0
     }
 
     private let state = Mutex(State())
 
     /// Frames dropped to stay within `maxBytes`.
     public var dropped: Int { state.withLock { $0.dropped } }
+    /// Spooled frames that could not be read back (a damaged file) and were removed.
+    public var unreadable: Int { state.withLock { $0.unreadable } }
 
     public init(directory: String, maxBytes: Int) throws {
         self.directory = directory
@@ -53,7 +58,10 @@ public final class Spool: Sendable {
                 sizes[name] = size ?? 0
             }
         }
-        state.withLock { $0.sizes = sizes }
+        state.withLock {
+            $0.sizes = sizes
+            $0.total = sizes.values.reduce(0, +)
+        }
     }
 
     static func name(epoch: UInt32, sequence: UInt64) -> String {
@@ -64,20 +72,20 @@ public final class Spool: Sendable {
     public func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], cursors: [String: String] = [:], savedAtMicroseconds: Int64) throws {
         let entry = Entry(
             epoch: frame.epoch, sequence: frame.sequence, kind: frame.kind.rawValue, flags: frame.flags.rawValue,
-            dictionary: frame.dictionaryID, payload: Data(frame.payload), checkpoints: checkpoints, cursors: cursors,
+            dictionary: frame.dictionaryID, payload: frame.payload, checkpoints: checkpoints, cursors: cursors,
             savedAtMicroseconds: savedAtMicroseconds)
-        let data = try JSONEncoder().encode(entry)
+        let data = Data(SpoolFile.encode(entry))
         let name = Self.name(epoch: frame.epoch, sequence: frame.sequence)
         try Durable.write(data, to: directory + "/" + name)
         let victims = state.withLock { s -> [String] in
+            s.total += data.count - (s.sizes[name] ?? 0)
             s.sizes[name] = data.count
-            var total = s.sizes.values.reduce(0, +)
+            guard s.total > maxBytes else { return [] }
             var victims: [String] = []
-            for old in s.sizes.keys.sorted() where total > maxBytes && old != name {
+            for old in s.sizes.keys.sorted() where s.total > maxBytes && old != name {
                 victims.append(old)
-                total -= s.sizes[old] ?? 0
+                s.total -= s.sizes.removeValue(forKey: old) ?? 0
             }
-            for v in victims { s.sizes[v] = nil }
             s.dropped += victims.count
             return victims
         }
@@ -89,19 +97,26 @@ public final class Spool: Sendable {
         state.withLock { $0.sizes.keys.sorted() }
     }
 
+    /// The entry spooled under `name`; nil when it is gone or cannot be read (then it is
+    /// removed and counted in `unreadable`).
     public func entry(_ name: String) -> Entry? {
         guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }
-        return try? JSONDecoder().decode(Entry.self, from: data)
+        guard let entry = SpoolFile.decode(Array(data)) else {
+            state.withLock { $0.unreadable += 1 }
+            remove(name)
+            return nil
+        }
+        return entry
     }
 
     public func remove(_ name: String) {
-        state.withLock { _ = $0.sizes.removeValue(forKey: name) }
+        state.withLock { s in s.total -= s.sizes.removeValue(forKey: name) ?? 0 }
         try? FileManager.default.removeItem(atPath: directory + "/" + name)
     }
 
     public var count: Int { state.withLock { $0.sizes.count } }
 
-    public var bytes: Int { state.withLock { $0.sizes.values.reduce(0, +) } }
+    public var bytes: Int { state.withLock { $0.total } }
 
     /// The highest epoch among the spooled frames (from their names), if any.
     public var newestEpoch: UInt32? {
@@ -111,6 +126,6 @@ public final class Spool: Sendable {
     /// The newest entry's positions, for resuming after a crash.
     public func newestPositions() -> (checkpoints: [String: FileCheckpoint], cursors: [String: String], savedAtMicroseconds: Int64)? {
         guard let last = names().last, let entry = entry(last) else { return nil }
-        return (entry.checkpoints, entry.cursors ?? [:], entry.savedAtMicroseconds)
+        return (entry.checkpoints, entry.cursors, entry.savedAtMicroseconds)
     }
 }

@@ -1,26 +1,26 @@
 /// A bounds-checked big-endian cursor over untrusted bytes. Every read fails with
 /// `WireError.truncated` rather than trapping.
-struct ByteReader {
+package struct ByteReader {
     private let bytes: ArraySlice<UInt8>
-    private(set) var index: Int
+    package private(set) var index: Int
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    package init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         self.index = bytes.startIndex
     }
 
-    init(_ bytes: [UInt8]) { self.init(bytes[...]) }
+    package init(_ bytes: [UInt8]) { self.init(bytes[...]) }
 
-    var remaining: Int { bytes.endIndex - index }
-    var isAtEnd: Bool { index == bytes.endIndex }
+    package var remaining: Int { bytes.endIndex - index }
+    package var isAtEnd: Bool { index == bytes.endIndex }
 
-    mutating func readByte(_ what: @autoclosure () -> String) throws(WireError) -> UInt8 {
+    package mutating func readByte(_ what: @autoclosure () -> String) throws(WireError) -> UInt8 {
         guard index < bytes.endIndex else { throw .truncated(what()) }
         defer { index += 1 }
         return bytes[index]
     }
 
-    mutating func readInteger<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws(WireError) -> T {
+    package mutating func readInteger<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws(WireError) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw .truncated(what()) }
         var value: T = 0
@@ -31,14 +31,14 @@ struct ByteReader {
         return value
     }
 
-    mutating func readBytes(_ count: Int, _ what: @autoclosure () -> String) throws(WireError) -> ArraySlice<UInt8> {
+    package mutating func readBytes(_ count: Int, _ what: @autoclosure () -> String) throws(WireError) -> ArraySlice<UInt8> {
         guard count >= 0, remaining >= count else { throw .truncated(what()) }
         defer { index += count }
         return bytes[index..<(index + count)]
     }
 
     /// Unsigned LEB128 varint of at most 10 bytes.
-    mutating func readVarint(_ what: @autoclosure () -> String) throws(WireError) -> UInt64 {
+    package mutating func readVarint(_ what: @autoclosure () -> String) throws(WireError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -55,14 +55,14 @@ struct ByteReader {
 }
 
 extension Array where Element == UInt8 {
-    mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
+    package mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
         let size = MemoryLayout<T>.size
         for i in stride(from: size - 1, through: 0, by: -1) {
             append(UInt8(truncatingIfNeeded: value >> (i * 8)))
         }
     }
 
-    mutating func appendVarint(_ value: UInt64) {
+    package mutating func appendVarint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             append(UInt8(truncatingIfNeeded: v) | 0x80)

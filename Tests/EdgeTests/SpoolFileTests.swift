@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import Wire
+
+@testable import Edge
+
+@Suite("Spool files")
+struct SpoolFileTests {
+    static func entry(payload: Int = 900) -> Spool.Entry {
+        Spool.Entry(
+            epoch: 1_796_000_000, sequence: 42, kind: 1, flags: 3, dictionary: 2,
+            payload: (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 31) },
+            checkpoints: [
+                "/var/log/auth.log": FileCheckpoint(path: "/var/log/auth.log", device: 2049, inode: 1_234_567, offset: 987_654,
+                                                    fingerprint: 0xDEAD_BEEF_0000_0001, fingerprintBytes: 256),
+                "/var/log/secure": FileCheckpoint(path: "/var/log/secure", device: 0, inode: 0, offset: 0, fingerprint: 0, fingerprintBytes: 0),
+            ],
+            cursors: ["journald": "s=0123456789abcdef;i=1f2;b=feed;m=5a;t=600dd;x=cafe", "eventlog:Security": "<BookmarkList/>"],
+            savedAtMicroseconds: 1_796_000_000_123_456)
+    }
+
+    @Test func anEntryComesBackAsItWasWrittenAndSmallerThanItsJSON() throws {
+        let entry = Self.entry()
+        let bytes = SpoolFile.encode(entry)
+        #expect(SpoolFile.decode(bytes) == entry)
+        // The payload as it is, not in base64 inside JSON.
+        let legacy = try JSONEncoder().encode(LegacyEntry(entry))
+        #expect(bytes.count < legacy.count * 3 / 4, "\(bytes.count) bytes, JSON \(legacy.count)")
+        let empty = Spool.Entry(epoch: 0, sequence: 0, kind: 0, flags: 0, dictionary: 0, payload: [], checkpoints: [:], cursors: [:], savedAtMicroseconds: -1)
+        #expect(SpoolFile.decode(SpoolFile.encode(empty)) == empty)
+    }
+
+    /// An edge upgraded with frames spooled by the version before (JSON, base64) sends them.
+    @Test func aFileOfTheEarlierJSONFormatIsRead() throws {
+        let entry = Self.entry()
+        let legacy = try JSONEncoder().encode(LegacyEntry(entry))
+        #expect(SpoolFile.decode(Array(legacy)) == entry)
+        var withoutCursors = LegacyEntry(entry)
+        withoutCursors.cursors = nil
+        var expected = entry
+        expected.cursors = [:]
+        #expect(SpoolFile.decode(Array(try JSONEncoder().encode(withoutCursors))) == expected)
+    }
+
+    /// Every cut and every flipped byte of a file gives the entry back or nil, never a trap;
+    /// a cut file is never taken for a whole one.
+    @Test func aDamagedFileIsRefusedNeverTrusted() {
+        let bytes = SpoolFile.encode(Self.entry(payload: 40))
+        for end in 0..<bytes.count {
+            #expect(SpoolFile.decode(Array(bytes[..<end])) == nil, "cut at \(end)")
+        }
+        #expect(SpoolFile.decode(bytes + [0]) == nil, "a byte after the end")
+        for i in 0..<bytes.count {
+            var damaged = bytes
+            damaged[i] ^= 0xFF
+            _ = SpoolFile.decode(damaged)
+        }
+        var huge = bytes
+        // A payload length of 4 GiB in a small file.
+        let at = 4 + 4 + 8 + 3 + 8
+        huge.replaceSubrange(at..<(at + 4), with: [0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(SpoolFile.decode(huge) == nil)
+    }
+
+    /// A damaged file in the spool is removed and counted, and the others are still sent.
+    @Test func aDamagedSpoolFileIsCountedAndTheOthersRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spool = try Spool(directory: dir, maxBytes: 1 << 20)
+        for sequence in 1...3 as ClosedRange<UInt64> {
+            let frame = Frame(kind: .events, flags: [], dictionaryID: 0, edgeID: EdgeID(rawValue: "e")!, epoch: 5, sequence: sequence,
+                              sendTimeMilliseconds: 0, payload: [1, 2, 3])
+            try spool.add(frame, checkpoints: [:], savedAtMicroseconds: Int64(sequence))
+        }
+        let names = spool.names()
+        #expect(names.count == 3 && spool.bytes == names.reduce(0) { $0 + ((try? Data(contentsOf: URL(fileURLWithPath: dir + "/" + $1)).count) ?? 0) })
+        try Data("AGS1 cut short".utf8).write(to: URL(fileURLWithPath: dir + "/" + names[1]))
+        #expect(spool.entry(names[0])?.sequence == 1)
+        #expect(spool.entry(names[1]) == nil && spool.unreadable == 1)
+        #expect(spool.entry(names[2])?.sequence == 3)
+        #expect(spool.names() == [names[0], names[2]])
+    }
+
+    /// The JSON the spool wrote before the binary format.
+    struct LegacyEntry: Encodable {
+        var epoch: UInt32
+        var sequence: UInt64
+        var kind: UInt8
+        var flags: UInt8
+        var dictionary: UInt8
+        var payload: Data
+        var checkpoints: [String: FileCheckpoint]
+        var cursors: [String: String]?
+        var savedAtMicroseconds: Int64
+
+        init(_ e: Spool.Entry) {
+            (epoch, sequence, kind, flags, dictionary) = (e.epoch, e.sequence, e.kind, e.flags, e.dictionary)
+            (payload, checkpoints, cursors, savedAtMicroseconds) = (Data(e.payload), e.checkpoints, e.cursors, e.savedAtMicroseconds)
+        }
+    }
+}
