@@ -235,3 +235,8 @@ for target in package.targets where target.type != .system {
         .enableUpcomingFeature("MemberImportVisibility"),
     ]
 }
+// Wire is the one library others may use: an import is internal unless marked public, so
+// its public surface shows which modules it exposes.
+for target in package.targets where target.name == "Wire" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("InternalImportsByDefault")]
+}

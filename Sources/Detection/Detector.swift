@@ -3,26 +3,26 @@ import WindowsEvents
 import Wire
 
 /// Turns log lines into events with a rule set.
-public struct Detector: Sendable {
-    public let rules: RuleSet
+package struct Detector: Sendable {
+    package let rules: RuleSet
     /// For Windows events that forwarders (NXLog, Winlogbeat, Snare) send as syslog.
     let windows: WindowsDetector
     /// Whether a line no syslog rule takes is read as a forwarded Windows event. The relay's
     /// plain-syslog input and `edge test-rules` do; the edge's own log files do not (a local
     /// user who can write a line to syslog must not make the edge vouch for a Windows event).
-    public var readsForwardedWindowsEvents = false
+    package var readsForwardedWindowsEvents = false
     /// The most a "message repeated N times" line may count (it becomes one event with
     /// `count` N, whatever N is: the cost does not grow with it).
-    public static let maxRepeat = Int(Event.maxCount)
+    package static let maxRepeat = Int(Event.maxCount)
 
-    public init(rules: RuleSet = .builtin) {
+    package init(rules: RuleSet = .builtin) {
         self.rules = rules
         windows = WindowsDetector(rules: rules)
     }
 
     /// Detects in one log line of any supported format (BSD, RFC 3339, `<PRI>`-prefixed,
     /// RFC 5424). `parser` resolves BSD timestamps; `raw` defaults to the line.
-    public func detect(line: some Collection<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
+    package func detect(line: some Collection<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
         if let events = line.withContiguousStorageIfAvailable({ detect(buffer: $0, parser: parser, hostOverride: hostOverride) }) {
             return events
         }
@@ -30,7 +30,7 @@ public struct Detector: Sendable {
     }
 
     /// The edge's hot path: scan the line in place, and make Strings only for a match.
-    public func detect(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
+    package func detect(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil) -> [Event] {
         guard let (event, _) = detectOne(buffer: buffer, parser: parser, hostOverride: hostOverride) else { return [] }
         return [event]
     }
@@ -39,7 +39,7 @@ public struct Detector: Sendable {
     /// when a "message repeated N times" line stands for N), and that count.
     /// `defaultHost` names the host when the line carries no HOSTNAME (the relay passes the
     /// sender's address).
-    public func detectOne(
+    package func detectOne(
         buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil
     ) -> (Event, Int)? {
         let found = scanAndDetect(buffer: buffer, parser: parser) { header, app, rule, ranges, repeats in
@@ -61,7 +61,7 @@ public struct Detector: Sendable {
     /// A Windows event a forwarder sent as syslog (NXLog or Winlogbeat JSON in the message,
     /// a Snare `MSWinEventLog` record), through the Windows rules. A line with neither a `{`
     /// nor Snare's tag costs one scan.
-    public func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil) -> Event? {
+    package func forwardedWindowsEvent(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, hostOverride: String? = nil, defaultHost: String? = nil) -> Event? {
         guard readsForwardedWindowsEvents, !rules.windowsRules.isEmpty, let base = buffer.baseAddress else { return nil }
         let hasBrace = memchr(base, Int32(UInt8(ascii: "{")), buffer.count) != nil
         guard hasBrace || ByteSearch.contains(buffer, Self.snareTag) else { return nil }
@@ -83,7 +83,7 @@ public struct Detector: Sendable {
 
     /// Detects in one log line like `detectOne`, and calls `body` with the match instead of
     /// building an event.
-    public func withMatch<R>(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ body: (Match) -> R) -> R? {
+    package func withMatch<R>(buffer: UnsafeBufferPointer<UInt8>, parser: SyslogParser, _ body: (Match) -> R) -> R? {
         scanAndDetect(buffer: buffer, parser: parser) { _, _, rule, ranges, repeats in
             body(Match(rule: rule, ranges: ranges, text: buffer, repeats: repeats))
         }
@@ -105,7 +105,7 @@ public struct Detector: Sendable {
     }
 
     /// Detects in a parsed syslog message (the relay's plain syslog path).
-    public func detect(_ message: SyslogMessage, raw: String, hostOverride: String? = nil) -> [Event] {
+    package func detect(_ message: SyslogMessage, raw: String, hostOverride: String? = nil) -> [Event] {
         detect(message, raw: { raw }, hostOverride: hostOverride)
     }
 
@@ -131,7 +131,7 @@ public struct Detector: Sendable {
     }
 
     /// Detects in a message whose fields are already known (journald, tests).
-    public func detect(program: String, pid: Int64?, host: String?, timeMicroseconds: Int64?, message: String, raw: String) -> [Event] {
+    package func detect(program: String, pid: Int64?, host: String?, timeMicroseconds: Int64?, message: String, raw: String) -> [Event] {
         detect(program: program, pid: pid, host: host, timeMicroseconds: timeMicroseconds, message: message, raw: { raw })
     }
 
@@ -218,18 +218,18 @@ public struct Detector: Sendable {
     /// A line's match, seen without building its event: for reports that print the event's
     /// fields straight from the line's bytes (`edge test-rules`). Valid only inside the
     /// closure it is given to.
-    public struct Match {
-        public enum Field: Sendable {
+    package struct Match {
+        package enum Field: Sendable {
             case user, targetUser, group, sourceIP, sourcePort, method, logonType
         }
 
         /// A field's value: bytes of the line, or the rule's constant.
-        public enum Value {
+        package enum Value {
             case bytes(UnsafeBufferPointer<UInt8>)
             case constant(String)
 
             /// As the event would carry it (invalid UTF-8 replaced).
-            public var string: String {
+            package var string: String {
                 switch self {
                 case .bytes(let b): String(decoding: b, as: UTF8.self)
                 case .constant(let s): s
@@ -241,17 +241,17 @@ public struct Detector: Sendable {
         let ranges: Captures
         let text: UnsafeBufferPointer<UInt8>
         /// How many events the line stands for ("message repeated N times").
-        public let repeats: Int
+        package let repeats: Int
 
-        public var kind: Event.Kind { rule.kind }
-        public var outcome: Event.Outcome? { rule.outcome }
-        public var severity: Event.Severity { rule.severity }
-        public var ruleID: String { rule.id }
+        package var kind: Event.Kind { rule.kind }
+        package var outcome: Event.Outcome? { rule.outcome }
+        package var severity: Event.Severity { rule.severity }
+        package var ruleID: String { rule.id }
 
         /// Each field the event carries, in the order user, target user, group, source IP,
         /// source port, method, logon type: the first non-empty capture the rule names for
         /// it, else the rule's constant.
-        public func forEachField(_ body: (Field, Value) -> Void) {
+        package func forEachField(_ body: (Field, Value) -> Void) {
             Self.forEachField(rule, ranges, text, body)
         }
 

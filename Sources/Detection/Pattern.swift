@@ -17,9 +17,9 @@ import Foundation
 /// move the source.
 /// The cost stays small: literals are compared as bytes, and a pattern starting with a
 /// literal rejects most lines on its first bytes.
-public struct Pattern: Sendable, Hashable, CustomStringConvertible {
-    public static func == (a: Pattern, b: Pattern) -> Bool { a.description == b.description }
-    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+package struct Pattern: Sendable, Hashable, CustomStringConvertible {
+    package static func == (a: Pattern, b: Pattern) -> Bool { a.description == b.description }
+    package func hash(into hasher: inout Hasher) { hasher.combine(description) }
 
     enum CaptureType: String, Sendable, Hashable {
         case any, greedy, word, int
@@ -31,7 +31,7 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     let segments: [Segment]
-    public let description: String
+    package let description: String
 
     /// The segments flattened for matching: trivial values, so the hot loop does no
     /// reference counting. Literal bytes live in `literals`.
@@ -49,9 +49,9 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
     /// The literal the message must start with (possibly empty).
     let prefix: [UInt8]
     /// Names of the captures, in order.
-    public let captureNames: [String]
+    package let captureNames: [String]
 
-    public init(_ text: String) throws {
+    package init(_ text: String) throws {
         var segments: [Segment] = []
         var literal: [UInt8] = []
         var names: [String] = []
@@ -125,7 +125,7 @@ public struct Pattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The captures when `message` matches, else nil. Values lose surrounding spaces
     /// (sshd writes `invalid user  0101` for the name " 0101").
-    public func match(_ message: [UInt8]) -> [String: String]? {
+    package func match(_ message: [UInt8]) -> [String: String]? {
         var ranges: [Range<Int>] = []
         let matched = message.withUnsafeBufferPointer { m in
             Captures.withStorage { captures in
@@ -512,7 +512,7 @@ struct Captures {
     }
 }
 
-public struct PatternError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+package struct PatternError: Error, CustomStringConvertible, Sendable {
+    package let description: String
     init(_ description: String) { self.description = description }
 }

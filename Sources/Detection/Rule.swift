@@ -8,45 +8,45 @@ import Yams
 /// Rules are data. The built-in pack (`RuleSet.builtin`) is YAML in
 /// `BuiltinRules.swift`; operators add or override rules with files in the same format
 /// (docs/rules.md).
-public struct Rule: Sendable {
+package struct Rule: Sendable {
     /// Stable id, reported as the event's `rule`. A file rule with a built-in rule's id
     /// replaces it.
-    public var id: String
+    package var id: String
     /// Program names (the syslog TAG without `[pid]`); `*` matches any program.
-    public var programs: [String]
-    public var pattern: Pattern
-    public var kind: Event.Kind
-    public var outcome: Event.Outcome?
-    public var severity: Event.Severity
+    package var programs: [String]
+    package var pattern: Pattern
+    package var kind: Event.Kind
+    package var outcome: Event.Outcome?
+    package var severity: Event.Severity
     /// Fields set to fixed values, e.g. `method: password`.
-    public var set: [String: String]
+    package var set: [String: String]
     /// Fields taken from the first non-empty of several captures, e.g. `user: [ruser, pam_user]`.
-    public var map: [String: [String]]
+    package var map: [String: [String]]
     /// Captures that must be non-empty for the rule to apply.
-    public var require: [String]
+    package var require: [String]
 
     /// The event fields a rule may fill from captures or constants.
-    public static let settableFields: Set<String> = [
+    package static let settableFields: Set<String> = [
         "user", "target_user", "group", "source_ip", "source_port", "method", "logon_type",
     ]
 }
 
 /// An ordered set of rules, indexed by program. For each line the first rule that matches
 /// wins: rules for the line's program in order, then rules for any program.
-public struct RuleSet: Sendable {
-    public let rules: [Rule]
+package struct RuleSet: Sendable {
+    package let rules: [Rule]
     /// Rules for Windows events (`event_id` rules), in order: the first that applies wins.
-    public let windowsRules: [WindowsRule]
+    package let windowsRules: [WindowsRule]
     let table: ProgramTable
 
-    public init(_ rules: [Rule], windows: [WindowsRule] = []) {
+    package init(_ rules: [Rule], windows: [WindowsRule] = []) {
         self.rules = rules
         self.windowsRules = windows
         table = ProgramTable(rules.map(CompiledRule.init))
     }
 
     /// The built-in pack: the syslog rules and the Windows rules.
-    public static let builtin: RuleSet = {
+    package static let builtin: RuleSet = {
         do {
             return RuleSet(
                 try RuleLoader.parse(BuiltinRules.yaml, origin: "built-in rules"),
@@ -59,7 +59,7 @@ public struct RuleSet: Sendable {
     /// This set with `overrides` applied: a rule with an existing id replaces it in place
     /// (`disabled: true` removes it); new rules come before the existing ones, so local
     /// rules take precedence.
-    public func applying(_ overrides: [RuleLoader.Override]) -> RuleSet {
+    package func applying(_ overrides: [RuleLoader.Override]) -> RuleSet {
         var result = rules
         var added: [Rule] = []
         var windows = windowsRules
@@ -226,12 +226,12 @@ struct ProgramTable: Sendable {
 }
 
 /// Reads rules from YAML, reporting every mistake with its location.
-public enum RuleLoader {
+package enum RuleLoader {
     /// A rule from a file: a replacement or addition, or (`rule == nil`) a removal.
-    public struct Override: Sendable {
-        public var id: String
-        public var rule: Rule?
-        public var windowsRule: WindowsRule?
+    package struct Override: Sendable {
+        package var id: String
+        package var rule: Rule?
+        package var windowsRule: WindowsRule?
 
         init(id: String, rule: Rule? = nil, windowsRule: WindowsRule? = nil) {
             self.id = id
@@ -240,9 +240,9 @@ public enum RuleLoader {
         }
     }
 
-    public struct Problems: Error, CustomStringConvertible, Sendable {
-        public var messages: [String]
-        public var description: String { messages.joined(separator: "\n") }
+    package struct Problems: Error, CustomStringConvertible, Sendable {
+        package var messages: [String]
+        package var description: String { messages.joined(separator: "\n") }
     }
 
     struct Spec {
@@ -359,7 +359,7 @@ public enum RuleLoader {
     }
 
     /// Syslog rules of a complete pack (no removals, no Windows rules).
-    public static func parse(_ yaml: String, origin: String) throws -> [Rule] {
+    package static func parse(_ yaml: String, origin: String) throws -> [Rule] {
         try overrides(yaml, origin: origin).map { o in
             guard let rule = o.rule else { throw Problems(messages: ["\(origin): rule \(o.id) is disabled or not a syslog rule in a pack"]) }
             return rule
@@ -367,21 +367,21 @@ public enum RuleLoader {
     }
 
     /// Windows rules of a complete pack.
-    public static func parseWindows(_ yaml: String, origin: String) throws -> [WindowsRule] {
+    package static func parseWindows(_ yaml: String, origin: String) throws -> [WindowsRule] {
         try overrides(yaml, origin: origin).map { o in
             guard let rule = o.windowsRule else { throw Problems(messages: ["\(origin): rule \(o.id) is disabled or not a Windows rule in a pack"]) }
             return rule
         }
     }
 
-    public static func load(file path: String) throws -> [Override] {
+    package static func load(file path: String) throws -> [Override] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw Problems(messages: ["\(path): cannot read the file"])
         }
         return try overrides(text, origin: path)
     }
 
-    public static func overrides(_ yaml: String, origin: String) throws -> [Override] {
+    package static func overrides(_ yaml: String, origin: String) throws -> [Override] {
         var problems: [String] = []
         let specs = try specs(yaml, origin: origin, problems: &problems)
         var result: [Override] = []

@@ -5,15 +5,15 @@ import ServiceLifecycle
 import Wire
 
 /// Builds the edge from its configuration: `edge run` and the tests call it.
-public struct EdgeApp: Sendable {
-    public let configuration: EdgeConfiguration
-    public let reader: EdgeReader
-    public let sender: EdgeSender
-    public let spool: Spool
+package struct EdgeApp: Sendable {
+    package let configuration: EdgeConfiguration
+    package let reader: EdgeReader
+    package let sender: EdgeSender
+    package let spool: Spool
 
     /// `eventLog`: where Windows event log channels come from (the platform's own; tests
     /// give a scripted one).
-    public init(configuration: EdgeConfiguration, logger: Logger, eventLog: (any EventLogSubscription)? = EventLogSubscriptions.native) throws {
+    package init(configuration: EdgeConfiguration, logger: Logger, eventLog: (any EventLogSubscription)? = EventLogSubscriptions.native) throws {
         self.configuration = configuration
         let key = try configuration.readKey()
         var rules = RuleSet.builtin
@@ -24,7 +24,7 @@ public struct EdgeApp: Sendable {
     }
 
     /// The reader's thread as a service: it stops, spooling what it read, on shutdown.
-    public var readerService: some Service { ReaderService(reader: reader) }
+    package var readerService: some Service { ReaderService(reader: reader) }
 }
 
 struct ReaderService: Service {

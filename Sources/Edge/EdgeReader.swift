@@ -13,7 +13,7 @@ import Wire
 /// A restart resumes from the newer of the two, so no line is read into a second frame;
 /// a frame spooled but perhaps not sent is sent again, and the relay drops a duplicate by
 /// its sequence number.
-public final class EdgeReader: @unchecked Sendable {
+package final class EdgeReader: @unchecked Sendable {
     let configuration: EdgeConfiguration
     let detector: Detector
     let spool: Spool
@@ -56,7 +56,7 @@ public final class EdgeReader: @unchecked Sendable {
 
     /// `eventLog` subscribes to the configured Windows event log channels (the platform's
     /// own by default; none outside Windows).
-    public init(
+    package init(
         configuration: EdgeConfiguration, detector: Detector, spool: Spool, sender: EdgeSender, key: EdgeKey, logger: Logger,
         eventLog: (any EventLogSubscription)? = EventLogSubscriptions.native
     ) throws {
@@ -114,7 +114,7 @@ public final class EdgeReader: @unchecked Sendable {
         }
     }
 
-    public func stop() {
+    package func stop() {
         stopped.withLock { $0 = true }
         watcher.wake()
     }
@@ -128,7 +128,7 @@ public final class EdgeReader: @unchecked Sendable {
     }
 
     /// The loop; returns after `stop()`, having spooled what it had read.
-    public func run() {
+    package func run() {
         logger.info("edge started", metadata: ["edge": "\(configuration.edgeID)", "epoch": "\(epoch)", "inotify": "\(watcher.usesInotify)"])
         for case .journal(let j) in sources { j.start() }
         for case .eventLog(let l) in sources { l.start() }

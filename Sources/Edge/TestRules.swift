@@ -5,12 +5,12 @@ import WindowsEvents
 import Wire
 
 /// `edge test-rules`: runs the rules over log files and reports every event.
-public struct RuleTester {
-    public var detector: Detector
-    public var json: Bool
-    public var timeZone: TimeZone
+package struct RuleTester {
+    package var detector: Detector
+    package var json: Bool
+    package var timeZone: TimeZone
 
-    public init(detector: Detector, json: Bool, timeZone: TimeZone = .current) {
+    package init(detector: Detector, json: Bool, timeZone: TimeZone = .current) {
         self.detector = detector
         self.json = json
         self.timeZone = timeZone
@@ -21,7 +21,7 @@ public struct RuleTester {
     /// take their year from the file's modification time.
     /// - Returns: lines read and events found.
     @discardableResult
-    public func run(path: String, output: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> (lines: Int, events: Int) {
+    package func run(path: String, output: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> (lines: Int, events: Int) {
         if path != "-", let windows = try runWindows(path: path, output: &output, flush: flush) { return windows }
         let reference: Date
         let handle: FileHandle
@@ -265,7 +265,7 @@ struct LineSplitter {
     }
 }
 
-public struct EdgeError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct EdgeError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -13,10 +13,10 @@ import WinSDK
 ///
 /// `mmap(2)` on Linux; `CreateFileMappingW` and `MapViewOfFile` on Windows (untested: never
 /// compiled).
-public struct MappedFile {
-    public let bytes: UnsafeBufferPointer<UInt8>
+package struct MappedFile {
+    package let bytes: UnsafeBufferPointer<UInt8>
 
-    public init?(path: String) {
+    package init?(path: String) {
         guard let file = ReadableFile.open(path), let size = Int(exactly: file.opened.size), size > 0 else { return nil }
         #if os(Windows)
         guard let mapping = file.withHandle({ CreateFileMappingW($0, nil, DWORD(truncatingIfNeeded: PAGE_READONLY), 0, 0, nil) }) else { return nil }
@@ -31,7 +31,7 @@ public struct MappedFile {
         #endif
     }
 
-    public func unmap() {
+    package func unmap() {
         guard let base = bytes.baseAddress else { return }
         #if os(Windows)
         _ = UnmapViewOfFile(UnsafeRawPointer(base))

@@ -11,16 +11,16 @@ import WinSDK
 /// What the file system says about a file: which file it is (its device or volume and its
 /// number there: the inode, or Windows' file index), how long it is and when it was last
 /// written.
-public struct FileFacts: Hashable, Sendable {
-    public var device: UInt64
-    public var number: UInt64
-    public var size: Int64
+package struct FileFacts: Hashable, Sendable {
+    package var device: UInt64
+    package var number: UInt64
+    package var size: Int64
     /// Nanoseconds since 1970.
-    public var modified: Int64
+    package var modified: Int64
     /// A regular file: not a directory, FIFO, device or socket.
-    public var isRegular: Bool
+    package var isRegular: Bool
 
-    public init(device: UInt64, number: UInt64, size: Int64, modified: Int64, isRegular: Bool) {
+    package init(device: UInt64, number: UInt64, size: Int64, modified: Int64, isRegular: Bool) {
         self.device = device
         self.number = number
         self.size = size
@@ -29,7 +29,7 @@ public struct FileFacts: Hashable, Sendable {
     }
 
     /// The same file (device and number), whatever its size now.
-    public func isSameFile(as other: FileFacts) -> Bool {
+    package func isSameFile(as other: FileFacts) -> Bool {
         device == other.device && number == other.number
     }
 }
@@ -42,17 +42,17 @@ public struct FileFacts: Hashable, Sendable {
 /// On Linux this is `open(2)`, `fstat(2)`, `pread(2)`; on Windows `CreateFileW`,
 /// `GetFileInformationByHandle` and `ReadFile` at an offset. The Windows branch is
 /// untested: it has never been compiled (see README).
-public final class ReadableFile {
+package final class ReadableFile {
     #if os(Windows)
     let handle: HANDLE
     #else
     let fd: Int32
     #endif
     /// The file's facts when it was opened.
-    public let opened: FileFacts
+    package let opened: FileFacts
 
     /// Opens `path` if it is a regular file; nil when it is absent, unreadable or not regular.
-    public static func open(_ path: String) -> ReadableFile? {
+    package static func open(_ path: String) -> ReadableFile? {
         #if os(Windows)
         let handle = path.withCString(encodedAs: UTF16.self) {
             CreateFileW(
@@ -94,7 +94,7 @@ public final class ReadableFile {
     #endif
 
     /// The facts now (the size grows as the file is written); nil if they cannot be read.
-    public func facts() -> FileFacts? {
+    package func facts() -> FileFacts? {
         #if os(Windows)
         Self.facts(handle)
         #else
@@ -103,10 +103,10 @@ public final class ReadableFile {
     }
 
     /// The file's size now, 0 if it cannot be read.
-    public var size: Int64 { facts()?.size ?? 0 }
+    package var size: Int64 { facts()?.size ?? 0 }
 
     /// Reads up to `buffer.count` bytes at `offset`: the count read, 0 at the end, -1 on an error.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int {
+    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0, offset >= 0 else { return 0 }
         #if os(Windows)
         var overlapped = OVERLAPPED()
@@ -127,13 +127,13 @@ public final class ReadableFile {
     }
 
     /// Reads up to `count` bytes at `offset` into the start of `buffer` (grown if needed).
-    public func read(_ buffer: inout [UInt8], count: Int, at offset: Int64) -> Int {
+    package func read(_ buffer: inout [UInt8], count: Int, at offset: Int64) -> Int {
         if buffer.count < count { buffer += [UInt8](repeating: 0, count: count - buffer.count) }
         return buffer.withUnsafeMutableBytes { read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), at: offset) }
     }
 
     /// The facts of what `path` names now (following a symbolic link); nil when nothing is there.
-    public static func facts(of path: String) -> FileFacts? {
+    package static func facts(of path: String) -> FileFacts? {
         #if os(Windows)
         // FILE_FLAG_BACKUP_SEMANTICS opens directories too, so they are reported as such.
         let handle = path.withCString(encodedAs: UTF16.self) {
@@ -153,7 +153,7 @@ public final class ReadableFile {
 
     /// True when `path` itself (not what a link points to) is something other than a
     /// regular file or a symbolic link: a directory, FIFO, device or socket.
-    public static func isOtherThanAFile(_ path: String) -> Bool {
+    package static func isOtherThanAFile(_ path: String) -> Bool {
         #if os(Windows)
         let attributes = path.withCString(encodedAs: UTF16.self) { GetFileAttributesW($0) }
         return attributes != INVALID_FILE_ATTRIBUTES && attributes & DWORD(truncatingIfNeeded: FILE_ATTRIBUTE_DIRECTORY) != 0

@@ -10,10 +10,10 @@ import ucrt
 #endif
 
 /// Facts about the machine and the process that differ between Linux and Windows.
-public enum ThisMachine {
+package enum ThisMachine {
     /// The machine's name as it calls itself (`gethostname`; Windows: the DNS host name),
     /// never from a name server; "localhost" when it has none.
-    public static var name: String {
+    package static var name: String {
         #if os(Windows)
         var size: DWORD = 256
         var buffer = [WCHAR](repeating: 0, count: Int(size))
@@ -27,7 +27,7 @@ public enum ThisMachine {
         return name.isEmpty ? "localhost" : name
     }
 
-    public enum OutputResult {
+    package enum OutputResult {
         case written
         /// The reader went away (`| head`): stop quietly.
         case closed
@@ -35,7 +35,7 @@ public enum ThisMachine {
     }
 
     /// Writes all of `bytes` to standard output, straight to the descriptor.
-    public static func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> OutputResult {
+    package static func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> OutputResult {
         var done = 0
         while done < bytes.count {
             #if os(Windows)

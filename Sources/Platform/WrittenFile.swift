@@ -9,8 +9,8 @@ import WinSDK
 #endif
 
 /// A file write that failed: what was being done, to which path, and the system's reason.
-public struct FileWriteError: Error, CustomStringConvertible {
-    public var description: String
+package struct FileWriteError: Error, CustomStringConvertible {
+    package var description: String
 }
 
 /// Files written so that a crash at any instant leaves either the old content or the new,
@@ -20,10 +20,10 @@ public struct FileWriteError: Error, CustomStringConvertible {
 /// directory. Windows (untested: never compiled): `CreateFileW` (`CREATE_NEW`),
 /// `FlushFileBuffers`, `MoveFileExW` (with `MOVEFILE_WRITE_THROUGH`; replacing only when
 /// asked). Windows has no file modes: the files get the directory's ACL.
-public enum WrittenFile {
+package enum WrittenFile {
     /// Replaces `path` with `bytes`: a temporary file beside it is written, synced and
     /// renamed over it, then the directory is synced.
-    public static func replace(_ path: String, with bytes: UnsafeRawBufferPointer) throws {
+    package static func replace(_ path: String, with bytes: UnsafeRawBufferPointer) throws {
         let temporary = path + ".tmp"
         remove(temporary)
         try create(temporary, contents: bytes)
@@ -37,7 +37,7 @@ public enum WrittenFile {
 
     /// Creates `path` with `contents` (owner-only on Linux: mode 0600) and syncs it, only
     /// if nothing is there: neither a file nor a link planted in advance is written through.
-    public static func create(_ path: String, contents: UnsafeRawBufferPointer) throws {
+    package static func create(_ path: String, contents: UnsafeRawBufferPointer) throws {
         #if os(Windows)
         let handle = path.withCString(encodedAs: UTF16.self) {
             CreateFileW(
@@ -72,7 +72,7 @@ public enum WrittenFile {
 
     /// Gives the file at `temporary` the name `path` unless something already has it: false
     /// then, and `temporary` is left as it was. Two processes publishing at once agree on one.
-    public static func publishUnlessPresent(_ temporary: String, as path: String) throws -> Bool {
+    package static func publishUnlessPresent(_ temporary: String, as path: String) throws -> Bool {
         #if os(Windows)
         if let code = move(temporary, to: path, replacing: false) {
             if code == DWORD(truncatingIfNeeded: ERROR_ALREADY_EXISTS) || code == DWORD(truncatingIfNeeded: ERROR_FILE_EXISTS) { return false }
@@ -92,7 +92,7 @@ public enum WrittenFile {
 
     /// Renames `from` to `to` and syncs the directory; an existing `to` is replaced only
     /// when `replacing` is true.
-    public static func rename(_ from: String, to: String, replacing: Bool) throws {
+    package static func rename(_ from: String, to: String, replacing: Bool) throws {
         #if os(Windows)
         if let code = move(from, to: to, replacing: replacing) {
             throw FileWriteError(description: "cannot rename \(from) to \(to): Windows error \(code)")
@@ -120,7 +120,7 @@ public enum WrittenFile {
     #endif
 
     /// Removes the file at `path`, if any.
-    public static func remove(_ path: String) {
+    package static func remove(_ path: String) {
         #if os(Windows)
         _ = path.withCString(encodedAs: UTF16.self) { DeleteFileW($0) }
         #else
@@ -130,7 +130,7 @@ public enum WrittenFile {
 
     /// Makes a rename in the directory of `path` durable (Linux; Windows has no equivalent
     /// and `MOVEFILE_WRITE_THROUGH` covers it).
-    public static func syncDirectory(of path: String) {
+    package static func syncDirectory(of path: String) {
         #if !os(Windows)
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."

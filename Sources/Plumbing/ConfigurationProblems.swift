@@ -2,13 +2,13 @@ import Wire
 import Yams
 
 /// Every mistake in a configuration file, each with its line.
-public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
-    public let origin: String
-    public private(set) var messages: [String] = []
+package struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
+    package let origin: String
+    package private(set) var messages: [String] = []
 
-    public init(origin: String) { self.origin = origin }
+    package init(origin: String) { self.origin = origin }
 
-    public mutating func add(_ node: Node?, _ message: String) {
+    package mutating func add(_ node: Node?, _ message: String) {
         if let mark = node?.mark {
             messages.append("\(origin):\(mark.line):\(mark.column): \(message)")
         } else {
@@ -16,11 +16,11 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String { messages.joined(separator: "\n") }
+    package var description: String { messages.joined(separator: "\n") }
 
     /// Parses `yaml` down to its top-level mapping and reports settings not in `known`.
     /// Throws `self` when there is no mapping to read.
-    public mutating func topLevel(_ yaml: String, known: Set<String>) throws -> (root: Node, map: Node.Mapping) {
+    package mutating func topLevel(_ yaml: String, known: Set<String>) throws -> (root: Node, map: Node.Mapping) {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -47,7 +47,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     /// A YAML syntax error as its place and the parser's words, never the text of the line:
     /// Yams' own description quotes it, and the line may hold a secret (`passkey: "..."`,
     /// a key with a stray quote) that would then reach a terminal or a log.
-    public static func yamlProblem(_ error: any Error) -> String {
+    package static func yamlProblem(_ error: any Error) -> String {
         guard let e = error as? YamlError else { return "not valid YAML" }
         switch e {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
@@ -62,7 +62,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     }
 
     /// A non-empty text value, or nil (reported when present but not text).
-    public mutating func string(_ node: Node?, _ name: String) -> String? {
+    package mutating func string(_ node: Node?, _ name: String) -> String? {
         guard let node else { return nil }
         guard let s = node.scalar?.string, !s.isEmpty else {
             add(node, "\(name) must be text")
@@ -74,7 +74,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     /// A secret given as `name` (inline), `name_file` (a file) or `name_env` (an environment
     /// variable) in `map`; nil when none is. More than one is a mistake, reported. `label`
     /// names the settings in messages (`analysis.api_key`); `check` looks at an inline value.
-    public mutating func secret(
+    package mutating func secret(
         _ name: String, in map: Node.Mapping, label: String? = nil, check: (String) -> String? = { _ in nil }
     ) -> SecretSource? {
         let label = label ?? name
@@ -92,7 +92,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     }
 
     /// A whole number within `range`, or nil (reported when present but not one).
-    public mutating func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
+    package mutating func int(_ node: Node?, _ name: String, _ range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
         guard let i = node.int, range.contains(i) else {
             add(node, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -102,7 +102,7 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     }
 
     /// `host:port` or `[v6-address]:port`.
-    public static func parseAddress(_ text: String) -> (host: String, port: Int)? {
+    package static func parseAddress(_ text: String) -> (host: String, port: Int)? {
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]

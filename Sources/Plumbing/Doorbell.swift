@@ -3,12 +3,12 @@ import Synchronization
 /// Wakes one waiting task: rung from any thread, waited on with a timeout. Rings while
 /// nobody waits are remembered (once). The edge's sender waits on one for spooled frames, the
 /// relay's delivery on one per robot for queued alerts.
-public final class Doorbell: Sendable {
+package final class Doorbell: Sendable {
     private let state = Mutex<(rung: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
-    public init() {}
+    package init() {}
 
-    public func ring() {
+    package func ring() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if let w = s.waiter {
                 s.waiter = nil
@@ -21,7 +21,7 @@ public final class Doorbell: Sendable {
     }
 
     /// Returns when rung, after `timeout`, or when the task is cancelled.
-    public func wait(timeout: Duration) async {
+    package func wait(timeout: Duration) async {
         await withTaskCancellationHandler {
             await waitOrTimeout(timeout)
         } onCancel: {

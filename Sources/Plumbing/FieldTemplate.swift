@@ -3,12 +3,12 @@
 ///
 /// One pass means a value is never read again as a template: a user named `{analysis}` is
 /// written as those ten characters. A placeholder the lookup does not know stays as written.
-public enum FieldTemplate {
+package enum FieldTemplate {
     /// `template` with each known placeholder replaced by `value(name)`. A placeholder is
     /// the text between a `}` and the last `{` before it (a `{` in text before a real
     /// placeholder does not swallow it). Each character is looked at a bounded number of
     /// times: linear in the template, whatever its braces.
-    public static func fill(_ template: String, _ value: (String) -> String?) -> String {
+    package static func fill(_ template: String, _ value: (String) -> String?) -> String {
         var out = ""
         var rest = Substring(template)
         while let close = rest.firstIndex(of: "}") {
@@ -29,7 +29,7 @@ public enum FieldTemplate {
     }
 
     /// The placeholder names in `template`, in order.
-    public static func placeholders(_ template: String) -> [String] {
+    package static func placeholders(_ template: String) -> [String] {
         var found: [String] = []
         _ = fill(template) { name in
             found.append(name)

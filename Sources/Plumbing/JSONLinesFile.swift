@@ -8,12 +8,12 @@ import Synchronization
 /// A write that fails (a full disk, an I/O error) is counted, never fatal: Foundation's
 /// `FileHandle.write(_:)` traps on an error, and a local user who fills the disk must not
 /// stop the alarm. The next write opens the file again.
-public final class JSONLinesFile: Sendable {
-    public let path: String
-    public let maxBytes: Int
-    public let keep: Int
+package final class JSONLinesFile: Sendable {
+    package let path: String
+    package let maxBytes: Int
+    package let keep: Int
     /// Permissions of a file this creates (0600: the relay's; 0640: the host's own record).
-    public let permissions: Int
+    package let permissions: Int
 
     private struct State {
         var handle: FileHandle?
@@ -23,7 +23,7 @@ public final class JSONLinesFile: Sendable {
 
     private let state = Mutex(State())
 
-    public init(path: String, maxBytes: Int, keep: Int, permissions: Int = 0o600) {
+    package init(path: String, maxBytes: Int, keep: Int, permissions: Int = 0o600) {
         self.path = path
         self.maxBytes = max(1, maxBytes)
         self.keep = max(0, keep)
@@ -31,7 +31,7 @@ public final class JSONLinesFile: Sendable {
     }
 
     /// Writes `lines` (whole lines, each ending in a newline).
-    public func write(_ lines: [UInt8]) {
+    package func write(_ lines: [UInt8]) {
         guard !lines.isEmpty else { return }
         state.withLock { s in
             if s.handle == nil { open(&s) }
@@ -55,9 +55,9 @@ public final class JSONLinesFile: Sendable {
     }
 
     /// Writes that failed (disk full, I/O error, the file cannot be opened) since the start.
-    public var failedWrites: Int { state.withLock { $0.failedWrites } }
+    package var failedWrites: Int { state.withLock { $0.failedWrites } }
 
-    public func close() {
+    package func close() {
         state.withLock { s in
             try? s.handle?.synchronize()
             try? s.handle?.close()

@@ -2,8 +2,8 @@
 /// stay, every other byte of the UTF-8 becomes `%XX` (capitals). With `spaceAsPlus` a space
 /// is `+`, as `application/x-www-form-urlencoded` (Python's `urlencode`) writes it.
 /// DingTalk's `sign` and Spark's `authorization` and `date` are written with it.
-public enum PercentEncoding {
-    public static func encode(_ s: String, spaceAsPlus: Bool = false) -> String {
+package enum PercentEncoding {
+    package static func encode(_ s: String, spaceAsPlus: Bool = false) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)

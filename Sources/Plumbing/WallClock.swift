@@ -6,37 +6,37 @@ import Synchronization
 ///
 /// Injected wherever time decides something (delivery, analysis), so that tests set it and
 /// never sleep: `.system` in production, `ManualWallClock.clock` in tests.
-public struct WallClock: Sendable {
+package struct WallClock: Sendable {
     private let read: @Sendable () -> Int64
 
-    public init(_ read: @escaping @Sendable () -> Int64) {
+    package init(_ read: @escaping @Sendable () -> Int64) {
         self.read = read
     }
 
     /// Now, in microseconds since 1970.
-    public var now: Int64 { read() }
+    package var now: Int64 { read() }
 
     /// The system's clock.
-    public static let system = WallClock { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+    package static let system = WallClock { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 }
 
 /// A wall clock that moves only when told: for tests.
-public final class ManualWallClock: Sendable {
+package final class ManualWallClock: Sendable {
     private let time: Mutex<Int64>
 
-    public init(microseconds: Int64 = 1_795_939_815_000_000) {
+    package init(microseconds: Int64 = 1_795_939_815_000_000) {
         time = Mutex(microseconds)
     }
 
-    public var clock: WallClock { WallClock { [self] in time.withLock { $0 } } }
+    package var clock: WallClock { WallClock { [self] in time.withLock { $0 } } }
 
-    public var now: Int64 { time.withLock { $0 } }
+    package var now: Int64 { time.withLock { $0 } }
 
-    public func advance(seconds: Double) {
+    package func advance(seconds: Double) {
         time.withLock { $0 += Int64(seconds * 1_000_000) }
     }
 
-    public func advance(microseconds: Int64) {
+    package func advance(microseconds: Int64) {
         time.withLock { $0 += microseconds }
     }
 }

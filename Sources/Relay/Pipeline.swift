@@ -11,35 +11,35 @@ import Wire
 /// Events and incident changes are written to the store in batches, one transaction at
 /// most every `flushInterval` or every `flushEvents` events, so the store keeps up with
 /// the intake; correlation happens at once, in memory.
-public final class Pipeline: Service, Sendable {
-    public struct Settings: Sendable {
+package final class Pipeline: Service, Sendable {
+    package struct Settings: Sendable {
         /// Events kept in the store, in days.
-        public var eventRetentionDays = 30
+        package var eventRetentionDays = 30
         /// Closed incidents kept in the store, in days.
-        public var incidentRetentionDays = 180
+        package var incidentRetentionDays = 180
         /// Most bytes the store may hold; past it the oldest events are deleted (checked every
         /// 10 s: a flood of 80,000 events a second adds ~25 MB a second).
-        public var maxStoreBytes: Int64 = 8 << 30
-        public var flushInterval: Duration = .milliseconds(250)
+        package var maxStoreBytes: Int64 = 8 << 30
+        package var flushInterval: Duration = .milliseconds(250)
         /// (65,536, so that under a flood the interval decides: each flush also rewrites
         /// every incident that changed, and under a brute force from many sources that is
         /// most of the open ones.)
-        public var flushEvents = 65_536
+        package var flushEvents = 65_536
         /// Pending events kept in memory while the store cannot be written (disk full);
         /// past it the oldest are dropped and counted. Incidents are never dropped.
-        public var maxUnwrittenEvents = 1_000_000
-        public init() {}
+        package var maxUnwrittenEvents = 1_000_000
+        package init() {}
     }
 
-    public typealias ItemObserver = @Sendable (IntakeItem) -> Void
-    public typealias IncidentObserver = @Sendable (IncidentChange) -> Void
+    package typealias ItemObserver = @Sendable (IntakeItem) -> Void
+    package typealias IncidentObserver = @Sendable (IncidentChange) -> Void
 
     let intake: Intake
     /// Where the pipeline's work runs (see `offStorePool`).
     private let storeQueue = DispatchQueue(label: "relay-pipeline")
     /// The time of day: events' arrival, incidents' windows, the store's times.
     let clock: WallClock
-    public let store: Store
+    package let store: Store
     let journal: IncidentJournal?
     let settings: Settings
     let logger: Logger
@@ -69,21 +69,21 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// State entries `window:<edge>` hold the committed replay windows.
-    public static let windowPrefix = "window:"
+    package static let windowPrefix = "window:"
 
     /// Which channels a change alerts (set by the composition when channels exist), and who
     /// hears that alerts were queued.
-    public typealias AlertRoute = @Sendable (IncidentChange) -> [String]
+    package typealias AlertRoute = @Sendable (IncidentChange) -> [String]
     private let route = Mutex<(route: AlertRoute, queued: @Sendable (Int) -> Void)?>(nil)
 
     /// Alerts are queued in the transaction that stores their incident: a crash cannot leave
     /// one without the other, and an incident's count never includes events that were not
     /// stored with it. `queued` is called after each commit that queued alerts.
-    public func routeAlerts(_ route: @escaping AlertRoute, queued: @escaping @Sendable (Int) -> Void) {
+    package func routeAlerts(_ route: @escaping AlertRoute, queued: @escaping @Sendable (Int) -> Void) {
         self.route.withLock { $0 = (route, queued) }
     }
 
-    public init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
+    package init(intake: Intake, store: Store, journal: IncidentJournal?, rules: [CorrelationRule], allowlist: [Allowance],
                 settings: Settings = Settings(), clock: WallClock = .system, logger: Logger) throws {
         self.intake = intake
         self.clock = clock
@@ -105,13 +105,13 @@ public final class Pipeline: Service, Sendable {
 
     /// Called for every intake item (before it is stored). Register before `run`. (Plain
     /// syslog without events is no item: `Intake.observePlain` shows it.)
-    public func observe(items observer: @escaping ItemObserver) {
+    package func observe(items observer: @escaping ItemObserver) {
         itemObservers.withLock { $0.append(observer) }
     }
     /// Called for every incident change, in order. Register before `run`.
-    public func observe(incidents observer: @escaping IncidentObserver) { incidentObservers.withLock { $0.append(observer) } }
+    package func observe(incidents observer: @escaping IncidentObserver) { incidentObservers.withLock { $0.append(observer) } }
 
-    public func run() async throws {
+    package func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 // Closes quiet incidents and writes what is pending, even when nothing arrives.
@@ -152,12 +152,12 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Processes one item (tests; the relay takes batches).
-    public func handle(_ item: IntakeItem, arrival: Int64? = nil) {
+    package func handle(_ item: IntakeItem, arrival: Int64? = nil) {
         process(CollectionOfOne(item), arrival: arrival ?? clock.now)
     }
 
     /// Processes what the queue held, up to 1,024 items per hold of the state's lock.
-    public func handle(_ batch: [IntakeItem]) {
+    package func handle(_ batch: [IntakeItem]) {
         var start = 0
         while start < batch.count {
             let end = min(batch.count, start + 1024)
@@ -224,7 +224,7 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Closes quiet incidents, writes pending events and incidents, prunes once an hour.
-    public func tick(now: Int64? = nil) {
+    package func tick(now: Int64? = nil) {
         let now = now ?? clock.now
         let changes = state.withLock { s in
             let changes = s.correlator.tick(now: now)
@@ -263,7 +263,7 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// Writes what is pending to the store now.
-    public func flush() {
+    package func flush() {
         writing.withLock { _ in
             let (events, incidents, outbox, windows) = state.withLock { s in
                 defer {
@@ -340,10 +340,10 @@ public final class Pipeline: Service, Sendable {
     }
 
     /// False after a failed write to the store, until a write succeeds.
-    public var storeHealthy: Bool { storeOK.load(ordering: .relaxed) }
+    package var storeHealthy: Bool { storeOK.load(ordering: .relaxed) }
 
-    public var openIncidents: [Incident] { state.withLock { Array($0.correlator.open.values).sorted { $0.id < $1.id } } }
+    package var openIncidents: [Incident] { state.withLock { Array($0.correlator.open.values).sorted { $0.id < $1.id } } }
     /// How many incidents are open (without copying them).
-    public var openIncidentCount: Int { state.withLock { $0.correlator.open.count } }
+    package var openIncidentCount: Int { state.withLock { $0.correlator.open.count } }
 
 }

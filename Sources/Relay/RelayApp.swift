@@ -9,25 +9,25 @@ import Wire
 
 /// Builds the relay's services from a configuration. `relay run` and the tests both call it.
 /// `clock` is the time of day every part reads (intake, pipeline, delivery): tests may set it.
-public struct RelayApp: Sendable {
-    public static let version = ProductVersion.string
+package struct RelayApp: Sendable {
+    package static let version = ProductVersion.string
 
-    public let configuration: RelayConfiguration
-    public let intake: Intake
-    public let store: Store
-    public let pipeline: Pipeline
-    public let keys: KeyRing
-    public let udpListeners: [UDPListener]
-    public let tcpListeners: [TCPListener]
+    package let configuration: RelayConfiguration
+    package let intake: Intake
+    package let store: Store
+    package let pipeline: Pipeline
+    package let keys: KeyRing
+    package let udpListeners: [UDPListener]
+    package let tcpListeners: [TCPListener]
     /// `/metrics`, `/healthz` and the status page, unless switched off.
-    public let statusServer: StatusServer?
+    package let statusServer: StatusServer?
     /// Alerts to chat robots, when any is configured.
-    public let delivery: Delivery?
+    package let delivery: Delivery?
     /// The passkey file this start created, if it did (first run on the embedded default).
-    public let createdPasskeyFile: String?
+    package let createdPasskeyFile: String?
     let logger: Logger
 
-    public init(
+    package init(
         configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: WallClock = .system,
         waitClock: any Clock<Duration> = ContinuousClock(), logger: Logger
     ) throws {
@@ -90,7 +90,7 @@ public struct RelayApp: Sendable {
 
     /// The listeners, the pipeline (store, correlation, journal) and housekeeping. Observers
     /// of the pipeline (the console, tests) register before these run.
-    public var services: [any Service] {
+    package var services: [any Service] {
         udpListeners.map { $0 as any Service } + tcpListeners.map { $0 as any Service }
             + [pipeline, Housekeeping(intake: intake, every: .seconds(configuration.tickSeconds))]
             + (statusServer.map { [$0 as any Service] } ?? [])

@@ -9,14 +9,14 @@ import NIOPosix
 import Plumbing
 import Synchronization
 
-public typealias FakeRobot = FakeDingTalk
+package typealias FakeRobot = FakeDingTalk
 
 /// Also plays the Feishu custom bot (§C.6), the WeCom group robot (§C'.4) and a plain JSON
 /// webhook, each with its own URL shape, signing, limits and error codes.
-public final class FakeDingTalk: Sendable {
-    public enum Flavor: String, Sendable { case dingtalk, feishu, wecom, webhook }
+package final class FakeDingTalk: Sendable {
+    package enum Flavor: String, Sendable { case dingtalk, feishu, wecom, webhook }
 
-    public enum Mode: Sendable, Equatable {
+    package enum Mode: Sendable, Equatable {
         case normal
         /// HTTP 500 to everything.
         case down
@@ -31,29 +31,29 @@ public final class FakeDingTalk: Sendable {
         case slow(Duration)
     }
 
-    public struct Received: Sendable {
-        public var time: ContinuousClock.Instant
-        public var wallMilliseconds: Int64
-        public var body: [String: any Sendable]
-        public var text: String
-        public var messageID: String?
+    package struct Received: Sendable {
+        package var time: ContinuousClock.Instant
+        package var wallMilliseconds: Int64
+        package var body: [String: any Sendable]
+        package var text: String
+        package var messageID: String?
     }
 
-    public let flavor: Flavor
-    public let token: String
-    public let secret: String?
-    public let keywords: [String]
-    public let blockSeconds: Int
+    package let flavor: Flavor
+    package let token: String
+    package let secret: String?
+    package let keywords: [String]
+    package let blockSeconds: Int
     /// The robot's time: its rate limits and the signatures' time checks. A test that sets
     /// the relay's clock gives the fake the same one.
-    public let clock: WallClock
+    package let clock: WallClock
     private let state = Mutex<State>(State())
     private let server: TestHTTPServer
     /// `https` when the fake serves TLS (as every real robot does), else `http`.
     let scheme: String
-    public let port: Int
+    package let port: Int
     /// The address it listens on: loopback, or an address in a network namespace a test made.
-    public let host: String
+    package let host: String
 
     struct State {
         var mode: Mode = .normal
@@ -66,7 +66,7 @@ public final class FakeDingTalk: Sendable {
         var requests = 0
     }
 
-    public init(
+    package init(
         _ flavor: Flavor = .dingtalk, token: String = "fake-token-0123", secret: String? = "SECfake-robot-secret", keywords: [String] = ["告警"],
         blockSeconds: Int = 600, host: String = "127.0.0.1", clock: WallClock = .system, tls: (certificate: String, key: String)? = nil
     ) async throws {
@@ -88,7 +88,7 @@ public final class FakeDingTalk: Sendable {
         }
     }
 
-    public var webhook: String {
+    package var webhook: String {
         switch flavor {
         case .dingtalk: "\(scheme)://\(host):\(port)/robot/send?access_token=\(token)"
         case .feishu: "\(scheme)://\(host):\(port)/open-apis/bot/v2/hook/\(token)"
@@ -97,15 +97,15 @@ public final class FakeDingTalk: Sendable {
         }
     }
 
-    public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    package func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     var mode: Mode { state.withLock { $0.mode } }
-    public var accepted: [Received] { state.withLock { $0.accepted } }
-    public var requests: Int { state.withLock { $0.requests } }
+    package var accepted: [Received] { state.withLock { $0.accepted } }
+    package var requests: Int { state.withLock { $0.requests } }
     /// How many requests were refused with each errcode.
-    public var refusals: [Int: Int] { state.withLock { $0.refusals } }
+    package var refusals: [Int: Int] { state.withLock { $0.refusals } }
 
     /// The most messages accepted within any 60 s.
-    public var highestPerMinute: Int {
+    package var highestPerMinute: Int {
         let times = state.withLock { $0.acceptedTimes }
         var best = 0
         for (i, t) in times.enumerated() {
@@ -114,7 +114,7 @@ public final class FakeDingTalk: Sendable {
         return best
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 
     /// (HTTP status, JSON answer), or nil to never answer.
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {

@@ -11,26 +11,26 @@ import NIOPosix
 import Synchronization
 import Wire
 
-public final class FakeLLM: Sendable {
-    public enum Mode: Sendable {
+package final class FakeLLM: Sendable {
+    package enum Mode: Sendable {
         case normal, hang, error
         /// Answer as usual after this long.
         case slow(Duration)
     }
-    public enum Flavor: Sendable { case openai, spark }
+    package enum Flavor: Sendable { case openai, spark }
     static let sparkModels: Set<String> = ["lite", "generalv3", "pro-128k", "generalv3.5", "max-32k", "4.0Ultra", "kjwx"]
 
-    public let key: String
-    public let answer: String
-    public let flavor: Flavor
+    package let key: String
+    package let answer: String
+    package let flavor: Flavor
     /// Spark: input containing this is answered with code 10013.
-    public let blockedInput: String?
-    public let port: Int
+    package let blockedInput: String?
+    package let port: Int
     private let server: TestHTTPServer
     let scheme: String
     private let state = Mutex<(mode: Mode, requests: [[String: any Sendable]], raw: [String])>((.normal, [], []))
 
-    public init(
+    package init(
         key: String = "sk-local-test", answer: String = "Likely a password-guessing attack; check sshd logs and block the source.",
         flavor: Flavor = .openai, blockedInput: String? = nil, tls: (certificate: String, key: String)? = nil
     ) async throws {
@@ -49,12 +49,12 @@ public final class FakeLLM: Sendable {
         }
     }
 
-    public var url: String { "\(scheme)://127.0.0.1:\(port)/v1/chat/completions" }
-    public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    package var url: String { "\(scheme)://127.0.0.1:\(port)/v1/chat/completions" }
+    package func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     var mode: Mode { state.withLock { $0.mode } }
     /// The raw request bodies received.
-    public var requests: [String] { state.withLock { $0.raw } }
-    public func stop() async { await server.stop() }
+    package var requests: [String] { state.withLock { $0.raw } }
+    package func stop() async { await server.stop() }
 
     func respond(uri: String, headers: HTTPHeaders, body: [UInt8]) -> (Int, String)? {
         let mode = state.withLock { s -> Mode in

@@ -15,8 +15,8 @@ import NIOWebSocket
 import Synchronization
 import Wire
 
-public final class FakeSpark: Sendable {
-    public enum Mode: Sendable, Equatable {
+package final class FakeSpark: Sendable {
+    package enum Mode: Sendable, Equatable {
         case normal
         /// Take the request, never answer.
         case hang
@@ -28,41 +28,41 @@ public final class FakeSpark: Sendable {
         case slow(Duration)
     }
 
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// The fake's clock for the date check (nil: the real one). §0's vector needs
         /// `Fri, 05 May 2023 10:43:39 GMT`.
-        public var now: Date?
+        package var now: Date?
         /// Closes a connection that sends no request within this time (Spark: 60 s).
-        public var idleSeconds: Double = 60
-        public var dailyQuota = Int.max
-        public var maxPerSecond = Int.max
-        public var maxConcurrent = Int.max
+        package var idleSeconds: Double = 60
+        package var dailyQuota = Int.max
+        package var maxPerSecond = Int.max
+        package var maxConcurrent = Int.max
         /// Input containing this is refused with 10013; output containing it stops with 10014.
-        public var blockedInput: String?
-        public var blockedOutput: String?
-        public init() {}
+        package var blockedInput: String?
+        package var blockedOutput: String?
+        package init() {}
     }
 
     /// What the fake saw: handshake refusals by status, request frames, answers completed,
     /// error codes sent.
-    public struct Record: Sendable {
-        public var refusals: [Int: Int] = [:]
-        public var refusalMessages: [String] = []
-        public var requests: [String] = []
-        public var completed = 0
-        public var errors: [Int] = []
-        public var connections = 0
+    package struct Record: Sendable {
+        package var refusals: [Int: Int] = [:]
+        package var refusalMessages: [String] = []
+        package var requests: [String] = []
+        package var completed = 0
+        package var errors: [Int] = []
+        package var connections = 0
     }
 
-    public let appID: String
-    public let apiKey: String
-    public let apiSecret: String
-    public let answer: String
-    public let port: Int
+    package let appID: String
+    package let apiKey: String
+    package let apiSecret: String
+    package let answer: String
+    package let port: Int
     /// The address it listens on.
-    public let host: String
+    package let host: String
     /// `wss` when served over TLS, else `ws`.
-    public let scheme: String
+    package let scheme: String
     private let channel: any Channel
     private let state = Mutex<State>(State())
 
@@ -81,7 +81,7 @@ public final class FakeSpark: Sendable {
         "/v3.5/chat": ["generalv3.5"], "/chat/max-32k": ["max-32k"], "/v4.0/chat": ["4.0Ultra"], "/v1/x1": ["spark-x", "x1"],
     ]
 
-    public init(
+    package init(
         appID: String = "a1b2c3d4", apiKey: String = "addd2272b6d8b7c8abdd79531420ca3b", apiSecret: String = "MjlmNzkzNmZkMDQ2OTc0ZDdmNGE2ZTZi",
         answer: String = "疑似口令爆破：同一来源在两分钟内多次尝试登录。建议立即封禁来源 IP，并检查该账号是否存在成功登录。",
         host: String = "127.0.0.1", tls: (certificate: String, key: String)? = nil
@@ -126,11 +126,11 @@ public final class FakeSpark: Sendable {
 
     /// `ws://127.0.0.1:PORT/v3.5/chat`, or `wss://` over TLS (the real one is
     /// `wss://spark-api.xf-yun.com/…`).
-    public func url(_ path: String = "/v3.5/chat") -> String { "\(scheme)://\(host):\(port)\(path)" }
-    public func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
-    public func configure(_ change: (inout Options) -> Void) { state.withLock { change(&$0.options) } }
-    public var record: Record { state.withLock { $0.record } }
-    public func stop() async { try? await channel.close() }
+    package func url(_ path: String = "/v3.5/chat") -> String { "\(scheme)://\(host):\(port)\(path)" }
+    package func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
+    package func configure(_ change: (inout Options) -> Void) { state.withLock { change(&$0.options) } }
+    package var record: Record { state.withLock { $0.record } }
+    package func stop() async { try? await channel.close() }
 
     final class Box: Sendable { let fake = Mutex<FakeSpark?>(nil) }
 

@@ -4,7 +4,7 @@ import Wire
 
 /// The outbox in memory, with the rules `Store` keeps in SQLite (the outbox tests run both):
 /// delivery tests without a database and without sleeping.
-public final class MemoryOutbox: Outbox {
+package final class MemoryOutbox: Outbox {
     private struct State {
         var entries: [Entry] = []
         var incidents: [Int64: Incident] = [:]
@@ -13,9 +13,9 @@ public final class MemoryOutbox: Outbox {
     }
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
-    public func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
+    package func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
         guard !channels.isEmpty else { return }
         state.withLock { s in
             s.incidents[incident.id] = incident
@@ -23,7 +23,7 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
+    package func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
         state.withLock { Self.queue(incident, for: channels, kind: .analysis, now: now, in: &$0) }
     }
 
@@ -35,7 +35,7 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [Entry] {
+    package func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [Entry] {
         state.withLock { s in
             if let retry = s.entries.first(where: { $0.channel == channel && $0.status == .pending && $0.messageID != nil && $0.nextAttempt <= now }) {
                 return s.entries.filter { $0.messageID == retry.messageID && $0.status == .pending }
@@ -56,7 +56,7 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func settle(_ entries: [Entry], delivered: Bool, error: String?, nextAttempt: Int64, now: Int64, maxAttempts: Int) throws {
+    package func settle(_ entries: [Entry], delivered: Bool, error: String?, nextAttempt: Int64, now: Int64, maxAttempts: Int) throws {
         let ids = Set(entries.map(\.id))
         state.withLock { s in
             for i in s.entries.indices where ids.contains(s.entries[i].id) {
@@ -74,14 +74,14 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func release(_ entries: [Entry]) throws {
+    package func release(_ entries: [Entry]) throws {
         let ids = Set(entries.map(\.id))
         state.withLock { s in
             for i in s.entries.indices where ids.contains(s.entries[i].id) { s.entries[i].messageID = nil }
         }
     }
 
-    public func postpone(_ entries: [Entry], until: Int64, error: String) throws {
+    package func postpone(_ entries: [Entry], until: Int64, error: String) throws {
         let ids = Set(entries.map(\.id))
         state.withLock { s in
             for i in s.entries.indices where ids.contains(s.entries[i].id) {
@@ -91,7 +91,7 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func dropAnalysisFollowUps(incident: Int64, channel: String) throws {
+    package func dropAnalysisFollowUps(incident: Int64, channel: String) throws {
         state.withLock { s in
             for i in s.entries.indices {
                 let e = s.entries[i]
@@ -104,7 +104,7 @@ public final class MemoryOutbox: Outbox {
     }
 
     @discardableResult
-    public func retryDead(now: Int64) throws -> Int {
+    package func retryDead(now: Int64) throws -> Int {
         state.withLock { s in
             var count = 0
             for i in s.entries.indices where s.entries[i].status == .dead {
@@ -118,15 +118,15 @@ public final class MemoryOutbox: Outbox {
         }
     }
 
-    public func outbox(status: Entry.Status?) throws -> [Entry] {
+    package func outbox(status: Entry.Status?) throws -> [Entry] {
         state.withLock { s in s.entries.filter { status == nil || $0.status == status } }
     }
 
-    public func incidents(ids: [Int64]) throws -> [Incident] {
+    package func incidents(ids: [Int64]) throws -> [Incident] {
         state.withLock { s in Set(ids).sorted().compactMap { s.incidents[$0] } }
     }
 
-    public func analysis(incident: Int64) throws -> String? {
+    package func analysis(incident: Int64) throws -> String? {
         state.withLock { $0.analyses[incident] }
     }
 }

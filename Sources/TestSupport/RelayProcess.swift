@@ -4,24 +4,24 @@
 import Foundation
 import Synchronization
 
-public final class RelayProcess: Sendable {
-    public let directory: URL
-    public let udpPort: Int
-    public let tcpPort: Int
-    public let httpPort: Int
-    public let configPath: String
+package final class RelayProcess: Sendable {
+    package let directory: URL
+    package let udpPort: Int
+    package let tcpPort: Int
+    package let httpPort: Int
+    package let configPath: String
     let process: Mutex<Process?> = Mutex(nil)
     let output = OutputBuffer()
 
     /// The binary the tests were built with.
-    public static var binary: String {
+    package static var binary: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent(".build/debug/relay").path
     }
 
     /// Writes a configuration (`extra` YAML appended) in a new directory and starts the relay.
     /// `httpPort` puts the status server on a given port (one a test occupies, say).
-    public init(extra: String = "", directory: URL? = nil, httpPort: Int? = nil) throws {
+    package init(extra: String = "", directory: URL? = nil, httpPort: Int? = nil) throws {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.directory = dir
@@ -46,7 +46,7 @@ public final class RelayProcess: Sendable {
     }
 
     /// Starts (again) the relay on the same configuration and data.
-    public func start() throws {
+    package func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["run", "--config", configPath]
@@ -63,17 +63,17 @@ public final class RelayProcess: Sendable {
     }
 
     /// Everything the relay printed so far (console and log lines).
-    public var printed: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
+    package var printed: String { output.data.withLock { String(decoding: $0, as: UTF8.self) } }
 
-    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+    package var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
 
     /// Resident memory of the running relay, in bytes (from /proc).
-    public var residentBytes: Int? {
+    package var residentBytes: Int? {
         process.withLock({ $0?.processIdentifier }).flatMap(Self.residentBytes(of:))
     }
 
     /// Resident memory of any process, in bytes (from /proc: Linux only).
-    public static func residentBytes(of pid: Int32) -> Int? {
+    package static func residentBytes(of pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
             let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
@@ -82,22 +82,22 @@ public final class RelayProcess: Sendable {
     }
 
     /// The exit status once it has ended.
-    public var terminationStatus: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? nil : $0.terminationStatus } } }
+    package var terminationStatus: Int32? { process.withLock { p in p.flatMap { $0.isRunning ? nil : $0.terminationStatus } } }
 
     /// Waits until the relay answers /healthz (it has bound its sockets).
-    public func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
+    package func waitUntilReady(timeout: Duration = .seconds(20)) async -> Bool {
         await RunningRelay.waitUntilAsync(timeout: timeout) { await self.healthy() }
     }
 
     /// Whether /healthz answers 200 within two seconds.
-    public func healthy() async -> Bool {
+    package func healthy() async -> Bool {
         guard let answer = try? await Send.httpGet(port: httpPort, path: "/healthz", timeout: .seconds(2)) else { return false }
         return answer.status == 200
     }
 
     /// SIGTERM, then SIGKILL after `grace`; returns whether it ended within the grace.
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Bool {
+    package func stop(grace: Duration = .seconds(10)) async -> Bool {
         guard let p = process.withLock({ $0 }), p.isRunning else { return true }
         p.terminate()
         let ended = await RunningRelay.waitUntilAsync(timeout: grace) { !p.isRunning }
@@ -107,7 +107,7 @@ public final class RelayProcess: Sendable {
     }
 
     /// SIGKILL at once.
-    public func kill9() {
+    package func kill9() {
         guard let p = process.withLock({ $0 }), p.isRunning else { return }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -115,7 +115,7 @@ public final class RelayProcess: Sendable {
 
     /// Runs the binary with other arguments (`alerts --json`, `status`) on this configuration,
     /// waiting on a thread of its own (not one of the few that run every test).
-    public func command(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    package func command(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try self.commandBlocking(arguments) }) }.start()
         }
@@ -146,8 +146,8 @@ final class OutputBuffer: Sendable {
 /// Free ports on 127.0.0.1 and ::1 for both UDP and TCP, from 20000-29999: below the kernel's
 /// ephemeral range (32768-60999), so no test that binds port 0 can be handed one of them
 /// between this check and the relay's bind.
-public enum FreePort {
-    public static func pick(_ count: Int) throws -> [Int] {
+package enum FreePort {
+    package static func pick(_ count: Int) throws -> [Int] {
         var ports: [Int] = []
         var attempts = 0
         while ports.count < count {
@@ -161,7 +161,7 @@ public enum FreePort {
 
     /// Whether each of `ports` can be bound now, for TCP and UDP, on 127.0.0.1 and ::1 (a
     /// test that needs fixed ports, such as `relay run`'s defaults).
-    public static func free(_ ports: [Int]) -> Bool {
+    package static func free(_ ports: [Int]) -> Bool {
         ports.allSatisfy { bindable($0, SOCK_STREAM) && bindable($0, SOCK_DGRAM) }
     }
 

@@ -13,22 +13,22 @@ import Synchronization
 import Wire
 
 /// A relay on loopback with ephemeral ports, its items collected for assertions.
-public final class RunningRelay: Sendable {
-    public let app: RelayApp
-    public let udpPort: Int
+package final class RunningRelay: Sendable {
+    package let app: RelayApp
+    package let udpPort: Int
     /// The UDP listener on ::1, when started with `alsoIPv6`.
-    public let udpPort6: Int?
-    public let tcpPort: Int
+    package let udpPort6: Int?
+    package let tcpPort: Int
     /// The status server's port (metrics, health, status page), when it runs.
-    public let httpPort: Int?
+    package let httpPort: Int?
     let collected = Collected()
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    public static let passkey = "relay tests passkey, 32 bytes long"
+    package static let passkey = "relay tests passkey, 32 bytes long"
 
     /// `port` 0 picks free ports; a given port is used for both UDP and TCP (a restart).
-    public static func start(
+    package static func start(
         limits: RelayConfiguration.Limits = .init(), host: String = "127.0.0.1", port: Int = 0, dataDirectory: URL? = nil,
         policy: EdgeRegistry.Policy = .init(), tickSeconds: Int = 3600, alsoIPv6: Bool = false,
         clock: WallClock = .system, waitClock: any Clock<Duration> = ContinuousClock(),
@@ -66,41 +66,41 @@ public final class RunningRelay: Sendable {
         if let server = app.statusServer { httpPort = await server.bound.value().port } else { httpPort = nil }
     }
 
-    public func stop() async {
+    package func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
         app.intake.finish()
     }
 
-    public var items: [IntakeItem] { collected.items.withLock { $0 } }
+    package var items: [IntakeItem] { collected.items.withLock { $0 } }
 
     /// Every incident change, in order.
-    public var incidentChanges: [IncidentChange] { collected.incidents.withLock { $0 } }
+    package var incidentChanges: [IncidentChange] { collected.incidents.withLock { $0 } }
 
     /// Incidents as they stand now (the latest change of each), by id.
-    public var incidents: [Incident] {
+    package var incidents: [Incident] {
         var latest: [Int64: Incident] = [:]
         for change in incidentChanges { latest[change.incident.id] = change.incident }
         return latest.values.sorted { $0.id < $1.id }
     }
 
-    public var frames: [FrameReceiver.Delivery] {
+    package var frames: [FrameReceiver.Delivery] {
         items.compactMap { if case .frame(let d, _) = $0 { d } else { nil } }
     }
 
     /// Events the relay raised itself (edge.restarted, edge.loss, edge.silent).
-    public var relayEvents: [Event] {
+    package var relayEvents: [Event] {
         items.compactMap { if case .relay(let e) = $0 { e } else { nil } }
     }
 
     /// Plain syslog messages taken, parsed as the relay parses them (those it could not
     /// parse are left out).
-    public var syslog: [SyslogMessage] {
+    package var syslog: [SyslogMessage] {
         let parser = SyslogParser(maxMessageBytes: app.configuration.limits.maxMessageBytes)
         return collected.plain.withLock { $0 }.compactMap { try? parser.parse($0.bytes) }
     }
 
-    public var syslogEvents: [Event] {
+    package var syslogEvents: [Event] {
         items.flatMap { item -> [Event] in
             if case .detected(let events, _) = item { return events }
             return []
@@ -108,18 +108,18 @@ public final class RunningRelay: Sendable {
     }
 
     /// Events of every edge frame delivered, in arrival order.
-    public var edgeEvents: [Event] {
+    package var edgeEvents: [Event] {
         frames.flatMap { d -> [Event] in
             if case .events(let events) = d.body { return events }
             return []
         }
     }
 
-    public func counter(_ name: String) -> Int { app.intake.counters[name] }
+    package func counter(_ name: String) -> Int { app.intake.counters[name] }
 
     /// Waits, at most `timeout`, until `condition` holds (no relay needed).
     @discardableResult
-    public static func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    package static func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition() { return true }
@@ -130,7 +130,7 @@ public final class RunningRelay: Sendable {
 
     /// Waits, at most `timeout`, until the asynchronous `condition` holds.
     @discardableResult
-    public static func waitUntilAsync(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    package static func waitUntilAsync(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if await condition() { return true }
@@ -141,7 +141,7 @@ public final class RunningRelay: Sendable {
 
     /// Waits, at most `timeout`, until `condition` holds.
     @discardableResult
-    public func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    package func wait(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if condition() { return true }
@@ -158,9 +158,9 @@ final class Collected: Sendable {
 }
 
 /// Sends bytes the way a real sender would, over loopback.
-public enum Send {
+package enum Send {
     /// Sends datagrams from `from` (any 127.x.y.z works on Linux loopback) to `host:port`.
-    public static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1", from: String? = nil) async throws {
+    package static func udp(_ datagrams: [[UInt8]], port: Int, host: String = "127.0.0.1", from: String? = nil) async throws {
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: from ?? (host == "::1" ? "::1" : "127.0.0.1"), port: 0) { ch in
                 ch.eventLoop.makeCompletedFuture {
@@ -176,7 +176,7 @@ public enum Send {
     }
 
     /// Opens one TCP connection, writes `bytes` (in pieces of `piece` bytes), closes.
-    public static func tcp(_ bytes: [UInt8], port: Int, piece: Int = 1 << 20) async throws {
+    package static func tcp(_ bytes: [UInt8], port: Int, piece: Int = 1 << 20) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { ch in
                 ch.eventLoop.makeCompletedFuture {
@@ -194,7 +194,7 @@ public enum Send {
 
     /// One HTTP/1.1 GET on loopback: the status code and the body.
     /// Without an answer within `timeout` the connection is closed and the status is 0.
-    public static func httpGet(
+    package static func httpGet(
         port: Int, path: String, method: String = "GET", timeout: Duration = .seconds(60)
     ) async throws -> (status: Int, headers: String, body: String) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -219,7 +219,7 @@ public enum Send {
 
     /// Writes `bytes` on a new loopback TCP connection and returns everything read until the
     /// peer closes it or `timeout` passes.
-    public static func exchange(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+    package static func exchange(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5)) async throws -> [UInt8] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { ch in
                 ch.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch) }
@@ -237,7 +237,7 @@ public enum Send {
     }
 
     /// Opens one TLS connection (trusting `trust`, a PEM file), writes `bytes`, closes.
-    public static func tls(_ bytes: [UInt8], port: Int, trust: String, serverName: String = "localhost") async throws {
+    package static func tls(_ bytes: [UInt8], port: Int, trust: String, serverName: String = "localhost") async throws {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(trust))
         let context = try NIOSSLContext(configuration: configuration)
@@ -276,13 +276,13 @@ public enum Send {
         }
     }
 
-    public static func octetCounted(_ messages: [String]) -> [UInt8] {
+    package static func octetCounted(_ messages: [String]) -> [UInt8] {
         OctetCountingEncoder.stream(messages)
     }
 
     /// Runs util-linux `logger` with `arguments`; returns its exit status.
     @discardableResult
-    public static func logger(_ arguments: [String]) throws -> Int32 {
+    package static func logger(_ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/logger")
         process.arguments = arguments
@@ -292,10 +292,10 @@ public enum Send {
     }
 }
 
-public enum EdgeFixture {
-    public static let edge = EdgeID(rawValue: "web-01")!
+package enum EdgeFixture {
+    package static let edge = EdgeID(rawValue: "web-01")!
 
-    public static func messages(
+    package static func messages(
         events: [Event], sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
         generation: UInt16 = 1, budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
@@ -304,7 +304,7 @@ public enum EdgeFixture {
             sendTime: sendTime)
     }
 
-    public static func messages(
+    package static func messages(
         body: FrameBody, sequence: UInt64, epoch: UInt32 = 1000, edge: EdgeID = edge, passkey: String = RunningRelay.passkey,
         generation: UInt16 = 1, budget: Int = Envelope.udpBudgetBytes, sendTime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
     ) throws -> [[UInt8]] {
@@ -314,7 +314,7 @@ public enum EdgeFixture {
         return try Envelope(hostname: edge.rawValue).messages(for: frame, encoder: encoder, budgetBytes: budget).map { Array($0.utf8) }
     }
 
-    public static func event(_ n: Int) -> Event {
+    package static func event(_ n: Int) -> Event {
         Event(
             kind: .login, outcome: .failure, timeMicroseconds: 1_795_939_815_000_000 + Int64(n), host: "web-01", program: "sshd",
             pid: Int64(1000 + n), user: "admin\(n)", sourceIP: "203.0.113.9", sourcePort: Int64(40000 + n), method: "password",
@@ -325,14 +325,14 @@ public enum EdgeFixture {
 
 /// A real rsyslogd, as a forwarder between senders and the relay: started in the
 /// foreground with its own configuration, input on loopback, killed on `stop`.
-public final class Rsyslog: Sendable {
-    public let inputPort: Int
+package final class Rsyslog: Sendable {
+    package let inputPort: Int
     let process: SpawnedProcess
-    public let directory: URL
+    package let directory: URL
 
     /// `forward` is the omfwd action's parameters, e.g.
     /// `protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"`.
-    public convenience init(forwardTo port: Int, _ forward: String) throws {
+    package convenience init(forwardTo port: Int, _ forward: String) throws {
         try self.init { directory, inputPort in
             """
             global(workDirectory="\(directory.path)" maxMessageSize="64k")
@@ -347,7 +347,7 @@ public final class Rsyslog: Sendable {
 
     /// rsyslogd on the configuration `configuration` returns for its own work directory and an
     /// input port free on loopback (UDP and TCP) that the configuration must listen on.
-    public convenience init(configuration: (_ directory: URL, _ inputPort: Int) throws -> String) throws {
+    package convenience init(configuration: (_ directory: URL, _ inputPort: Int) throws -> String) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let inputPort = try FreePort.pick(1)[0]
@@ -367,17 +367,17 @@ public final class Rsyslog: Sendable {
 
     /// Stops rsyslogd as systemd does (SIGTERM; it saves its queues if configured to) and
     /// keeps its directory; false if it did not exit within `timeout`.
-    public func terminate(timeout: Duration = .seconds(30)) async -> Bool {
+    package func terminate(timeout: Duration = .seconds(30)) async -> Bool {
         await process.terminate(timeout: timeout)
     }
 
     /// A new rsyslogd on the same configuration, directory (its saved queues) and port.
-    public func restarted() throws -> Rsyslog {
+    package func restarted() throws -> Rsyslog {
         try Rsyslog(directory: directory, inputPort: inputPort)
     }
 
     /// `rsyslogd -N1` on `configuration`: whether it passes, and what rsyslogd printed.
-    public static func check(_ configuration: String) throws -> (passed: Bool, output: String) {
+    package static func check(_ configuration: String) throws -> (passed: Bool, output: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rsyslog-check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -395,16 +395,16 @@ public final class Rsyslog: Sendable {
         return (process.terminationStatus == 0, output)
     }
 
-    public static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/rsyslogd") }
+    package static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/rsyslogd") }
 
-    public func stop() {
+    package func stop() {
         // SIGKILL: with the relay gone, rsyslogd would wait for its queue to drain.
         process.kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// What rsyslogd printed (its errors), for test failure messages.
-    public var output: String {
+    package var output: String {
         (try? String(contentsOf: directory.appendingPathComponent("rsyslogd.out"), encoding: .utf8)) ?? ""
     }
 
@@ -415,12 +415,12 @@ public final class Rsyslog: Sendable {
 /// at its default, no descriptor but its output. (Foundation's `Process` passes on the spawning thread's signal
 /// mask; the test runner's threads block SIGTERM, and an rsyslogd started that way ignores
 /// the SIGTERM a test sends it to stop it as systemd would.)
-public final class SpawnedProcess: Sendable {
-    public let pid: pid_t
+package final class SpawnedProcess: Sendable {
+    package let pid: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `path` with `arguments`, standard output and error appended to `output`.
-    public init(_ path: String, _ arguments: [String], output: String) throws {
+    package init(_ path: String, _ arguments: [String], output: String) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -452,7 +452,7 @@ public final class SpawnedProcess: Sendable {
     }
 
     /// Whether it still runs (reaps it once it has exited).
-    public var isRunning: Bool {
+    package var isRunning: Bool {
         exitStatus.withLock { status in
             guard status == nil else { return false }
             var raw: Int32 = 0
@@ -462,7 +462,7 @@ public final class SpawnedProcess: Sendable {
     }
 
     /// SIGTERM, then waits for the exit at most `timeout`; false if it still runs.
-    public func terminate(timeout: Duration) async -> Bool {
+    package func terminate(timeout: Duration) async -> Bool {
         guard isRunning else { return true }
         Glibc.kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + timeout
@@ -471,7 +471,7 @@ public final class SpawnedProcess: Sendable {
     }
 
     /// SIGKILL and reaped.
-    public func kill() {
+    package func kill() {
         guard isRunning else { return }
         Glibc.kill(pid, SIGKILL)
         exitStatus.withLock { status in

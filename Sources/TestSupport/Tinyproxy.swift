@@ -4,14 +4,14 @@ import NIOPosix
 
 /// A real HTTP proxy (Debian's tinyproxy) on loopback, as gateways reach the internet
 /// through one: plain requests and CONNECT tunnels, logged.
-public final class Tinyproxy: Sendable {
-    public let port: Int
-    public let directory: URL
+package final class Tinyproxy: Sendable {
+    package let port: Int
+    package let directory: URL
     let process: Process
 
     /// `connectPorts`: the only ports CONNECT may reach (tinyproxy's ConnectPort); empty: any.
     /// `basicAuth`: the user and password the proxy asks for (407 without them).
-    public init(connectPorts: [Int] = [], basicAuth: (user: String, password: String)? = nil) async throws {
+    package init(connectPorts: [Int] = [], basicAuth: (user: String, password: String)? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinyproxy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // A port free on both loopbacks now (a random one was sometimes taken: tinyproxy then
@@ -51,19 +51,19 @@ public final class Tinyproxy: Sendable {
         throw TinyproxyError(description: "tinyproxy is not listening on 127.0.0.1:\(port) after 5 s (running: \(process.isRunning)); its log: \(log.suffix(1000))")
     }
 
-    public struct TinyproxyError: Error, CustomStringConvertible {
-        public let description: String
+    package struct TinyproxyError: Error, CustomStringConvertible {
+        package let description: String
     }
 
     static let path = "/usr/bin/tinyproxy"
-    public static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
+    package static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
     /// tinyproxy's log: one `CONNECT` line per request it took, with the target.
-    public var log: String {
+    package var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("tinyproxy.log"), encoding: .utf8)) ?? ""
     }
 
-    public func stop() {
+    package func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             var status: Int32 = 0

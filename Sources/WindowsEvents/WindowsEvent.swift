@@ -3,33 +3,33 @@ import Wire
 /// One Windows event record as the edge needs it, whatever it was read from (an EVTX file,
 /// event XML, a forwarder's line): the System fields rules look at, and the EventData or
 /// UserData values by name, in the order the record gives them.
-public struct WindowsEvent: Sendable, Equatable {
+package struct WindowsEvent: Sendable, Equatable {
     /// `EventRecordID`: the record's number in its log.
-    public var recordID: UInt64
-    public var eventID: UInt32
-    public var channel: String
+    package var recordID: UInt64
+    package var eventID: UInt32
+    package var channel: String
     /// `Provider/@Name` (or `@EventSourceName` for classic providers that give only that).
-    public var provider: String
-    public var computer: String
+    package var provider: String
+    package var computer: String
     /// `TimeCreated/@SystemTime`, microseconds since the Unix epoch (UTC).
-    public var timeMicroseconds: Int64
+    package var timeMicroseconds: Int64
     /// `Security/@UserID`, the SID the event was logged for (empty when absent).
-    public var userID: String
+    package var userID: String
     /// EventData's `Data` values by their `Name` (unnamed ones as `Data[1]`, `Data[2]`, ...),
     /// or UserData's leaf elements by their element name.
-    public var data: [Field]
+    package var data: [Field]
 
-    public struct Field: Sendable, Equatable {
-        public var name: String
-        public var value: String
+    package struct Field: Sendable, Equatable {
+        package var name: String
+        package var value: String
 
-        public init(name: String, value: String) {
+        package init(name: String, value: String) {
             self.name = name
             self.value = value
         }
     }
 
-    public init(
+    package init(
         recordID: UInt64 = 0, eventID: UInt32 = 0, channel: String = "", provider: String = "",
         computer: String = "", timeMicroseconds: Int64 = 0, userID: String = "", data: [Field] = []
     ) {
@@ -44,18 +44,18 @@ public struct WindowsEvent: Sendable, Equatable {
     }
 
     /// The first value named `name`, if any.
-    public subscript(name: String) -> String? {
+    package subscript(name: String) -> String? {
         data.first { $0.name == name }?.value
     }
 
     /// `TimeCreated` as ISO 8601 UTC with microseconds.
-    public var time: String {
+    package var time: String {
         SyslogTimestamp.iso8601UTC(microseconds: timeMicroseconds)
     }
 
     /// `edge read-evtx --json`: `record_id`, `event_id`, `channel`, `provider`, `computer`,
     /// `time` and `data` (an object of name to value), on one line, without a newline.
-    public func appendJSON(to out: inout [UInt8]) {
+    package func appendJSON(to out: inout [UInt8]) {
         appendJSONHead(to: &out)
         for (i, field) in data.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -85,7 +85,7 @@ public struct WindowsEvent: Sendable, Equatable {
 
     /// `edge read-evtx` without `--json`: the record id, time, channel, event id, provider and
     /// computer, then `name=value` pairs, on one line (control characters shown escaped).
-    public func appendText(to out: inout [UInt8]) {
+    package func appendText(to out: inout [UInt8]) {
         Event.appendDecimal(Int64(truncatingIfNeeded: recordID), to: &out)
         out.append(UInt8(ascii: " "))
         SyslogTimestamp.appendISO8601UTC(microseconds: timeMicroseconds, to: &out)

@@ -10,14 +10,14 @@ import WindowsEvents
 /// account events name the account and its SID), so a later 4732 that gives only the member's
 /// SID (local groups do) names the account as 4720 did, and "created, then made
 /// administrator" can be seen. At most `maxKnownAccounts` are remembered.
-public struct WindowsDetector: Sendable {
-    public let rules: RuleSet
+package struct WindowsDetector: Sendable {
+    package let rules: RuleSet
     private let byEventID: [UInt32: [Int]]
     private var accounts: [String: String] = [:]
 
-    public static let maxKnownAccounts = 4096
+    package static let maxKnownAccounts = 4096
 
-    public init(rules: RuleSet = .builtin) {
+    package init(rules: RuleSet = .builtin) {
         self.rules = rules
         var index: [UInt32: [Int]] = [:]
         for (i, rule) in rules.windowsRules.enumerated() {
@@ -27,14 +27,14 @@ public struct WindowsDetector: Sendable {
     }
 
     /// The event the first applicable rule makes, if any; account names by SID are learnt.
-    public mutating func detect(_ windowsEvent: WindowsEvent) -> Event? {
+    package mutating func detect(_ windowsEvent: WindowsEvent) -> Event? {
         learnAccount(windowsEvent)
         return match(windowsEvent)
     }
 
     /// The event the first applicable rule makes, without learning (the relay's forwarded
     /// events come from many hosts at once).
-    public func match(_ windowsEvent: WindowsEvent) -> Event? {
+    package func match(_ windowsEvent: WindowsEvent) -> Event? {
         guard let candidates = byEventID[windowsEvent.eventID] else { return nil }
         for i in candidates {
             let rule = rules.windowsRules[i]
@@ -84,7 +84,7 @@ public struct WindowsDetector: Sendable {
 
     /// The most a name field carries (Windows account and group names are far shorter; a
     /// value past it is cut on a character boundary, so no event is refused for its size).
-    public static let maxFieldBytes = 512
+    package static let maxFieldBytes = 512
 
     static func clipped(_ value: String) -> String {
         guard value.utf8.count > maxFieldBytes else { return value }
@@ -140,8 +140,8 @@ public struct WindowsDetector: Sendable {
 
 /// Words for the NTSTATUS codes of failed logons (4625, 4776, 4771), from Microsoft's
 /// documentation of event 4625.
-public enum NTStatus {
-    public static func explain(_ code: String) -> String? {
+package enum NTStatus {
+    package static func explain(_ code: String) -> String? {
         switch code.lowercased() {
         case "0xc000005e": "no logon servers available"
         case "0xc0000064": "user name does not exist"

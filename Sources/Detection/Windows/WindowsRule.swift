@@ -18,43 +18,43 @@ import WindowsEvents
 ///
 /// Values compare without regard to case (Windows names do not), and `*` at the start or
 /// end of a value matches any text there (`*$`: machine accounts).
-public struct WindowsRule: Sendable {
-    public var id: String
-    public var eventIDs: [UInt32]
+package struct WindowsRule: Sendable {
+    package var id: String
+    package var eventIDs: [UInt32]
     /// Empty: any channel.
-    public var channel: String
+    package var channel: String
     /// Empty: any provider.
-    public var provider: String
-    public var conditions: [Condition]
-    public var kind: Event.Kind
-    public var outcome: Event.Outcome?
-    public var severity: Event.Severity
+    package var provider: String
+    package var conditions: [Condition]
+    package var kind: Event.Kind
+    package var outcome: Event.Outcome?
+    package var severity: Event.Severity
     /// Fields set to fixed values: used when no named value gives one.
-    public var set: [String: String]
+    package var set: [String: String]
     /// Fields taken from the first of several named values that is present and not `-`.
-    public var map: [String: [String]]
+    package var map: [String: [String]]
 
     /// Fields a Windows rule may fill.
-    public static let settableFields: Set<String> = [
+    package static let settableFields: Set<String> = [
         "user", "target_user", "group", "source_ip", "source_port", "method", "logon_type",
     ]
 
-    public struct Condition: Sendable {
+    package struct Condition: Sendable {
         /// The value's name (EventData `Name`, or a UserData element).
-        public var field: String
-        public var values: [ValuePattern]
+        package var field: String
+        package var values: [ValuePattern]
         /// `unless`: the rule does not apply when the value matches.
-        public var negated: Bool
+        package var negated: Bool
     }
 
     /// A value to compare with: exact, or with `*` at its start, its end or both.
-    public struct ValuePattern: Sendable {
+    package struct ValuePattern: Sendable {
         enum Shape: Sendable { case exact, prefix, suffix, contains, any }
         let shape: Shape
         /// Lowercased, without the stars.
         let text: String
 
-        public init(_ pattern: String) {
+        package init(_ pattern: String) {
             let lower = pattern.lowercased()
             let leading = lower.hasPrefix("*")
             let trailing = lower.count > 1 && lower.hasSuffix("*")

@@ -7,62 +7,62 @@ import Yams
 
 /// The edge's configuration, from YAML. Every field has a default but `edge_id`, the key
 /// and the relay address. docs/configuration.md describes each field.
-public struct EdgeConfiguration: Sendable {
-    public enum Transport: String, Sendable { case udp, tcp }
+package struct EdgeConfiguration: Sendable {
+    package enum Transport: String, Sendable { case udp, tcp }
 
-    public struct Relay: Sendable {
-        public var transport: Transport = .udp
+    package struct Relay: Sendable {
+        package var transport: Transport = .udp
         /// `host:port` or `[v6]:port`; frames go to the first that works.
-        public var addresses: [(host: String, port: Int)] = []
+        package var addresses: [(host: String, port: Int)] = []
         /// UDP: send each datagram this many times (lossy or one-way links).
-        public var redundancy = 1
+        package var redundancy = 1
         /// Largest syslog message; default 1,400 over UDP, 8,000 over TCP.
-        public var budgetBytes: Int?
-        public var seal = false
+        package var budgetBytes: Int?
+        package var seal = false
     }
 
-    public struct Batch: Sendable {
-        public var maxEvents = 64
-        public var maxDelayMilliseconds = 200
+    package struct Batch: Sendable {
+        package var maxEvents = 64
+        package var maxDelayMilliseconds = 200
     }
 
-    public struct Spool: Sendable {
-        public var maxBytes = 64 << 20
+    package struct Spool: Sendable {
+        package var maxBytes = 64 << 20
         /// TCP: frames written in this window before a disconnect are sent again.
-        public var resendWindowSeconds = 30
+        package var resendWindowSeconds = 30
     }
 
-    public struct Journal: Sendable {
+    package struct Journal: Sendable {
         /// JSON lines of every event detected; nil turns it off.
-        public var path: String?
-        public var maxBytes = 10 << 20
-        public var keep = 3
+        package var path: String?
+        package var maxBytes = 10 << 20
+        package var keep = 3
     }
 
-    public var edgeID: EdgeID
-    public var key: SecretSource
-    public var hostname: String
-    public var relay = Relay()
-    public var files: [String] = []
+    package var edgeID: EdgeID
+    package var key: SecretSource
+    package var hostname: String
+    package var relay = Relay()
+    package var files: [String] = []
     /// Windows event logs (EVTX files) to follow.
-    public var evtxFiles: [String] = []
+    package var evtxFiles: [String] = []
     /// Windows event log channels (`Security`, `System`) to subscribe to: the Windows build.
-    public var eventLogChannels: [String] = []
+    package var eventLogChannels: [String] = []
     /// Follow the journal; `journalFile` reads a journal file or directory instead of the
     /// system journal.
-    public var followJournal = false
-    public var journalFile: String?
-    public var startAt: FileTail.StartAt = .end
-    public var ruleFiles: [String] = []
-    public var batch = Batch()
-    public var spool = Spool()
-    public var heartbeatSeconds = 30
-    public var stateDirectory = "/var/lib/edge"
-    public var journal = Journal()
-    public var timeZone: TimeZone = .current
+    package var followJournal = false
+    package var journalFile: String?
+    package var startAt: FileTail.StartAt = .end
+    package var ruleFiles: [String] = []
+    package var batch = Batch()
+    package var spool = Spool()
+    package var heartbeatSeconds = 30
+    package var stateDirectory = "/var/lib/edge"
+    package var journal = Journal()
+    package var timeZone: TimeZone = .current
 
     /// Reads the edge key from its source.
-    public func readKey() throws -> EdgeKey {
+    package func readKey() throws -> EdgeKey {
         let text: String
         do {
             text = try key.read()
@@ -78,7 +78,7 @@ public struct EdgeConfiguration: Sendable {
 
     /// Parses and checks `yaml`; throws `ConfigurationProblems` listing every mistake with
     /// its line.
-    public static func parse(_ yaml: String, origin: String) throws -> EdgeConfiguration {
+    package static func parse(_ yaml: String, origin: String) throws -> EdgeConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "edge_id", "key", "key_file", "key_env", "hostname", "relay", "sources", "start_at", "rules", "batch", "spool",
@@ -227,7 +227,7 @@ public struct EdgeConfiguration: Sendable {
         return configuration
     }
 
-    public static func load(file path: String) throws -> EdgeConfiguration {
+    package static func load(file path: String) throws -> EdgeConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             var p = ConfigurationProblems(origin: path)
             p.add(nil, "cannot read the file")
@@ -237,7 +237,7 @@ public struct EdgeConfiguration: Sendable {
     }
 
     /// The budget per syslog message for this transport.
-    public var budgetBytes: Int {
+    package var budgetBytes: Int {
         relay.budgetBytes ?? (relay.transport == .udp ? Envelope.udpBudgetBytes : Envelope.tcpBudgetBytes)
     }
 

@@ -8,7 +8,7 @@ import WindowsEvents
 /// On Windows this is `WindowsEventLog` (EvtSubscribe and EvtRender; untested here, see
 /// docs/windows.md). Everything after "an XML string arrived" is `EventLogSource`, shared
 /// by every platform and tested with a scripted subscription.
-public protocol EventLogSubscription: Sendable {
+package protocol EventLogSubscription: Sendable {
     /// Follows `channel` until `sink.isStopped`, handing each event's XML to `sink.deliver`
     /// in the order the channel holds them.
     ///
@@ -28,8 +28,8 @@ public protocol EventLogSubscription: Sendable {
 
 /// The subscription this platform has: the Windows Event Log on Windows, none elsewhere
 /// (there, the edge follows EVTX files instead: `sources: [{evtx: PATH}]`).
-public enum EventLogSubscriptions {
-    public static var native: (any EventLogSubscription)? {
+package enum EventLogSubscriptions {
+    package static var native: (any EventLogSubscription)? {
         #if os(Windows)
         WindowsEventLog()
         #else
@@ -48,13 +48,13 @@ public enum EventLogSubscriptions {
 /// bookmark saved with the last spooled frame.
 ///
 /// An NSCondition, not a Mutex: the subscription's thread waits on it for room.
-public final class EventLogSource: @unchecked Sendable {
-    public let channel: String
+package final class EventLogSource: @unchecked Sendable {
+    package let channel: String
     /// Events parsed and waiting for the reader.
-    public static let maxQueued = 1024
+    package static let maxQueued = 1024
     /// Larger renderings are dropped and counted (Windows caps a record at 64 KiB of binary
     /// XML; rendered, that is well under this).
-    public static let maxEventBytes = 1 << 20
+    package static let maxEventBytes = 1 << 20
 
     private let subscription: any EventLogSubscription
     private let fromOldest: Bool
@@ -73,23 +73,23 @@ public final class EventLogSource: @unchecked Sendable {
     private var counts = Counts()
     private var detector: WindowsDetector
 
-    public struct Counts: Sendable, Equatable {
+    package struct Counts: Sendable, Equatable {
         /// Times the subscription was started again after it failed or ended.
-        public var restarts = 0
+        package var restarts = 0
         /// Renderings that held no event, or one cut off.
-        public var malformed = 0
+        package var malformed = 0
         /// Renderings over `maxEventBytes`.
-        public var overlong = 0
+        package var overlong = 0
         /// Records missed: ids skipped between one event and the next (the log wrapped or
         /// was cleared while the edge was stopped or behind).
-        public var missed: UInt64 = 0
+        package var missed: UInt64 = 0
         /// The last failure, for heartbeats.
-        public var lastError: String?
+        package var lastError: String?
     }
 
     /// `cursor` from the state file (a bookmark); none, or one that is not a bookmark, means
     /// where `startAt` says.
-    public init(channel: String, cursor: String?, startAt: FileTail.StartAt, rules: RuleSet, subscription: any EventLogSubscription, wake: @escaping @Sendable () -> Void) {
+    package init(channel: String, cursor: String?, startAt: FileTail.StartAt, rules: RuleSet, subscription: any EventLogSubscription, wake: @escaping @Sendable () -> Void) {
         self.channel = channel
         self.subscription = subscription
         self.wake = wake
@@ -103,12 +103,12 @@ public final class EventLogSource: @unchecked Sendable {
     }
 
     /// The source's name in the state file and heartbeats.
-    public var name: String { Self.name(channel: channel) }
-    public static func name(channel: String) -> String { "eventlog:\(channel)" }
+    package var name: String { Self.name(channel: channel) }
+    package static func name(channel: String) -> String { "eventlog:\(channel)" }
 
     // MARK: The subscription's side
 
-    public var isStopped: Bool {
+    package var isStopped: Bool {
         lock.lock()
         defer { lock.unlock() }
         return stopped
@@ -116,7 +116,7 @@ public final class EventLogSource: @unchecked Sendable {
 
     /// One event's XML. Waits while the queue is full; false once the source is stopping.
     @discardableResult
-    public func deliver(_ xml: UnsafeBufferPointer<UInt8>) -> Bool {
+    package func deliver(_ xml: UnsafeBufferPointer<UInt8>) -> Bool {
         guard xml.count <= Self.maxEventBytes else { return discardOverlong() }
         var damaged = 0
         var events: [WindowsEvent] = []
@@ -144,14 +144,14 @@ public final class EventLogSource: @unchecked Sendable {
 
     /// An event too large to render or deliver: counted, and passed.
     @discardableResult
-    public func discardOverlong() -> Bool {
+    package func discardOverlong() -> Bool {
         lock.lock()
         defer { lock.unlock() }
         counts.overlong += 1
         return !stopped
     }
 
-    public func deliver(_ xml: String) -> Bool {
+    package func deliver(_ xml: String) -> Bool {
         var copy = xml
         return copy.withUTF8 { deliver($0) }
     }
@@ -160,7 +160,7 @@ public final class EventLogSource: @unchecked Sendable {
 
     /// Starts the subscription's thread; it runs the subscription again a second after it
     /// fails or ends, from the bookmark after the last event delivered, until `stop()`.
-    public func start() {
+    package func start() {
         lock.lock()
         defer { lock.unlock() }
         guard !stopped, !supervised else { return }
@@ -170,7 +170,7 @@ public final class EventLogSource: @unchecked Sendable {
         thread.start()
     }
 
-    public func stop() {
+    package func stop() {
         lock.lock()
         stopped = true
         lock.broadcast()
@@ -214,7 +214,7 @@ public final class EventLogSource: @unchecked Sendable {
     }
 
     /// The events waiting, with the bookmark after each; at most `limit`.
-    public func read(limit: Int) -> [(WindowsEvent, String)] {
+    package func read(limit: Int) -> [(WindowsEvent, String)] {
         lock.lock()
         defer { lock.unlock() }
         let end = min(queue.count, head + max(0, limit))
@@ -232,30 +232,30 @@ public final class EventLogSource: @unchecked Sendable {
         return taken.map { ($0.event, $0.bookmark) }
     }
 
-    public func detect(_ record: WindowsEvent) -> Event? {
+    package func detect(_ record: WindowsEvent) -> Event? {
         detector.detect(record)
     }
 
     /// The bookmark after the last event handed to the reader.
-    public var position: String? {
+    package var position: String? {
         lock.lock()
         defer { lock.unlock() }
         return handedOn
     }
 
-    public var counters: Counts {
+    package var counters: Counts {
         lock.lock()
         defer { lock.unlock() }
         return counts
     }
 
-    public var state: String {
+    package var state: String {
         lock.lock()
         defer { lock.unlock() }
         return running ? "following" : "waiting"
     }
 
-    public var detail: String {
+    package var detail: String {
         lock.lock()
         defer { lock.unlock() }
         var text = lastRecordID.map { "record \($0)" } ?? "no record yet"
@@ -269,7 +269,7 @@ public final class EventLogSource: @unchecked Sendable {
     // MARK: Bookmarks
 
     /// A bookmark as Windows renders one (`EvtRender` of a bookmark), for `EvtCreateBookmark`.
-    public static func bookmark(channel: String, recordID: UInt64) -> String {
+    package static func bookmark(channel: String, recordID: UInt64) -> String {
         var escaped = ""
         for c in channel.unicodeScalars {
             switch c {
@@ -288,7 +288,7 @@ public final class EventLogSource: @unchecked Sendable {
 
     /// The record id a bookmark names; nil for anything else (a damaged state file must not
     /// make the subscription fail at every start).
-    public static func recordID(inBookmark text: String) -> UInt64? {
+    package static func recordID(inBookmark text: String) -> UInt64? {
         guard text.utf8.count <= 4096, text.hasPrefix("<BookmarkList>"), text.hasSuffix("</BookmarkList>"),
             let start = text.range(of: " RecordId='")
         else { return nil }

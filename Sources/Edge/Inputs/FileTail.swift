@@ -4,16 +4,16 @@ import Platform
 /// Where a follower stands in a file: which file (device and inode, and a fingerprint of
 /// its first bytes, since inodes are reused), and the offset just after the last complete
 /// line handed on. Persisted, it lets a restart resume exactly there.
-public struct FileCheckpoint: Codable, Hashable, Sendable {
-    public var path: String
-    public var device: UInt64
-    public var inode: UInt64
-    public var offset: Int64
+package struct FileCheckpoint: Codable, Hashable, Sendable {
+    package var path: String
+    package var device: UInt64
+    package var inode: UInt64
+    package var offset: Int64
     /// FNV-1a of the first `fingerprintBytes` bytes of the file.
-    public var fingerprint: UInt64
-    public var fingerprintBytes: Int
+    package var fingerprint: UInt64
+    package var fingerprintBytes: Int
 
-    public init(path: String, device: UInt64, inode: UInt64, offset: Int64, fingerprint: UInt64, fingerprintBytes: Int) {
+    package init(path: String, device: UInt64, inode: UInt64, offset: Int64, fingerprint: UInt64, fingerprintBytes: Int) {
         self.path = path
         self.device = device
         self.inode = inode
@@ -32,25 +32,25 @@ public struct FileCheckpoint: Codable, Hashable, Sendable {
 /// (held until their newline arrives; a rotated file's unterminated last line is handed on
 /// when the file is left). Synchronous and free of timers: the caller decides when to look
 /// (FileWatcher wakes it on inotify events).
-public final class FileTail {
-    public struct Line: Sendable {
-        public var bytes: [UInt8]
+package final class FileTail {
+    package struct Line: Sendable {
+        package var bytes: [UInt8]
         /// The file it came from (a rotated file's name when drained from it).
-        public var path: String
+        package var path: String
         /// Where to resume after this line.
-        public var checkpoint: FileCheckpoint
+        package var checkpoint: FileCheckpoint
     }
 
-    public enum StartAt: String, Sendable, Codable {
+    package enum StartAt: String, Sendable, Codable {
         /// First run: only lines written from now on.
         case end
         /// First run: the whole file.
         case beginning
     }
 
-    public let path: String
+    package let path: String
     /// Longest line kept; the rest of a longer line is dropped (and counted).
-    public let maxLineBytes: Int
+    package let maxLineBytes: Int
     static let fingerprintSpan = 256
 
     private var file: ReadableFile?
@@ -67,25 +67,25 @@ public final class FileTail {
     private var pendingStart: (checkpoint: FileCheckpoint?, startAt: StartAt)?
 
     /// Lines dropped or cut because they were longer than `maxLineBytes`.
-    public private(set) var overlongLines = 0
+    package private(set) var overlongLines = 0
     /// Times the file was found rotated or truncated.
-    public private(set) var rotations = 0
+    package private(set) var rotations = 0
     /// Human-readable state for heartbeats: `following`, `waiting` (no file yet).
-    public var state: String { file != nil ? "following" : (notRegular ? "not a regular file" : "waiting") }
+    package var state: String { file != nil ? "following" : (notRegular ? "not a regular file" : "waiting") }
 
     /// The path names something other than a regular file (a FIFO, a device, a socket): it
     /// is not read. Opening a FIFO for reading blocks until someone writes to it, so any
     /// local user who could put one at a log path could stall the edge.
-    public private(set) var notRegular = false
+    package private(set) var notRegular = false
 
-    public init(path: String, checkpoint: FileCheckpoint?, startAt: StartAt, maxLineBytes: Int = 64 * 1024) {
+    package init(path: String, checkpoint: FileCheckpoint?, startAt: StartAt, maxLineBytes: Int = 64 * 1024) {
         self.path = path
         self.maxLineBytes = maxLineBytes
         pendingStart = (checkpoint?.path == path ? checkpoint : nil, startAt)
     }
 
     /// The position after the last line handed on, or nil before the file was ever opened.
-    public var checkpoint: FileCheckpoint? {
+    package var checkpoint: FileCheckpoint? {
         guard file != nil || inode != 0 else { return nil }
         return FileCheckpoint(
             path: path, device: device, inode: inode, offset: readOffset - Int64(partial.count),
@@ -93,7 +93,7 @@ public final class FileTail {
     }
 
     /// Reads everything new, at most about `maxBytes`; returns the complete lines.
-    public func read(maxBytes: Int = 1 << 20) -> [Line] {
+    package func read(maxBytes: Int = 1 << 20) -> [Line] {
         var lines: [Line] = []
         if let start = pendingStart {
             guard open(start.checkpoint, start.startAt, into: &lines) else { return lines }

@@ -7,12 +7,12 @@ import Glibc
 /// deleted), a wake-up is requested, or the timeout passes. inotify where the kernel has
 /// it: no CPU spent while nothing happens. Elsewhere it falls back to sleeping for the
 /// timeout (a slow poll).
-public final class FileWatcher: @unchecked Sendable {
+package final class FileWatcher: @unchecked Sendable {
     private let inotify: Int32
     private var pipe: (read: Int32, write: Int32) = (-1, -1)
-    public let usesInotify: Bool
+    package let usesInotify: Bool
 
-    public init(directories: [String]) {
+    package init(directories: [String]) {
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         inotify = fd
         var watched = 0
@@ -38,13 +38,13 @@ public final class FileWatcher: @unchecked Sendable {
     }
 
     /// Ends a `wait` early, from any thread.
-    public func wake() {
+    package func wake() {
         var byte: UInt8 = 1
         _ = Glibc.write(pipe.write, &byte, 1)
     }
 
     /// Returns when something may have changed, or after `timeout`.
-    public func wait(timeout: Duration) {
+    package func wait(timeout: Duration) {
         let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var fds = [pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0)]
         if usesInotify { fds.append(pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)) }
@@ -61,15 +61,15 @@ public final class FileWatcher: @unchecked Sendable {
 #else
 /// Sleeps until a wake-up is requested or the timeout passes: a slow poll of the files, for
 /// platforms without inotify (Windows, where event log channels wake the reader themselves).
-public final class FileWatcher: @unchecked Sendable {
+package final class FileWatcher: @unchecked Sendable {
     private let condition = NSCondition()
     private var woken = false
-    public let usesInotify = false
+    package let usesInotify = false
 
-    public init(directories: [String]) {}
+    package init(directories: [String]) {}
 
     /// Ends a `wait` early, from any thread.
-    public func wake() {
+    package func wake() {
         condition.lock()
         woken = true
         condition.signal()
@@ -77,7 +77,7 @@ public final class FileWatcher: @unchecked Sendable {
     }
 
     /// Returns when woken, or after `timeout`.
-    public func wait(timeout: Duration) {
+    package func wait(timeout: Duration) {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let deadline = Date().addingTimeInterval(max(0, seconds))
         condition.lock()

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// Follows the systemd journal through `journalctl --follow --output=json`, from a persisted
 /// cursor, filtered to the auth and authpriv facilities (where sshd, sudo, su, login,
@@ -10,19 +11,19 @@ import Foundation
 ///
 /// An NSCondition, not a Mutex, guards the state: the pipe's reader waits on it for room
 /// (back-pressure), which a Mutex cannot do.
-public final class JournalSource: @unchecked Sendable {
-    public struct Entry: Sendable {
-        public var program: String
-        public var pid: Int64?
-        public var host: String?
-        public var timeMicroseconds: Int64?
-        public var message: String
-        public var cursor: String
+package final class JournalSource: @unchecked Sendable {
+    package struct Entry: Sendable {
+        package var program: String
+        package var pid: Int64?
+        package var host: String?
+        package var timeMicroseconds: Int64?
+        package var message: String
+        package var cursor: String
     }
 
     /// A journal file or directory instead of the system journal (tests, exported journals).
-    public let file: String?
-    public let journalctl: String
+    package let file: String?
+    package let journalctl: String
     private let lock = NSCondition()
     private var buffer: [UInt8] = []
     private var generation: UInt64 = 0
@@ -32,7 +33,9 @@ public final class JournalSource: @unchecked Sendable {
     /// is searched once, not again from its start at every wake-up.
     private var searchedWithoutNewline = 0
     private var cursor: String?
-    private var process: Process?
+    #if os(Linux)
+    private var process: ChildProcess?
+    #endif
     private var stopped = false
     private var supervised = false
     private let startAtEnd: Bool
@@ -41,20 +44,20 @@ public final class JournalSource: @unchecked Sendable {
     private var malformedCount = 0
 
     /// Times journalctl was started again after it ended (or could not start).
-    public var restarts: Int {
+    package var restarts: Int {
         lock.lock()
         defer { lock.unlock() }
         return restartCount
     }
 
     /// Lines that were not journal entries, and entries over `maxBuffered` skipped.
-    public var malformed: Int {
+    package var malformed: Int {
         lock.lock()
         defer { lock.unlock() }
         return malformedCount
     }
 
-    public init(file: String?, cursor: String?, startAt: FileTail.StartAt, journalctl: String = "/usr/bin/journalctl", wake: @escaping @Sendable () -> Void) {
+    package init(file: String?, cursor: String?, startAt: FileTail.StartAt, journalctl: String = "/usr/bin/journalctl", wake: @escaping @Sendable () -> Void) {
         self.file = file
         self.cursor = cursor
         self.journalctl = journalctl
@@ -62,19 +65,23 @@ public final class JournalSource: @unchecked Sendable {
         self.wake = wake
     }
 
-    public var name: String { Self.name(file: file) }
+    package var name: String { Self.name(file: file) }
 
     /// The source's name in the state file and heartbeats.
-    public static func name(file: String?) -> String { file.map { "journald:\($0)" } ?? "journald" }
+    package static func name(file: String?) -> String { file.map { "journald:\($0)" } ?? "journald" }
 
-    public var state: String {
+    package var state: String {
         lock.lock()
         defer { lock.unlock() }
+        #if os(Linux)
         return process?.isRunning == true ? "following" : "waiting"
+        #else
+        return "waiting"
+        #endif
     }
 
     /// The cursor after the last entry handed on.
-    public var position: String? {
+    package var position: String? {
         lock.lock()
         defer { lock.unlock() }
         return cursor
@@ -82,7 +89,7 @@ public final class JournalSource: @unchecked Sendable {
 
     /// Starts following: a thread of its own runs journalctl, and runs it again a second after
     /// it ends or fails to start, from the last cursor, until `stop()`.
-    public func start() {
+    package func start() {
         lock.lock()
         defer { lock.unlock() }
         guard !stopped, !supervised else { return }
@@ -92,16 +99,19 @@ public final class JournalSource: @unchecked Sendable {
 
     private func supervise() {
         runRestartingEverySecond(on: lock, isStopped: { stopped }, restarted: { restartCount += 1 }) {
+            #if os(Linux)
             if let p = launch() { p.waitUntilExit() }
             lock.lock()
             process = nil
             lock.unlock()
+            #endif
         }
     }
 
     /// Starts journalctl from the cursor, with a reader thread on its output; nil when it
     /// cannot start (or the source is stopping).
-    private func launch() -> Process? {
+    private func launch() -> ChildProcess? {
+        #if os(Linux)
         lock.lock()
         defer { lock.unlock() }
         guard !stopped else { return nil }
@@ -112,8 +122,6 @@ public final class JournalSource: @unchecked Sendable {
         searchedWithoutNewline = 0
         generation &+= 1
         lock.broadcast()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: journalctl)
         var arguments = ["--follow", "--output=json", "--no-pager", "--all", "SYSLOG_FACILITY=4", "SYSLOG_FACILITY=10"]
         if let file { arguments.insert("--file=\(file)", at: 0) }
         if let cursor {
@@ -121,29 +129,14 @@ public final class JournalSource: @unchecked Sendable {
         } else if startAtEnd {
             arguments.append("--lines=0")
         }
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do {
-            try p.run()
-        } catch {
-            return nil
-        }
+        guard let p = ChildProcess(path: journalctl, arguments: arguments) else { return nil }
         process = p
-        let handle = pipe.fileHandleForReading
         let generation = generation
         Thread.detachNewThread { [weak self] in
-            defer { try? handle.close() }
             var chunk = [UInt8](repeating: 0, count: 64 << 10)
             while let self, self.waitForRoom(generation) {
-                #if os(Linux)
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(p.output, $0.baseAddress, $0.count) }
                 if n < 0, errno == EINTR { continue }
-                #else
-                // journald is Linux's; configuration refuses it elsewhere.
-                let n = 0
-                #endif
                 guard n > 0 else { return }
                 self.lock.lock()
                 if self.generation == generation { self.buffer.append(contentsOf: chunk[..<n]) }
@@ -152,6 +145,10 @@ public final class JournalSource: @unchecked Sendable {
             }
         }
         return p
+        #else
+        // journald is Linux's; configuration refuses it elsewhere.
+        return nil
+        #endif
     }
 
     /// Blocks the pipe's reader while `maxBuffered` bytes wait to be read: journalctl then
@@ -176,18 +173,22 @@ public final class JournalSource: @unchecked Sendable {
         return buffer.count
     }
 
-    public func stop() {
+    package func stop() {
         lock.lock()
         stopped = true
         lock.broadcast()
+        #if os(Linux)
         let p = process
+        #endif
         lock.unlock()
+        #if os(Linux)
         p?.terminate()
+        #endif
     }
 
     /// Entries received since the last call, at most about `maxRead` bytes of them. An entry
     /// longer than `maxBuffered` is skipped whole and counted in `malformed`.
-    public func read() -> [Entry] {
+    package func read() -> [Entry] {
         lock.lock()
         if skipping {
             guard let lf = buffer.firstIndex(of: 0x0A) else {

@@ -12,8 +12,8 @@ import WindowsEvents
 ///
 /// Reading the Security channel needs an administrator, SYSTEM, or a member of the "Event Log
 /// Readers" group.
-public struct WindowsEventLog: EventLogSubscription {
-    public init() {}
+package struct WindowsEventLog: EventLogSubscription {
+    package init() {}
 
     struct Failure: Error, CustomStringConvertible {
         let call: String
@@ -32,7 +32,7 @@ public struct WindowsEventLog: EventLogSubscription {
     static let waitObject0: DWORD = 0
     static let waitTimeout: DWORD = 258
 
-    public func follow(channel: String, after bookmark: String?, fromOldest: Bool, into sink: EventLogSource) throws {
+    package func follow(channel: String, after bookmark: String?, fromOldest: Bool, into sink: EventLogSource) throws {
         // Manual reset, signalled at first: EvtNext is tried once before the first wait.
         guard let signal = CreateEventW(nil, true, true, nil) else { throw Failure(call: "CreateEventW", code: GetLastError()) }
         defer { CloseHandle(signal) }
@@ -136,7 +136,7 @@ public struct WindowsEventLog: EventLogSubscription {
         throw Failure(call: "EvtRender", code: Self.insufficientBuffer)
     }
 
-    public func newestRecordID(channel: String) throws -> UInt64? {
+    package func newestRecordID(channel: String) throws -> UInt64? {
         let query = channel.withCString(encodedAs: UTF16.self) { path in
             "*".withCString(encodedAs: UTF16.self) { q in
                 EvtQuery(nil, path, q, DWORD(EvtQueryChannelPath.rawValue) | DWORD(EvtQueryReverseDirection.rawValue))

@@ -1,8 +1,8 @@
 import Synchronization
 
 /// The edge's counters, reported in every heartbeat.
-public final class EdgeCounters: Sendable {
-    public enum Name: String, Sendable, CaseIterable {
+package final class EdgeCounters: Sendable {
+    package enum Name: String, Sendable, CaseIterable {
         case linesRead = "lines_read"
         case events
         case framesBuilt = "frames_built"
@@ -18,15 +18,15 @@ public final class EdgeCounters: Sendable {
 
     private let values = Mutex<[Name: UInt64]>([:])
 
-    public init() {}
+    package init() {}
 
-    public func add(_ name: Name, _ amount: Int = 1) {
+    package func add(_ name: Name, _ amount: Int = 1) {
         values.withLock { $0[name, default: 0] += UInt64(amount) }
     }
 
-    public subscript(name: Name) -> UInt64 { values.withLock { $0[name] ?? 0 } }
+    package subscript(name: Name) -> UInt64 { values.withLock { $0[name] ?? 0 } }
 
-    public func snapshot() -> [String: UInt64] {
+    package func snapshot() -> [String: UInt64] {
         values.withLock { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }
     }
 }

@@ -18,7 +18,7 @@ import Wire
 /// A deliberate exception to "no waiting on futures": each UDP datagram's write is awaited
 /// (`.get()`) before the frame leaves the spool, so a frame is deleted only once the kernel
 /// took all its packets; the sender is one task, and UDP writes complete at once.
-public final class EdgeSender: Service, Sendable {
+package final class EdgeSender: Service, Sendable {
     let configuration: EdgeConfiguration
     let spool: Spool
     let key: EdgeKey
@@ -26,9 +26,9 @@ public final class EdgeSender: Service, Sendable {
     let logger: Logger
     let doorbell = Doorbell()
     private let heartbeats = Mutex<[Frame]>([])
-    public let counters = EdgeCounters()
+    package let counters = EdgeCounters()
 
-    public init(configuration: EdgeConfiguration, spool: Spool, key: EdgeKey, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    package init(configuration: EdgeConfiguration, spool: Spool, key: EdgeKey, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.configuration = configuration
         self.spool = spool
         self.key = key
@@ -37,10 +37,10 @@ public final class EdgeSender: Service, Sendable {
     }
 
     /// New frames are in the spool.
-    public func spooled() { doorbell.ring() }
+    package func spooled() { doorbell.ring() }
 
     /// Sends a heartbeat when it can (dropped if the relay is unreachable: a later one says more).
-    public func send(heartbeat: Frame) {
+    package func send(heartbeat: Frame) {
         heartbeats.withLock {
             $0.append(heartbeat)
             if $0.count > 4 { $0.removeFirst($0.count - 4) }
@@ -48,7 +48,7 @@ public final class EdgeSender: Service, Sendable {
         doorbell.ring()
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let packetizer = Packetizer(edgeID: configuration.edgeID, key: key)
         let envelope = Envelope(hostname: configuration.hostname)
         // On shutdown, wake the loop so it sees it at once instead of at its next timeout.

@@ -8,27 +8,27 @@ import Wire
 /// written before the state file, it lets a crash between the two resume exactly.
 ///
 /// Bounded: past `maxBytes` the oldest frames are dropped, and counted.
-public final class Spool: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var epoch: UInt32
-        public var sequence: UInt64
-        public var kind: UInt8
-        public var flags: UInt8
-        public var dictionary: UInt8
-        public var payload: [UInt8]
-        public var checkpoints: [String: FileCheckpoint]
-        public var cursors: [String: String]
-        public var savedAtMicroseconds: Int64
+package final class Spool: Sendable {
+    package struct Entry: Sendable, Equatable {
+        package var epoch: UInt32
+        package var sequence: UInt64
+        package var kind: UInt8
+        package var flags: UInt8
+        package var dictionary: UInt8
+        package var payload: [UInt8]
+        package var checkpoints: [String: FileCheckpoint]
+        package var cursors: [String: String]
+        package var savedAtMicroseconds: Int64
 
-        public func frame(edgeID: EdgeID, sendTimeMilliseconds: Int64) -> Frame {
+        package func frame(edgeID: EdgeID, sendTimeMilliseconds: Int64) -> Frame {
             Frame(
                 kind: FrameKind(rawValue: kind), flags: FrameFlags(rawValue: flags), dictionaryID: dictionary, edgeID: edgeID,
                 epoch: epoch, sequence: sequence, sendTimeMilliseconds: sendTimeMilliseconds, payload: payload)
         }
     }
 
-    public let directory: String
-    public let maxBytes: Int
+    package let directory: String
+    package let maxBytes: Int
     private struct State {
         /// Bytes of each spooled frame's file, by name.
         var sizes: [String: Int] = [:]
@@ -41,11 +41,11 @@ public final class Spool: Sendable {
     private let state = Mutex(State())
 
     /// Frames dropped to stay within `maxBytes`.
-    public var dropped: Int { state.withLock { $0.dropped } }
+    package var dropped: Int { state.withLock { $0.dropped } }
     /// Spooled frames that could not be read back (a damaged file) and were removed.
-    public var unreadable: Int { state.withLock { $0.unreadable } }
+    package var unreadable: Int { state.withLock { $0.unreadable } }
 
-    public init(directory: String, maxBytes: Int) throws {
+    package init(directory: String, maxBytes: Int) throws {
         self.directory = directory
         self.maxBytes = maxBytes
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -69,7 +69,7 @@ public final class Spool: Sendable {
     }
 
     /// Writes `frame` durably; drops the oldest entries beyond the bound.
-    public func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], cursors: [String: String] = [:], savedAtMicroseconds: Int64) throws {
+    package func add(_ frame: Frame, checkpoints: [String: FileCheckpoint], cursors: [String: String] = [:], savedAtMicroseconds: Int64) throws {
         let entry = Entry(
             epoch: frame.epoch, sequence: frame.sequence, kind: frame.kind.rawValue, flags: frame.flags.rawValue,
             dictionary: frame.dictionaryID, payload: frame.payload, checkpoints: checkpoints, cursors: cursors,
@@ -93,13 +93,13 @@ public final class Spool: Sendable {
     }
 
     /// Names of the spooled frames, oldest first.
-    public func names() -> [String] {
+    package func names() -> [String] {
         state.withLock { $0.sizes.keys.sorted() }
     }
 
     /// The entry spooled under `name`; nil when it is gone or cannot be read (then it is
     /// removed and counted in `unreadable`).
-    public func entry(_ name: String) -> Entry? {
+    package func entry(_ name: String) -> Entry? {
         guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }
         guard let entry = SpoolFile.decode(Array(data)) else {
             state.withLock { $0.unreadable += 1 }
@@ -109,22 +109,22 @@ public final class Spool: Sendable {
         return entry
     }
 
-    public func remove(_ name: String) {
+    package func remove(_ name: String) {
         state.withLock { s in s.total -= s.sizes.removeValue(forKey: name) ?? 0 }
         try? FileManager.default.removeItem(atPath: directory + "/" + name)
     }
 
-    public var count: Int { state.withLock { $0.sizes.count } }
+    package var count: Int { state.withLock { $0.sizes.count } }
 
-    public var bytes: Int { state.withLock { $0.total } }
+    package var bytes: Int { state.withLock { $0.total } }
 
     /// The highest epoch among the spooled frames (from their names), if any.
-    public var newestEpoch: UInt32? {
+    package var newestEpoch: UInt32? {
         names().compactMap { UInt32($0.prefix(10)) }.max()
     }
 
     /// The newest entry's positions, for resuming after a crash.
-    public func newestPositions() -> (checkpoints: [String: FileCheckpoint], cursors: [String: String], savedAtMicroseconds: Int64)? {
+    package func newestPositions() -> (checkpoints: [String: FileCheckpoint], cursors: [String: String], savedAtMicroseconds: Int64)? {
         guard let last = names().last, let entry = entry(last) else { return nil }
         return (entry.checkpoints, entry.cursors, entry.savedAtMicroseconds)
     }

@@ -3,20 +3,20 @@ import Wire
 
 /// What the edge remembers across restarts: its last boot epoch and where each source
 /// stands. Kept in `<state>/state.json`, replaced atomically.
-public struct EdgeState: Codable, Sendable, Equatable {
-    public var epoch: UInt32 = 0
-    public var checkpoints: [String: FileCheckpoint] = [:]
+package struct EdgeState: Codable, Sendable, Equatable {
+    package var epoch: UInt32 = 0
+    package var checkpoints: [String: FileCheckpoint] = [:]
     /// journald cursors by source name.
-    public var cursors: [String: String] = [:]
+    package var cursors: [String: String] = [:]
     /// When these checkpoints were taken, in microseconds: the newest of the state file and
     /// the spooled frames wins at start.
-    public var savedAtMicroseconds: Int64 = 0
+    package var savedAtMicroseconds: Int64 = 0
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey { case epoch, checkpoints, cursors, savedAtMicroseconds }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epoch = try c.decode(UInt32.self, forKey: .epoch)
         checkpoints = try c.decodeIfPresent([String: FileCheckpoint].self, forKey: .checkpoints) ?? [:]
@@ -24,14 +24,14 @@ public struct EdgeState: Codable, Sendable, Equatable {
         savedAtMicroseconds = try c.decodeIfPresent(Int64.self, forKey: .savedAtMicroseconds) ?? 0
     }
 
-    public static func load(directory: String) -> EdgeState {
+    package static func load(directory: String) -> EdgeState {
         load(directory: directory).state
     }
 
     /// The state, and whether a state file was there but could not be read. An unreadable
     /// file is moved aside (`state.json.unreadable-<time>`, for whoever investigates) and
     /// reported by the caller: positions are lost, and the epoch must still never go back.
-    public static func load(directory: String, now: Date = Date()) -> (state: EdgeState, unreadable: Bool) {
+    package static func load(directory: String, now: Date = Date()) -> (state: EdgeState, unreadable: Bool) {
         let path = directory + "/state.json"
         guard let data = FileManager.default.contents(atPath: path) else { return (EdgeState(), false) }
         guard let state = try? JSONDecoder().decode(EdgeState.self, from: data) else {
@@ -41,7 +41,7 @@ public struct EdgeState: Codable, Sendable, Equatable {
         return (state, false)
     }
 
-    public func save(directory: String) throws {
+    package func save(directory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try Durable.write(try encoder.encode(self), to: directory + "/state.json")
@@ -54,7 +54,7 @@ public struct EdgeState: Codable, Sendable, Equatable {
     /// lost and the clock has gone back (air gaps drift), the time alone could give an epoch
     /// already used; the nonce (up to 4,095) makes that a 1-in-4,096 chance at worst rather
     /// than a certainty, and the spool's epochs make it impossible while frames are spooled.
-    public static func nextEpoch(after previous: UInt32, now: Date = Date(), nonce: UInt32 = UInt32.random(in: 0..<4096)) -> UInt32 {
+    package static func nextEpoch(after previous: UInt32, now: Date = Date(), nonce: UInt32 = UInt32.random(in: 0..<4096)) -> UInt32 {
         let seconds = UInt32(clamping: Int64(now.timeIntervalSince1970))
         let base = max(seconds, previous == .max ? previous : previous + 1)
         let (mixed, overflow) = base.addingReportingOverflow(nonce)

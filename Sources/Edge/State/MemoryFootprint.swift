@@ -11,10 +11,10 @@ import Glibc
 /// pages mapped so far (`MADV_DONTNEED`: clean copies of the file, they come back on their
 /// next use from the page cache). Only executable, read-only, file-backed mappings without
 /// a single copied-on-write page are touched: nothing written is ever discarded.
-public enum MemoryFootprint {
+package enum MemoryFootprint {
     /// Returns the number of bytes of mappings advised.
     @discardableResult
-    public static func releaseStartupMemory() -> Int {
+    package static func releaseStartupMemory() -> Int {
         #if os(Linux)
         var released = 0
         for mapping in cleanCodeMappings() {

@@ -3,21 +3,21 @@
 ///
 /// Token counts come from the model's answers, numbers from outside: each is clamped with
 /// `Analyst.plausibleTokens` before it is counted, and the sum saturates.
-public struct AnalysisBudget: Sendable {
-    public let maxCalls: Int
-    public let maxTokens: Int?
+package struct AnalysisBudget: Sendable {
+    package let maxCalls: Int
+    package let maxTokens: Int?
     private var calls: [Int64] = []
     private var spent: [(time: Int64, tokens: Int)] = []
 
     static let hour: Int64 = 3_600_000_000
 
-    public init(maxCalls: Int, maxTokens: Int?) {
+    package init(maxCalls: Int, maxTokens: Int?) {
         self.maxCalls = maxCalls
         self.maxTokens = maxTokens
     }
 
     /// Whether one more call fits the hour before `now`; when it does, it is counted.
-    public mutating func admit(now: Int64) -> Bool {
+    package mutating func admit(now: Int64) -> Bool {
         forget(before: now)
         guard calls.count < maxCalls else { return false }
         if let maxTokens, tokensThisHour >= maxTokens { return false }
@@ -26,21 +26,21 @@ public struct AnalysisBudget: Sendable {
     }
 
     /// An answer used `tokens` at `now`.
-    public mutating func spend(_ tokens: Int, now: Int64) {
+    package mutating func spend(_ tokens: Int, now: Int64) {
         spent.append((now, Analyst.plausibleTokens(tokens)))
         // A clock stepped back could leave old entries in: never more than the calls allow.
         if spent.count > max(maxCalls, 1) { spent.removeFirst(spent.count - max(maxCalls, 1)) }
     }
 
     /// Tokens spent within the last hour (as of the last `admit`), saturating.
-    public var tokensThisHour: Int {
+    package var tokensThisHour: Int {
         spent.reduce(0) { sum, entry in
             let (total, overflow) = sum.addingReportingOverflow(entry.tokens)
             return overflow ? .max : total
         }
     }
 
-    public var callsThisHour: Int { calls.count }
+    package var callsThisHour: Int { calls.count }
 
     private mutating func forget(before now: Int64) {
         func old(_ time: Int64) -> Bool {

@@ -11,8 +11,8 @@ import Wire
 /// An error whose description holds no secret (no URL, no key, no response body): logged as is.
 protocol SafeToLog: Error, CustomStringConvertible {}
 
-public struct AnalysisSettings: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
+package struct AnalysisSettings: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         /// OpenAI-compatible: errors by HTTP status.
         case openai
         /// Spark's HTTP API: also `code != 0` in the body is a failure.
@@ -22,27 +22,27 @@ public struct AnalysisSettings: Sendable, Hashable {
         case spark
     }
 
-    public var kind: Kind = .openai
+    package var kind: Kind = .openai
     /// The full URL of the chat completions endpoint.
-    public var url: String
-    public var model: String
-    public var apiKey: SecretSource?
-    public var timeoutSeconds = 20
-    public var maxCallsPerHour = 60
+    package var url: String
+    package var model: String
+    package var apiKey: SecretSource?
+    package var timeoutSeconds = 20
+    package var maxCallsPerHour = 60
     /// Tokens (prompt and answer, as the model counts them) per hour; nil: no limit.
-    public var maxTokensPerHour: Int?
+    package var maxTokensPerHour: Int?
     /// Spark WebSocket: the application's id and its APISecret.
-    public var appID: String?
-    public var apiSecret: SecretSource?
+    package var appID: String?
+    package var apiSecret: SecretSource?
     /// When an analysis comes after its alert went: send it as a second message.
-    public var followUp = true
-    public var minimumSeverity: Event.Severity = .high
-    public var language: AlertMessage.Language = .zh
+    package var followUp = true
+    package var minimumSeverity: Event.Severity = .high
+    package var language: AlertMessage.Language = .zh
     /// Replaces the built-in instructions (the data fence is always added).
-    public var prompt: String?
-    public var maxTokens = 400
+    package var prompt: String?
+    package var maxTokens = 400
 
-    public init(url: String, model: String) {
+    package init(url: String, model: String) {
         self.url = url
         self.model = model
     }
@@ -57,7 +57,7 @@ public struct AnalysisSettings: Sendable, Hashable {
 ///
 /// Time comes from `clock` (how long an alert waits) and `wallClock` (the hourly budgets):
 /// tests give both and never sleep.
-public final class Analyst: Sendable {
+package final class Analyst: Sendable {
     let settings: AnalysisSettings
     let apiKey: String?
     let apiSecret: String?
@@ -83,7 +83,7 @@ public final class Analyst: Sendable {
         var onLate: (@Sendable (Int64, Set<String>) -> Void)?
     }
 
-    public init(
+    package init(
         settings: AnalysisSettings, store: Store, client: HTTPClient, counters: Counters, logger: Logger,
         proxy: (host: String, port: Int, authorization: String?)? = nil, tls: TLSConfiguration = .makeClientConfiguration(),
         clock: any Clock<Duration> = ContinuousClock(),
@@ -112,7 +112,7 @@ public final class Analyst: Sendable {
     /// The analysis of `incident`, waiting at most `wait`; nil when there is none (below the
     /// severity, over budget, failed, or not back in time). A late answer is still stored with
     /// the incident, and the late handler hears of it for `channel`.
-    public func analysis(for incident: Incident, within wait: Duration, channel: String = "") async -> String? {
+    package func analysis(for incident: Incident, within wait: Duration, channel: String = "") async -> String? {
         guard incident.severity >= settings.minimumSeverity else { return nil }
         if let stored = try? store.analysis(incident: incident.id) { return stored }
         if state.withLock({ $0.failed.contains(incident.id) }) { return nil }
@@ -176,9 +176,9 @@ public final class Analyst: Sendable {
     }
 
     /// A model's reply: its text and the tokens it says it used.
-    public struct Answer: Sendable, Hashable {
-        public var text: String
-        public var tokens: Int
+    package struct Answer: Sendable, Hashable {
+        package var text: String
+        package var tokens: Int
     }
 
     /// Asks the model once, bounded in time (a hung model is abandoned); stores the answer.
@@ -281,10 +281,10 @@ public final class Analyst: Sendable {
 
     /// A token count as the budget counts it: never negative, never more than a million
     /// (no model here has a context that long), so sums over an hour cannot overflow.
-    public static func plausibleTokens(_ n: Int) -> Int { min(max(n, 0), 1_000_000) }
+    package static func plausibleTokens(_ n: Int) -> Int { min(max(n, 0), 1_000_000) }
 
     /// `choices[0].message.content` and `usage.total_tokens`, or nil on any error shape.
-    public static func answer(_ body: [UInt8], kind: AnalysisSettings.Kind) -> Answer? {
+    package static func answer(_ body: [UInt8], kind: AnalysisSettings.Kind) -> Answer? {
         guard let o = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
         if kind == .sparkHTTP, let code = o["code"] as? Int, code != 0 { return nil }
         guard let choices = o["choices"] as? [[String: Any]], let message = choices.first?["message"] as? [String: Any],

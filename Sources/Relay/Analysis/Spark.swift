@@ -12,13 +12,13 @@ import Wire
 /// iFlytek Spark's WebSocket chat API (../shared/specs/chat-and-llm-apis.md §B.1-§B.7): a
 /// URL signed with the account's APIKey and APISecret, one JSON request frame, the answer in
 /// streamed frames (status 0, 1…, 2, usage on the last), errors as `header.code`.
-public enum Spark {
+package enum Spark {
     /// The signed URL for `url` (`wss://spark-api.xf-yun.com/v3.5/chat`) at `date`.
     ///
     /// signature = base64(HMAC-SHA256(secret, "host: H\ndate: D\nGET /path HTTP/1.1")),
     /// authorization = base64(`api_key="K", algorithm="hmac-sha256", headers="host date request-line", signature="S"`),
     /// query = authorization, date and host, form-encoded (§B.2).
-    public static func signedURL(_ url: String, apiKey: String, apiSecret: String, date: Date) -> String? {
+    package static func signedURL(_ url: String, apiKey: String, apiSecret: String, date: Date) -> String? {
         guard let c = URLComponents(string: url), let host = c.host, c.scheme == "wss" || c.scheme == "ws" else { return nil }
         let path = c.percentEncodedPath.isEmpty ? "/" : c.percentEncodedPath
         let dateText = httpDate(date)
@@ -29,14 +29,14 @@ public enum Spark {
         return "\(c.scheme!)://\(host)\(port)\(path)?authorization=\(formEncode(authorization))&date=\(formEncode(dateText))&host=\(formEncode(host))"
     }
 
-    public static func signature(host: String, date: String, requestLine: String, secret: String) -> String {
+    package static func signature(host: String, date: String, requestLine: String, secret: String) -> String {
         let origin = "host: \(host)\ndate: \(date)\n\(requestLine)"
         let mac = HMAC<SHA256>.authenticationCode(for: Array(origin.utf8), using: SymmetricKey(data: Array(secret.utf8)))
         return Data(mac).base64EncodedString()
     }
 
     /// RFC 1123 in GMT: `Fri, 05 May 2023 10:43:39 GMT`.
-    public static func httpDate(_ date: Date) -> String {
+    package static func httpDate(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = Int(seconds.quotientAndRemainder(dividingBy: 86_400).quotient) - (seconds < 0 && seconds % 86_400 != 0 ? 1 : 0)
         let inDay = Int(seconds - Int64(days) * 86_400)
@@ -48,7 +48,7 @@ public enum Spark {
     }
 
     /// `application/x-www-form-urlencoded`, as Python's `urlencode` writes it (space as `+`).
-    public static func formEncode(_ s: String) -> String { PercentEncoding.encode(s, spaceAsPlus: true) }
+    package static func formEncode(_ s: String) -> String { PercentEncoding.encode(s, spaceAsPlus: true) }
 
     /// The request frame (§B.4). `domain` must match the URL's path (`generalv3.5` on /v3.5/chat).
     static func requestFrame(appID: String, domain: String, system: String, user: String, maxTokens: Int) -> [UInt8] {
@@ -60,16 +60,16 @@ public enum Spark {
     }
 
     /// Codes worth one more try later (§B.6): transport, capacity and rate errors.
-    public static func retryable(_ code: Int) -> Bool {
+    package static func retryable(_ code: Int) -> Bool {
         [10000, 10001, 10002, 10006, 10007, 10008, 10009, 10010, 10011, 10012, 10110, 10222, 10223, 11202, 11203].contains(code)
     }
 
-    public struct Answer: Sendable, Equatable {
-        public var text: String
-        public var totalTokens: Int?
+    package struct Answer: Sendable, Equatable {
+        package var text: String
+        package var totalTokens: Int?
     }
 
-    public enum Failure: SafeToLog, Equatable {
+    package enum Failure: SafeToLog, Equatable {
         /// The upgrade was refused: 401 bad signature, 403 clock skew or IP not allowed.
         case handshake(status: Int, message: String)
         /// An error frame: `header.code` and its message.
@@ -79,7 +79,7 @@ public enum Spark {
         case malformed
         case tooLarge
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .handshake(let status, let message): "handshake refused: HTTP \(status) \(message.prefix(200))"
             case .code(let code, let message): "error \(code): \(message.prefix(200))"
@@ -188,7 +188,7 @@ public enum Spark {
     }
 
     /// One response frame: its content chunk, its status, and the total tokens on the last.
-    public static func parse(_ buffer: ByteBuffer) throws -> (String, Int, Int?) {
+    package static func parse(_ buffer: ByteBuffer) throws -> (String, Int, Int?) {
         guard let o = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any],
             let header = o["header"] as? [String: Any], let code = header["code"] as? Int
         else { throw Failure.malformed }

@@ -7,24 +7,24 @@ import Yams
 /// A robot as configured: the channel's settings, with its secrets as sources that are
 /// read when the relay starts (never kept in the configuration).
 @dynamicMemberLookup
-public struct ChannelSettings: Sendable, Hashable {
+package struct ChannelSettings: Sendable, Hashable {
     /// Everything but the webhook and the secret.
-    public var channel: AlertChannel
-    public var webhook: SecretSource
-    public var secret: SecretSource?
+    package var channel: AlertChannel
+    package var webhook: SecretSource
+    package var secret: SecretSource?
 
-    public init(name: String, kind: AlertChannel.Kind, webhook: SecretSource) {
+    package init(name: String, kind: AlertChannel.Kind, webhook: SecretSource) {
         channel = AlertChannel(name: name, kind: kind, webhook: "")
         self.webhook = webhook
     }
 
-    public subscript<T>(dynamicMember path: WritableKeyPath<AlertChannel, T>) -> T {
+    package subscript<T>(dynamicMember path: WritableKeyPath<AlertChannel, T>) -> T {
         get { channel[keyPath: path] }
         set { channel[keyPath: path] = newValue }
     }
 
     /// The channel with its secrets read.
-    public func resolve() throws -> AlertChannel {
+    package func resolve() throws -> AlertChannel {
         var c = channel
         c.webhook = try webhook.read().trimmingCharacters(in: .whitespacesAndNewlines)
         c.secret = try secret?.read().trimmingCharacters(in: .whitespacesAndNewlines)
@@ -35,7 +35,7 @@ public struct ChannelSettings: Sendable, Hashable {
 extension RelayConfiguration {
     /// Reads every secret the channels and the model need (webhooks, signing secrets, keys)
     /// and says which cannot be read or make no sense; never what they contain.
-    public func checkSecrets() -> [String] {
+    package func checkSecrets() -> [String] {
         var problems: [String] = []
         for c in channels {
             do {

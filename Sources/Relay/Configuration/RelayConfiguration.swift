@@ -4,117 +4,117 @@ import Wire
 /// Everything the relay needs to run. The defaults are the embedded configuration that
 /// `relay run` uses without a file: syslog over UDP and TCP on 127.0.0.1:5514, the store in
 /// `./relay-data/`, incidents on the console.
-public struct RelayConfiguration: Sendable {
-    public struct Listener: Sendable, Hashable, CustomStringConvertible {
-        public enum Transport: String, Sendable, Hashable {
+package struct RelayConfiguration: Sendable {
+    package struct Listener: Sendable, Hashable, CustomStringConvertible {
+        package enum Transport: String, Sendable, Hashable {
             /// `tls` is syslog over TLS (RFC 5425): TCP with octet counting inside TLS.
             case udp, tcp, tls
         }
 
-        public var transport: Transport
+        package var transport: Transport
         /// An address of one interface (the relay listens on the internal side only).
-        public var host: String
+        package var host: String
         /// 0 picks a free port (tests).
-        public var port: Int
+        package var port: Int
 
-        public init(transport: Transport, host: String, port: Int) {
+        package init(transport: Transport, host: String, port: Int) {
             self.transport = transport
             self.host = host
             self.port = port
         }
 
-        public var description: String {
+        package var description: String {
             host.contains(":") ? "\(transport)://[\(host)]:\(port)" : "\(transport)://\(host):\(port)"
         }
     }
 
-    public struct Limits: Sendable, Hashable {
+    package struct Limits: Sendable, Hashable {
         /// Largest syslog message accepted, in bytes (UDP datagram or TCP frame).
-        public var maxMessageBytes = 65_536
+        package var maxMessageBytes = 65_536
         /// Most TCP connections open at once, over all listeners; more are closed on accept.
         /// Held below the descriptors the process may open (RLIMIT_NOFILE), with room left
         /// for the store, the robots and the model.
-        public var maxConnections = 1024
+        package var maxConnections = 1024
         /// Most TCP connections open at once from one address.
-        public var maxConnectionsPerSource = 64
+        package var maxConnectionsPerSource = 64
         /// A TCP connection that completes no syslog message for this long is closed (bytes
         /// that never make a message do not keep it open).
-        public var idleTimeoutSeconds = 300
+        package var idleTimeoutSeconds = 300
         /// A TCP connection is closed after this long whatever it does (a sender reconnects;
         /// an edge resends what it is unsure of, and duplicates are refused).
-        public var maxConnectionSeconds = 86_400
+        package var maxConnectionSeconds = 86_400
         /// A TLS connection must complete its handshake within this.
-        public var tlsHandshakeSeconds = 10
+        package var tlsHandshakeSeconds = 10
         /// Items waiting between intake and processing; past it new items are dropped and counted.
         /// (A million: the bytes below are the bound that matters; a flood the pipeline
         /// falls behind on for a few seconds waits here instead of being dropped.)
-        public var queueDepth = 1_000_000
+        package var queueDepth = 1_000_000
         /// Bytes those items may hold in all (their lines and fields, estimated); past it new
         /// items are dropped and counted, and the relay raises an incident.
-        public var queueBytes = 256 << 20
+        package var queueBytes = 256 << 20
         /// Plain syslog messages one sender may send a second (a burst of one second's worth
         /// is allowed); past it they are dropped and counted. Edge frames are not limited.
-        public var plainPerSenderPerSecond = 100_000
+        package var plainPerSenderPerSecond = 100_000
 
-        public init() {}
+        package init() {}
     }
 
-    public var listeners: [Listener]
+    package var listeners: [Listener]
     /// Where the store, the passkey (when generated) and the journals live.
-    public var dataDirectory: URL
+    package var dataDirectory: URL
     /// Where the passkey comes from; nil means `<data>/passkey`, generated on first start.
-    public var passkey: SecretSource?
+    package var passkey: SecretSource?
     /// The passkey before the current one, accepted beside it while edges move to their new
     /// keys (`passkey_previous_file`); nil outside a rotation.
-    public var passkeyPrevious: SecretSource?
+    package var passkeyPrevious: SecretSource?
     /// Each listed edge's key generations, the current first and, during a rotation, the one
     /// it replaces (`edges.key_generations`); edges not listed use generation 1.
-    public var edgeKeyGenerations: [String: [UInt16]] = [:]
-    public var limits: Limits
-    public var freshness: Freshness
+    package var edgeKeyGenerations: [String: [UInt16]] = [:]
+    package var limits: Limits
+    package var freshness: Freshness
     /// When edges count as silent and gaps as losses.
-    public var edgePolicy = EdgeRegistry.Policy()
+    package var edgePolicy = EdgeRegistry.Policy()
     /// Addresses each listed edge may send from (by edge id); others may send from anywhere.
-    public var edgeSources: [String: [IPRange]] = [:]
+    package var edgeSources: [String: [IPRange]] = [:]
     /// Plain syslog (anything that is not an edge frame): taken from every sender (nil, the
     /// default), from none (`plain_syslog: off`: edges only), or from these forwarders.
     /// Edge frames are taken whatever this says: they prove where they come from.
-    public var plainSyslogFrom: [IPRange]? = nil
+    package var plainSyslogFrom: [IPRange]? = nil
     /// Host names each listed edge's events may name (`*`: any, for an edge reading a log
     /// server's files). Edges not listed speak for their id and the first host they name.
-    public var edgeHosts: [String: [String]] = [:]
+    package var edgeHosts: [String: [String]] = [:]
     /// How often the relay expires fragments, checks edges and saves its registry.
-    public var tickSeconds = 5
+    package var tickSeconds = 5
     /// Correlation rules, in the order they are tried (the built-in set unless changed).
-    public var correlationRules = CorrelationRule.builtin
+    package var correlationRules = CorrelationRule.builtin
     /// Expected activity that must not become incidents.
-    public var allowlist: [Allowance] = []
+    package var allowlist: [Allowance] = []
     /// Store retention and batching.
-    public var pipeline = Pipeline.Settings()
+    package var pipeline = Pipeline.Settings()
     /// What the console shows: incidents only, or every event as well.
-    public var consoleEvents = false
+    package var consoleEvents = false
     /// Chat robots alerts go to; none: incidents stay on the console, in the store and journal.
-    public var channels: [ChannelSettings] = []
+    package var channels: [ChannelSettings] = []
     /// The model asked for an analysis of each alerted incident; nil: none.
-    public var analysis: AnalysisSettings?
+    package var analysis: AnalysisSettings?
     /// An HTTP proxy for reaching the robots (gateways often reach the internet only so).
-    public var proxy: HTTPAddress?
+    package var proxy: HTTPAddress?
     /// PEM certificates of authorities trusted for HTTPS and WSS to the robots and the model,
     /// besides the system's (a model or webhook inside the air gap, signed by an internal CA).
-    public var outboundCAFile: String?
+    package var outboundCAFile: String?
 
     /// Certificate and key for `tls` listeners.
-    public var tls: TLSFiles?
+    package var tls: TLSFiles?
 
-    public struct TLSFiles: Sendable, Hashable {
+    package struct TLSFiles: Sendable, Hashable {
         /// PEM: the relay's certificate, then any intermediates.
-        public var certificateFile: String
+        package var certificateFile: String
         /// PEM: its private key.
-        public var keyFile: String
+        package var keyFile: String
         /// PEM: when set, clients must present a certificate signed by one of these (mutual TLS).
-        public var clientCAFile: String?
+        package var clientCAFile: String?
 
-        public init(certificateFile: String, keyFile: String, clientCAFile: String? = nil) {
+        package init(certificateFile: String, keyFile: String, clientCAFile: String? = nil) {
             self.certificateFile = certificateFile
             self.keyFile = keyFile
             self.clientCAFile = clientCAFile
@@ -122,20 +122,20 @@ public struct RelayConfiguration: Sendable {
     }
 
     /// Where `/metrics`, `/healthz` and the status page are served; nil: nowhere.
-    public var http: HTTPAddress? = HTTPAddress(host: "127.0.0.1", port: 9514)
+    package var http: HTTPAddress? = HTTPAddress(host: "127.0.0.1", port: 9514)
 
-    public struct HTTPAddress: Sendable, Hashable {
-        public var host: String
-        public var port: Int
+    package struct HTTPAddress: Sendable, Hashable {
+        package var host: String
+        package var port: Int
         /// `user:password` for a proxy that asks for them (Basic); a secret.
-        public var credentials: SecretSource?
-        public init(host: String, port: Int) {
+        package var credentials: SecretSource?
+        package init(host: String, port: Int) {
             self.host = host
             self.port = port
         }
     }
 
-    public init(
+    package init(
         listeners: [Listener] = RelayConfiguration.defaultListeners,
         dataDirectory: URL = URL(fileURLWithPath: "relay-data"),
         passkey: SecretSource? = nil, limits: Limits = Limits(), freshness: Freshness = Freshness()
@@ -147,17 +147,17 @@ public struct RelayConfiguration: Sendable {
         self.freshness = freshness
     }
 
-    public static let defaultListeners = [
+    package static let defaultListeners = [
         Listener(transport: .udp, host: "127.0.0.1", port: 5514),
         Listener(transport: .tcp, host: "127.0.0.1", port: 5514),
     ]
 
     /// The embedded default.
-    public static let embedded = RelayConfiguration()
+    package static let embedded = RelayConfiguration()
 }
 
 /// A relay failure to report to the operator. Never carries secret material.
-public struct RelayError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct RelayError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -8,7 +8,7 @@ import Yams
 extension RelayConfiguration {
     /// Parses a relay configuration file; throws `ConfigurationProblems` listing every
     /// mistake with its line. docs/configuration.md describes each setting.
-    public static func parse(_ yaml: String, origin: String) throws -> RelayConfiguration {
+    package static func parse(_ yaml: String, origin: String) throws -> RelayConfiguration {
         var problems = ConfigurationProblems(origin: origin)
         let known: Set<String> = [
             "listen", "data_directory", "passkey", "passkey_file", "passkey_env", "passkey_previous", "passkey_previous_file",
@@ -263,7 +263,7 @@ extension RelayConfiguration {
         return configuration
     }
 
-    public static func load(file path: String) throws -> RelayConfiguration {
+    package static func load(file path: String) throws -> RelayConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             var p = ConfigurationProblems(origin: path)
             p.add(nil, "cannot read the file")

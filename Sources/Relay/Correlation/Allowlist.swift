@@ -6,12 +6,12 @@ import Glibc
 #endif
 
 /// An IPv4 or IPv6 network (`10.0.0.0/8`, `2001:db8::/32`) or one address.
-public struct IPRange: Sendable, Hashable, CustomStringConvertible {
+package struct IPRange: Sendable, Hashable, CustomStringConvertible {
     let network: [UInt8]
     let prefix: Int
-    public let description: String
+    package let description: String
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1)
         guard let first = parts.first, let address = IPRange.bytes(String(first)) else { return nil }
         let bits = address.count * 8
@@ -25,7 +25,7 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
         description = text
     }
 
-    public func contains(_ address: String) -> Bool {
+    package func contains(_ address: String) -> Bool {
         guard let bytes = IPRange.bytes(address) else { return false }
         // An IPv4 address written as IPv6 (::ffff:10.0.0.1, as dual-stack sockets report it).
         let candidate = network.count == 4 && bytes.count == 16 && bytes[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] ? Array(bytes[12...]) : bytes
@@ -59,22 +59,22 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
 /// Events that are expected and must not become incidents: known administrators' sources,
 /// maintenance windows. An entry matches when every condition it gives holds. Allowed
 /// events are still stored; they are counted, not correlated.
-public struct Allowance: Sendable, Hashable {
-    public var sources: [IPRange] = []
-    public var users: Set<String> = []
-    public var hosts: Set<String> = []
-    public var kinds: Set<String> = []
+package struct Allowance: Sendable, Hashable {
+    package var sources: [IPRange] = []
+    package var users: Set<String> = []
+    package var hosts: Set<String> = []
+    package var kinds: Set<String> = []
     /// Correlation rule ids this entry silences; empty means all.
-    public var rules: Set<String> = []
+    package var rules: Set<String> = []
     /// ISO weekdays, 1 = Monday ... 7 = Sunday; empty means every day.
-    public var weekdays: Set<Int> = []
+    package var weekdays: Set<Int> = []
     /// Minutes after local midnight, [from, to); to < from wraps past midnight.
-    public var fromMinute: Int?
-    public var toMinute: Int?
+    package var fromMinute: Int?
+    package var toMinute: Int?
     /// Why (shown by `relay check-config` and in logs).
-    public var reason: String?
+    package var reason: String?
 
-    public init() {}
+    package init() {}
 
     func matches(_ e: Event, rule: String, time: Int64, calendar: Calendar) -> Bool {
         if !rules.isEmpty, !rules.contains(rule) { return false }

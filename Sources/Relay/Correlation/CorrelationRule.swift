@@ -2,21 +2,21 @@ import Wire
 
 /// Which events a correlation rule looks at. Every condition given must hold; a list
 /// means any of its values.
-public struct EventMatch: Sendable, Hashable {
-    public var kinds: Set<String> = []
-    public var outcome: Event.Outcome?
+package struct EventMatch: Sendable, Hashable {
+    package var kinds: Set<String> = []
+    package var outcome: Event.Outcome?
     /// Fields that must be present (for example `method`: only the one line of a failed
     /// attempt that carries it, so attempts are counted, not lines).
-    public var has: Set<EventField> = []
+    package var has: Set<EventField> = []
     /// Field values, compared without regard to case (group names differ in case between
     /// systems: `Administrators`, `administrators`).
-    public var values: [EventField: Set<String>] = [:]
+    package var values: [EventField: Set<String>] = [:]
     /// At least this severity (as the detection rule set it).
-    public var minimumSeverity: Event.Severity?
+    package var minimumSeverity: Event.Severity?
     /// Field values that exclude an event (compared like `values`).
-    public var excluded: [EventField: Set<String>] = [:]
+    package var excluded: [EventField: Set<String>] = [:]
 
-    public init(
+    package init(
         kinds: Set<String> = [], outcome: Event.Outcome? = nil, has: Set<EventField> = [], values: [EventField: Set<String>] = [:],
         minimumSeverity: Event.Severity? = nil, excluded: [EventField: Set<String>] = [:]
     ) {
@@ -28,7 +28,7 @@ public struct EventMatch: Sendable, Hashable {
         self.excluded = excluded.mapValues { Set($0.map { $0.lowercased() }) }
     }
 
-    public func matches(_ e: Event) -> Bool {
+    package func matches(_ e: Event) -> Bool {
         if !kinds.isEmpty, !kinds.contains(e.kind.rawValue) { return false }
         if let outcome, e.outcome != outcome { return false }
         for field in has where field.value(in: e) == nil { return false }
@@ -44,11 +44,11 @@ public struct EventMatch: Sendable, Hashable {
 }
 
 /// The vocabulary's fields, by their JSON names, as correlation rules name them.
-public enum EventField: String, Sendable, Hashable, CaseIterable, Comparable {
+package enum EventField: String, Sendable, Hashable, CaseIterable, Comparable {
     case host, program, user, targetUser = "target_user", group, sourceIP = "source_ip", sourcePort = "source_port"
     case method, logonType = "logon_type", rule, outcome, kind, severity
 
-    public func value(in e: Event) -> String? {
+    package func value(in e: Event) -> String? {
         switch self {
         case .host: e.host
         case .program: e.program
@@ -66,7 +66,7 @@ public enum EventField: String, Sendable, Hashable, CaseIterable, Comparable {
         }
     }
 
-    public static func < (a: EventField, b: EventField) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: EventField, b: EventField) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// One correlation rule: how events become an incident.
@@ -79,33 +79,33 @@ public enum EventField: String, Sendable, Hashable, CaseIterable, Comparable {
 /// In every case an open incident keeps counting the events of its group rather than
 /// repeating: it closes only after `quiet` without one, and only then may the group open
 /// a new incident.
-public struct CorrelationRule: Sendable, Hashable {
-    public enum Shape: Sendable, Hashable, Equatable {
+package struct CorrelationRule: Sendable, Hashable {
+    package enum Shape: Sendable, Hashable, Equatable {
         case single
         case threshold(count: Int)
         case sequence(first: EventMatch, firstCount: Int)
     }
 
-    public var id: String
+    package var id: String
     /// The incident's kind as `relay alerts` shows it (for example `brute_force`).
-    public var incident: String
-    public var shape: Shape
+    package var incident: String
+    package var shape: Shape
     /// The events counted (for a sequence: the `then` event; later ones add to its count).
-    public var match: EventMatch
+    package var match: EventMatch
     /// Fields that split incidents: one incident per distinct combination.
-    public var groupBy: [EventField]
-    public var windowSeconds: Int
-    public var quietSeconds: Int
+    package var groupBy: [EventField]
+    package var windowSeconds: Int
+    package var quietSeconds: Int
     /// The incident's severity; a single event of a higher one raises it.
-    public var severity: Event.Severity
+    package var severity: Event.Severity
     /// A headline, with `{field}` placeholders filled from the first event (and `{count}`).
-    public var title: String
-    public var enabled = true
+    package var title: String
+    package var enabled = true
     /// Rules whose open incident for the same group this rule's event ends (the all-clear
     /// of `edge-silent-ended` closes `edge-silent`, so the next silence alerts again).
-    public var resolves: [String] = []
+    package var resolves: [String] = []
 
-    public init(
+    package init(
         id: String, incident: String, shape: Shape, match: EventMatch, groupBy: [EventField], windowSeconds: Int = 120,
         quietSeconds: Int? = nil, severity: Event.Severity, title: String
     ) {
@@ -123,7 +123,7 @@ public struct CorrelationRule: Sendable, Hashable {
 
 extension CorrelationRule {
     /// Groups that mean administrator rights on Linux and Windows.
-    public static let adminGroups: Set<String> = [
+    package static let adminGroups: Set<String> = [
         "sudo", "wheel", "admin", "root", "adm", "administrators", "domain admins", "enterprise admins", "schema admins",
     ]
 
@@ -137,7 +137,7 @@ extension CorrelationRule {
     /// The built-in set, in the order rules are tried: an event goes to the first rule that
     /// opens or counts an incident with it (a failure that only feeds a threshold or the
     /// first half of a sequence does not stop it from reaching later rules).
-    public static let builtin: [CorrelationRule] = [
+    package static let builtin: [CorrelationRule] = [
         CorrelationRule(
             id: "account-created-then-admin", incident: "account.created_then_admin",
             shape: .sequence(first: EventMatch(kinds: ["account.created"], has: [.targetUser]), firstCount: 1),

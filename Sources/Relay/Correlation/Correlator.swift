@@ -12,35 +12,35 @@ import Wire
 ///
 /// Memory: the half-built groups (threshold counts, sequence beginnings) are bounded by
 /// `maxPendingGroups`; past it the stalest are dropped and counted.
-public struct Correlator: Sendable {
-    public struct Statistics: Sendable, Hashable {
-        public var allowed = 0
-        public var pendingDropped = 0
+package struct Correlator: Sendable {
+    package struct Statistics: Sendable, Hashable {
+        package var allowed = 0
+        package var pendingDropped = 0
         /// Open incidents closed early to stay within `maxOpen`.
-        public var evicted = 0
+        package var evicted = 0
     }
 
-    public let rules: [CorrelationRule]
+    package let rules: [CorrelationRule]
     /// For each event kind, the indices of the rules that may look at it (as `match` or as
     /// a sequence's `first`), in order; rules that name no kind are in every list.
     private let rulesByKind: [String: [Int]]
     private let rulesForAnyKind: [Int]
     /// Rule indices by id (for `resolves`).
     private let ruleIndex: [String: Int]
-    public let allowlist: [Allowance]
+    package let allowlist: [Allowance]
     let calendar: Calendar
-    public private(set) var open: [String: Incident] = [:]
-    public private(set) var statistics = Statistics()
+    package private(set) var open: [String: Incident] = [:]
+    package private(set) var statistics = Statistics()
     private var nextID: Int64
     /// Threshold rules: recent matching events per group (time, raw line), newest last.
     private var pending: [String: Pending] = [:]
     /// Sequence rules: recent `first` events per group.
     private var beginnings: [String: Pending] = [:]
-    public var maxPendingGroups = 100_000
+    package var maxPendingGroups = 100_000
     /// Most incidents open at once. Past it the least severe (then the stalest) tenth is
     /// closed early, counted in `statistics.evicted`: anyone can send plain syslog that
     /// opens incidents with ever new keys.
-    public var maxOpen = 100_000
+    package var maxOpen = 100_000
 
     struct Pending: Sendable {
         var times: [Int64] = []
@@ -79,7 +79,7 @@ public struct Correlator: Sendable {
 
     /// `open` are incidents still open in the store (a restart keeps counting them);
     /// `nextID` the first id to give.
-    public init(rules: [CorrelationRule] = CorrelationRule.builtin, allowlist: [Allowance] = [], timeZone: TimeZone = .current,
+    package init(rules: [CorrelationRule] = CorrelationRule.builtin, allowlist: [Allowance] = [], timeZone: TimeZone = .current,
                 open: [Incident] = [], nextID: Int64 = 1) {
         let rules = rules.filter(\.enabled)
         self.rules = rules
@@ -115,7 +115,7 @@ public struct Correlator: Sendable {
 
     /// One event, arrived at `arrival` (microseconds since 1970); `edge` names the edge
     /// it came from, if any.
-    public mutating func process(_ event: Event, edge: String? = nil, arrival: Int64) -> [IncidentChange] {
+    package mutating func process(_ event: Event, edge: String? = nil, arrival: Int64) -> [IncidentChange] {
         let time = Self.plausibleTime(event, arrival: arrival)
         var changes: [IncidentChange] = []
         var claimed = false
@@ -177,7 +177,7 @@ public struct Correlator: Sendable {
     }
 
     /// Time passed: closes incidents quiet for long enough, forgets stale half-built groups.
-    public mutating func tick(now: Int64) -> [IncidentChange] {
+    package mutating func tick(now: Int64) -> [IncidentChange] {
         var changes: [IncidentChange] = []
         let quietByRule = Dictionary(rules.map { ($0.id, Int64($0.quietSeconds) * 1_000_000) }, uniquingKeysWith: { a, _ in a })
         for (key, incident) in open where now - incident.lastArrival >= quietByRule[incident.rule, default: 600_000_000] {

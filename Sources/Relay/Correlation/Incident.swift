@@ -4,46 +4,46 @@ import Wire
 /// Something an operator should hear about: one or more events that a correlation rule
 /// grouped together. An open incident keeps counting its group's events; it is alerted
 /// once when it opens (and its count and last time are kept up to date in the store).
-public struct Incident: Sendable, Hashable {
-    public enum Status: String, Sendable, Hashable {
+package struct Incident: Sendable, Hashable {
+    package enum Status: String, Sendable, Hashable {
         case open, closed
     }
 
     /// The store's id; assigned when the incident opens.
-    public var id: Int64
+    package var id: Int64
     /// The correlation rule and the group's values: at most one open incident per key.
-    public var key: String
-    public var rule: String
-    public var kind: String
-    public var severity: Event.Severity
-    public var title: String
+    package var key: String
+    package var rule: String
+    package var kind: String
+    package var severity: Event.Severity
+    package var title: String
     /// Events counted: attempts for a brute force, events for the others.
-    public var count: Int
-    public var host: String?
-    public var edge: String?
-    public var user: String?
-    public var targetUser: String?
-    public var group: String?
-    public var sourceIP: String?
+    package var count: Int
+    package var host: String?
+    package var edge: String?
+    package var user: String?
+    package var targetUser: String?
+    package var group: String?
+    package var sourceIP: String?
     /// Times of the first and latest event, microseconds since 1970 (event time when the
     /// event carries a plausible one, else the time it arrived).
-    public var firstSeen: Int64
-    public var lastSeen: Int64
+    package var firstSeen: Int64
+    package var lastSeen: Int64
     /// When the latest event arrived at the relay, microseconds (what `quiet` counts from).
-    public var lastArrival: Int64
-    public var status: Status
+    package var lastArrival: Int64
+    package var status: Status
     /// Up to `evidenceLimit` original lines: the first ones, then the latest.
-    public var evidence: [String]
+    package var evidence: [String]
     /// Hosts involved (a brute force from one source may hit several), at most 16.
-    public var hosts: [String]
+    package var hosts: [String]
     /// Set by the delivery stage; false until a channel confirmed it.
-    public var delivered: Bool = false
+    package var delivered: Bool = false
     /// Whether its events were authenticated (an edge's signed frames, or the relay's own
     /// observations) rather than plain syslog, which anyone on the network can send.
     /// Incidents never mix the two (`Correlator.key`).
-    public var authenticated: Bool { edge != nil }
+    package var authenticated: Bool { edge != nil }
 
-    public static let evidenceLimit = 10
+    package static let evidenceLimit = 10
 
     mutating func add(_ event: Event, time: Int64, arrival: Int64, edge: String?) {
         // Saturating: a repeat line's count is text anyone can write.
@@ -81,7 +81,7 @@ public struct Incident: Sendable, Hashable {
 }
 
 /// What happened to an incident, for the console, the journal, the store and delivery.
-public enum IncidentChange: Sendable, Hashable {
+package enum IncidentChange: Sendable, Hashable {
     /// A new incident: alert it.
     case opened(Incident)
     /// More events for an open incident (count, last time, evidence).
@@ -92,7 +92,7 @@ public enum IncidentChange: Sendable, Hashable {
     /// Quiet for long enough: the next event of its group opens a new incident.
     case closed(Incident)
 
-    public var incident: Incident {
+    package var incident: Incident {
         switch self {
         case .opened(let i), .updated(let i), .escalated(let i, _), .closed(let i): i
         }

@@ -5,16 +5,16 @@ import Wire
 /// An alert as people read it: a headline and a markdown body saying what happened, where,
 /// who, from where, when, how many times and how severe, with the evidence (the original
 /// lines) last. Chinese by default, English on request.
-public struct AlertMessage: Sendable, Equatable {
-    public enum Language: String, Sendable, Hashable { case zh, en }
+package struct AlertMessage: Sendable, Equatable {
+    package enum Language: String, Sendable, Hashable { case zh, en }
 
-    public var title: String
+    package var title: String
     /// Markdown (DingTalk, WeCom, webhooks).
-    public var text: String
+    package var text: String
     /// The same as plain lines (Feishu's rich text), without markdown.
-    public var plainLines: [String] = []
+    package var plainLines: [String] = []
     /// The incidents the message names (a digest names as many as fit).
-    public var incidents: [Int64] = []
+    package var incidents: [Int64] = []
 
     static let severityNames: [Language: [Event.Severity: String]] = [
         .zh: [.info: "信息", .low: "低", .medium: "中", .high: "高", .critical: "严重"],
@@ -31,7 +31,7 @@ public struct AlertMessage: Sendable, Equatable {
     /// One incident. `keyword` (a robot's required keyword) is put in the title and text.
     /// The text always fits `maxBytes`: evidence lines go first, then the analysis, then
     /// facts are cut shorter; what is left always names the incident.
-    public static func incident(
+    package static func incident(
         _ i: Incident, language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000, analysis: String? = nil,
         template: AlertTemplate? = nil
     ) -> AlertMessage {
@@ -85,7 +85,7 @@ public struct AlertMessage: Sendable, Equatable {
 
     /// The least an alert says: severity, kind, number. Used when nothing else fits the
     /// robot's limit (a formatting fault, never a reason to hold an alert back).
-    public static func minimal(_ i: Incident, language: Language, keyword: String?, maxBytes: Int) -> AlertMessage {
+    package static func minimal(_ i: Incident, language: Language, keyword: String?, maxBytes: Int) -> AlertMessage {
         let severity = severityNames[language]![i.severity]!
         let prefix = keyword.map { "[\(clip($0, 64))] " } ?? ""
         let title = "\(prefix)[\(severity)] #\(i.id) \(clip(i.kind, 32))"
@@ -96,7 +96,7 @@ public struct AlertMessage: Sendable, Equatable {
 
     /// The analysis of an incident whose alert went before the model answered: the
     /// incident's headline and number, so it reads as a follow-up, then the analysis.
-    public static func followUp(_ i: Incident, analysis: String, language: Language, keyword: String?, maxBytes: Int = 18_000) -> AlertMessage {
+    package static func followUp(_ i: Incident, analysis: String, language: Language, keyword: String?, maxBytes: Int = 18_000) -> AlertMessage {
         let prefix = keyword.map { "[\($0)] " } ?? ""
         let title = language == .zh ? "\(prefix)【分析】#\(i.id) \(clip(i.title, factBytes))" : "\(prefix)[analysis] #\(i.id) \(clip(i.title, factBytes))"
         let heading = language == .zh ? "**分析**（模型生成，仅供参考；告警已先行发送）" : "**Analysis** (by the model, for guidance; the alert went first)"
@@ -113,7 +113,7 @@ public struct AlertMessage: Sendable, Equatable {
     /// Several incidents in one message, when a robot's budget is spent (20 a minute):
     /// one line each, most severe first; nothing is left out but evidence. It always names
     /// at least the first incident (with its title cut short if need be).
-    public static func digest(_ incidents: [Incident], language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
+    package static func digest(_ incidents: [Incident], language: Language, keyword: String?, timeZone: TimeZone = .current, maxBytes: Int = 18_000) -> AlertMessage {
         let prefix = keyword.map { "[\($0)] " } ?? ""
         // Only the incidents that fit are named, and only those count as delivered: the
         // rest stay in the outbox for the next message.
@@ -272,22 +272,22 @@ public struct AlertMessage: Sendable, Equatable {
 /// A line whose placeholders are all empty is left out (no "User:" line without a user).
 /// Values from logs are escaped as in the built-in layout; `{evidence}` is the original lines
 /// as quotes, shortened to fit the robot's limit.
-public struct AlertTemplate: Sendable, Hashable {
-    public var title: String
-    public var text: String
+package struct AlertTemplate: Sendable, Hashable {
+    package var title: String
+    package var text: String
 
-    public init(title: String, text: String) {
+    package init(title: String, text: String) {
         self.title = title
         self.text = text
     }
 
-    public static let fields: [String] = [
+    package static let fields: [String] = [
         "id", "kind", "severity", "title", "host", "edge", "user", "target_user", "group", "source_ip", "first_seen", "last_seen", "when",
         "count", "rule", "analysis", "evidence", "provenance",
     ]
 
     /// The placeholders in `s` that are not fields.
-    public static func unknownFields(_ s: String) -> [String] {
+    package static func unknownFields(_ s: String) -> [String] {
         placeholders(s).filter { !fields.contains($0) }
     }
 

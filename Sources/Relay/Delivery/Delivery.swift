@@ -10,34 +10,34 @@ import Synchronization
 import Wire
 
 /// A chat robot to deliver alerts to.
-public struct AlertChannel: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case dingtalk, feishu, wecom, webhook }
+package struct AlertChannel: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable { case dingtalk, feishu, wecom, webhook }
 
     /// A name for logs, the outbox and `relay status` (default: the kind).
-    public var name: String
-    public var kind: Kind
+    package var name: String
+    package var kind: Kind
     /// The robot's webhook URL, with its access token (a secret: never logged).
-    public var webhook: String
+    package var webhook: String
     /// The signing secret (`SEC…`), when the robot has 加签 on.
-    public var secret: String?
+    package var secret: String?
     /// A keyword the robot requires; put in every message's title and text.
-    public var keyword: String?
-    public var atMobiles: [String] = []
-    public var atUserIDs: [String] = []
+    package var keyword: String?
+    package var atMobiles: [String] = []
+    package var atUserIDs: [String] = []
     /// Incidents below this severity are not sent here.
-    public var minimumSeverity: Event.Severity = .medium
-    public var language: AlertMessage.Language = .zh
+    package var minimumSeverity: Event.Severity = .medium
+    package var language: AlertMessage.Language = .zh
     /// The channel's own layout for single-incident alerts (nil: the built-in one in `language`).
-    public var template: AlertTemplate?
+    package var template: AlertTemplate?
     /// Messages a minute the robot takes (DingTalk and WeCom: 20; Feishu: 100, and 5 a
     /// second, which the pacing's burst of 4 respects); the relay keeps one below.
-    public var perMinute = 20
+    package var perMinute = 20
     /// How long the robot stays blocked after answering with its rate error.
-    public var blockSeconds = 600
-    public var maxAttempts = 12
-    public var timeoutSeconds = 10
+    package var blockSeconds = 600
+    package var maxAttempts = 12
+    package var timeoutSeconds = 10
 
-    public init(name: String, kind: Kind, webhook: String) {
+    package init(name: String, kind: Kind, webhook: String) {
         self.name = name
         self.kind = kind
         self.webhook = webhook
@@ -57,7 +57,7 @@ public struct AlertChannel: Sendable, Hashable {
 /// One dispatcher per channel, woken by its doorbell when alerts are queued, and twice a
 /// second for retries and paused robots. Time comes from `clock`: tests set it and call
 /// `deliverOne` without sleeping.
-public final class Delivery: Service, Sendable {
+package final class Delivery: Service, Sendable {
     let channels: [AlertChannel]
     let outbox: any Outbox
     let client: HTTPClient
@@ -78,10 +78,10 @@ public final class Delivery: Service, Sendable {
     /// How many times a dispatcher has looked at the outbox and found nothing more it could
     /// send (nothing due, or its robot paused). A test that must show an alert is *not* sent
     /// waits for this to move on by two after the change: one whole look came after it.
-    public var idleLooks: Int { looks.load(ordering: .relaxed) }
+    package var idleLooks: Int { looks.load(ordering: .relaxed) }
 
     /// `trustedCAFile`: PEM certificates trusted for HTTPS and WSS besides the system's.
-    public init(channels: [AlertChannel], outbox: any Outbox, counters: Counters, proxy: HTTPClient.Configuration.Proxy? = nil,
+    package init(channels: [AlertChannel], outbox: any Outbox, counters: Counters, proxy: HTTPClient.Configuration.Proxy? = nil,
                 trustedCAFile: String? = nil, timeZone: TimeZone = .current, clock: WallClock = .system, logger: Logger) {
         self.channels = channels
         self.outbox = outbox
@@ -108,7 +108,7 @@ public final class Delivery: Service, Sendable {
 
     /// Adds the model's analysis to single-incident alerts; `store` keeps the answers, and
     /// an alert waits for its analysis on `waitClock`.
-    public func use(_ settings: AnalysisSettings, store: Store, waitClock: any Clock<Duration> = ContinuousClock()) throws {
+    package func use(_ settings: AnalysisSettings, store: Store, waitClock: any Clock<Duration> = ContinuousClock()) throws {
         let a = try Analyst(settings: settings, store: store, client: client, counters: counters, logger: logger,
                             proxy: proxy.map { ($0.host, $0.port, $0.authorization?.headerValue) }, tls: Self.clientTLS(trustedCAFile),
                             clock: waitClock, wallClock: clock)
@@ -128,20 +128,20 @@ public final class Delivery: Service, Sendable {
 
     /// The channels an incident that just opened is alerted to: every one that takes its
     /// severity; for one raised from `escalatedFrom`, those that did not take it before.
-    public func channels(for incident: Incident, escalatedFrom: Event.Severity? = nil) -> [String] {
+    package func channels(for incident: Incident, escalatedFrom: Event.Severity? = nil) -> [String] {
         channels.filter { channel in
             incident.severity >= channel.minimumSeverity && !(escalatedFrom.map { $0 >= channel.minimumSeverity } ?? false)
         }.map(\.name)
     }
 
     /// Alerts were queued: every dispatcher looks at the outbox now.
-    public func wake() {
+    package func wake() {
         for bell in doorbells.values { bell.ring() }
     }
 
     /// Queues an incident for its channels on its own (tests; the relay queues alerts in the
     /// pipeline's transaction).
-    public func enqueue(_ incident: Incident, escalatedFrom: Event.Severity? = nil) {
+    package func enqueue(_ incident: Incident, escalatedFrom: Event.Severity? = nil) {
         let names = channels(for: incident, escalatedFrom: escalatedFrom)
         guard !names.isEmpty else { return }
         do {
@@ -157,7 +157,7 @@ public final class Delivery: Service, Sendable {
 
     /// One dispatcher per channel: a robot that hangs, or an alert waiting for its analysis,
     /// holds up only its own channel.
-    public func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for channel in self.channels {

@@ -6,10 +6,10 @@ import Wire
 /// The DingTalk custom group robot (自定义机器人) webhook, as ../shared/specs/chat-and-llm-apis.md
 /// §A describes it: `POST https://oapi.dingtalk.com/robot/send?access_token=…`, signed with
 /// `timestamp` (milliseconds) and `sign` in the query, errors in the JSON body of an HTTP 200.
-public enum DingTalk {
+package enum DingTalk {
     /// `base64(HMAC-SHA256(key: secret, message: "\(timestamp)\n\(secret)"))`, not yet
     /// URL-encoded.
-    public static func sign(secret: String, timestampMilliseconds: Int64) -> String {
+    package static func sign(secret: String, timestampMilliseconds: Int64) -> String {
         let message = "\(timestampMilliseconds)\n\(secret)"
         let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return Data(mac).base64EncodedString()
@@ -17,7 +17,7 @@ public enum DingTalk {
 
     /// The webhook URL with `timestamp` and `sign` appended, each encoded exactly once
     /// (`+`, `/` and `=` of the base64 become `%2B`, `%2F`, `%3D`).
-    public static func signedURL(webhook: String, secret: String?, timestampMilliseconds: Int64) -> String {
+    package static func signedURL(webhook: String, secret: String?, timestampMilliseconds: Int64) -> String {
         guard let secret else { return webhook }
         let sign = Self.sign(secret: secret, timestampMilliseconds: timestampMilliseconds)
         let separator = webhook.contains("?") ? "&" : "?"
@@ -29,7 +29,7 @@ public enum DingTalk {
 
     /// A markdown message, `@` mentions listed in `at` and written into the text as well
     /// (DingTalk renders a mention only when both are there).
-    public static func markdownBody(title: String, text: String, atMobiles: [String], atUserIDs: [String], messageID: String) -> [UInt8] {
+    package static func markdownBody(title: String, text: String, atMobiles: [String], atUserIDs: [String], messageID: String) -> [UInt8] {
         var body = text
         let mentions = atMobiles.map { "@\($0)" } + atUserIDs.map { "@\($0)" }
         if !mentions.isEmpty { body += "\n\n" + mentions.joined(separator: " ") }
@@ -41,11 +41,11 @@ public enum DingTalk {
     }
 
     /// The largest request body DingTalk accepts, in bytes.
-    public static let maxBodyBytes = 20_000
+    package static let maxBodyBytes = 20_000
 
     /// Reads DingTalk's answer: HTTP status, then `errcode` (a number, or a string in one
     /// documented sample) from the JSON body. Success only on errcode 0.
-    public static func verdict(status: Int, body: [UInt8]) -> DeliveryVerdict {
+    package static func verdict(status: Int, body: [UInt8]) -> DeliveryVerdict {
         guard status == 200 else { return .http(status) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             return .retry("answer is not JSON")

@@ -14,7 +14,7 @@ import Wire
 ///   `maxAttempts`. A delivered entry marks its incident delivered.
 /// - `release` gives entries a message had no room for back to the queue; `postpone` puts
 ///   entries back without counting an attempt (the robot is paused).
-public protocol Outbox: Sendable {
+package protocol Outbox: Sendable {
     typealias Entry = Store.OutboxEntry
 
     func enqueue(_ incident: Incident, channels: [String], now: Int64) throws

@@ -4,7 +4,7 @@ import Wire
 /// A chat robot, as delivery sees it: how a message becomes a request, and what the robot's
 /// answer means. DingTalk, Feishu, WeCom and the generic webhook each implement it over their
 /// codec (`DingTalk`, `Feishu`, `WeCom`, `Webhook`); `AlertChannel.robot` picks one.
-public protocol Robot: Sendable {
+package protocol Robot: Sendable {
     /// The request that carries `message`. `nowMilliseconds` signs it where the robot asks.
     func request(for message: AlertMessage, incidents: [Incident], messageID: String, nowMilliseconds: Int64) -> RobotRequest
     /// What the robot's answer means.
@@ -15,14 +15,14 @@ public protocol Robot: Sendable {
 
 /// One POST to a robot: its URL (with its token: a secret, never logged), the JSON body, and
 /// the most bytes the robot accepts in it.
-public struct RobotRequest: Sendable {
-    public var url: String
-    public var body: [UInt8]
-    public var limit: Int
+package struct RobotRequest: Sendable {
+    package var url: String
+    package var body: [UInt8]
+    package var limit: Int
 }
 
 /// What a robot's answer means for the message.
-public enum DeliveryVerdict: Sendable, Equatable {
+package enum DeliveryVerdict: Sendable, Equatable {
     case delivered
     /// Try again later (network, HTTP error, busy).
     case retry(String)
@@ -96,7 +96,7 @@ struct WebhookRobot: Robot {
 
 extension AlertChannel {
     /// The robot this channel posts to.
-    public var robot: any Robot {
+    package var robot: any Robot {
         switch kind {
         case .dingtalk: DingTalkRobot(webhook: webhook, secret: secret, atMobiles: atMobiles, atUserIDs: atUserIDs)
         case .feishu: FeishuRobot(webhook: webhook, secret: secret, atUserIDs: atUserIDs)

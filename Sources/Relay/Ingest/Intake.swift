@@ -13,7 +13,7 @@ import Glibc
 /// a plain syslog message (the same rules as the edge's; `host` is the message's HOSTNAME,
 /// or the sender's address when it has none). A plain message without events is counted,
 /// not handed on; `Intake.observePlain` shows every one (the console, tests).
-public enum IntakeItem: Sendable {
+package enum IntakeItem: Sendable {
     case frame(FrameReceiver.Delivery, sender: String)
     case detected([Event], sender: String)
     /// Raised by the relay itself: edge.restarted, edge.loss, edge.silent.
@@ -23,7 +23,7 @@ public enum IntakeItem: Sendable {
 /// Classifies and verifies each received message. Listeners call `handle` from any task;
 /// the results come out of `items`, a bounded stream: when its consumer falls behind, new
 /// items are dropped and counted rather than queued without limit.
-public final class Intake: Sendable {
+package final class Intake: Sendable {
     private let parser: SyslogParser
     private let detector: Detector
     private let keys: KeyRing
@@ -36,10 +36,10 @@ public final class Intake: Sendable {
     private let plainSyslogFrom: [IPRange]?
     /// Host names each listed edge may speak for (`*`: any).
     private let edgeHosts: [String: [String]]
-    public let policy: EdgeRegistry.Policy
-    public let counters: Counters
+    package let policy: EdgeRegistry.Policy
+    package let counters: Counters
     /// Items for the pipeline, bounded in items and bytes.
-    public let queue: IntakeQueue
+    package let queue: IntakeQueue
     private let logger: Logger
     private let store: Store
     /// The store's state entry holding the registry with its replay windows.
@@ -51,7 +51,7 @@ public final class Intake: Sendable {
     /// message; frames' freshness and the registry's silences are judged by it.
     let clock: WallClock
 
-    public init(
+    package init(
         configuration: RelayConfiguration, keys: KeyRing, store: Store, detector: Detector = Detector(), counters: Counters = Counters(),
         logger: Logger, clock: WallClock = .system
     ) throws {
@@ -121,7 +121,7 @@ public final class Intake: Sendable {
     static let maxHeldRelayEvents = 100_000
 
     /// Takes the relay events held back by a full queue.
-    public func takeHeldRelayEvents() -> [Event] {
+    package func takeHeldRelayEvents() -> [Event] {
         heldRelayEvents.withLock { held in
             defer { held.removeAll() }
             return held
@@ -129,19 +129,19 @@ public final class Intake: Sendable {
     }
 
     /// No more items will come (listeners have stopped).
-    public func finish() { queue.finish() }
+    package func finish() { queue.finish() }
 
     /// A plain syslog message as the intake took it (past the sender checks), with the
     /// events the rules found in it.
-    public struct PlainMessage: Sendable {
-        public var bytes: [UInt8]
-        public var sender: String
-        public var events: [Event]
+    package struct PlainMessage: Sendable {
+        package var bytes: [UInt8]
+        package var sender: String
+        package var events: [Event]
     }
 
     /// Sees every plain syslog message taken, without changing how it is handled: the same
     /// path runs whether or not anyone looks. Register before messages arrive.
-    public func observePlain(_ observer: @escaping @Sendable (PlainMessage) -> Void) {
+    package func observePlain(_ observer: @escaping @Sendable (PlainMessage) -> Void) {
         plainObservers.withLock { $0.append(observer) }
         observingPlain.store(true, ordering: .relaxed)
     }
@@ -169,7 +169,7 @@ public final class Intake: Sendable {
     private static let wirePrefix = Array(Envelope.messagePrefix.utf8)
 
     /// What became of a message, for the connection it came on.
-    public enum Verdict: Sendable, Hashable {
+    package enum Verdict: Sendable, Hashable {
         /// Taken, refused or counted: nothing for the connection to do.
         case taken
         /// An edge frame was accepted but the queue had no room: over TCP the connection is
@@ -179,7 +179,7 @@ public final class Intake: Sendable {
 
     /// One syslog message: a UDP datagram's payload or one TCP frame.
     @discardableResult
-    public func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) -> Verdict {
+    package func handle(_ bytes: some Collection<UInt8>, sender: String, transport: RelayConfiguration.Listener.Transport) -> Verdict {
         messageCounters[transport]?.add()
         if let done = bytes.withContiguousStorageIfAvailable({ handlePlainQuickly($0, sender: sender) }), done {
             return .taken
@@ -293,7 +293,7 @@ public final class Intake: Sendable {
     /// silences, saves the registry with the replay windows. Returns the events it raised
     /// (they are queued for the pipeline too): a test sees at once that none was.
     @discardableResult
-    public func tick(nowMilliseconds: Int64? = nil) -> [Event] {
+    package func tick(nowMilliseconds: Int64? = nil) -> [Event] {
         let now = nowMilliseconds ?? clock.now / 1000
         let dropped = receiver.withLock { $0.expire(now: .now) }
         if !dropped.isEmpty { counters.add("relay_reassembly_expired_total", dropped.count) }
@@ -315,7 +315,7 @@ public final class Intake: Sendable {
 
     /// Saves the registry now (also done by `tick`).
     /// (The replay windows are not part of it: the pipeline commits them with the events.)
-    public func save() {
+    package func save() {
         save(registry.withLock { $0 })
     }
 
@@ -333,7 +333,7 @@ public final class Intake: Sendable {
     }
 
     /// The registry as it stands.
-    public func edges() -> [String: EdgeRegistry.Record] { registry.withLock { $0.records } }
+    package func edges() -> [String: EdgeRegistry.Record] { registry.withLock { $0.records } }
 
     private func raise(_ event: Event) {
         counters.add("relay_edge_alerts_total{kind=\"\(event.kind)\"}")
@@ -347,12 +347,12 @@ public final class Intake: Sendable {
         }
     }
 
-    public func reassemblyStatistics() -> Reassembler.Statistics {
+    package func reassemblyStatistics() -> Reassembler.Statistics {
         receiver.withLock { $0.reassemblyStatistics }
     }
 
     /// Incomplete frames held, their bytes, and the reassembler's counts.
-    public func reassemblyState() -> (frames: Int, bytes: Int, statistics: Reassembler.Statistics) {
+    package func reassemblyState() -> (frames: Int, bytes: Int, statistics: Reassembler.Statistics) {
         receiver.withLock { ($0.pendingFrames, $0.pendingBytes, $0.reassemblyStatistics) }
     }
 

@@ -4,9 +4,9 @@ import Synchronization
 /// bytes, taken by the pipeline a whole batch at a time (one lock and at most one wake-up per
 /// batch, where a stream cost both per item: under a flood of 80,000 events a second the
 /// per-item hand-over was what the pipeline could not keep up with).
-public final class IntakeQueue: Sendable {
-    public let maxItems: Int
-    public let maxBytes: Int
+package final class IntakeQueue: Sendable {
+    package let maxItems: Int
+    package let maxBytes: Int
 
     private struct State {
         var items: [IntakeItem] = []
@@ -22,18 +22,18 @@ public final class IntakeQueue: Sendable {
 
     private let state = Mutex(State())
 
-    public init(maxItems: Int, maxBytes: Int) {
+    package init(maxItems: Int, maxBytes: Int) {
         self.maxItems = maxItems
         self.maxBytes = maxBytes
     }
 
-    public enum Refusal: Sendable { case items, bytes, finished }
+    package enum Refusal: Sendable { case items, bytes, finished }
 
     /// Adds `item` (holding about `bytes`); the reason when there is no room. Plain syslog
     /// (anyone can send it, from spoofed addresses past any per-sender limit) may fill only
     /// three quarters of the queue: the last quarter is kept for edge frames and the relay's
     /// own events, so a flood of plain syslog cannot make the relay drop an authenticated one.
-    public func push(_ item: IntakeItem, bytes: Int) -> Refusal? {
+    package func push(_ item: IntakeItem, bytes: Int) -> Refusal? {
         let plain: Bool
         switch item {
         case .detected: plain = true
@@ -54,7 +54,7 @@ public final class IntakeQueue: Sendable {
 
     /// Everything queued, waiting until there is something; nil once finished and empty, or
     /// when the task is cancelled. Calling it says the batch it returned before is done.
-    public func next() async -> [IntakeItem]? {
+    package func next() async -> [IntakeItem]? {
         state.withLock { s in
             s.takenItems = 0
             s.takenBytes = 0
@@ -100,7 +100,7 @@ public final class IntakeQueue: Sendable {
     }
 
     /// No more items will come: `next` returns what is left, then nil.
-    public func finish() {
+    package func finish() {
         let waiter = state.withLock { s in
             s.finished = true
             defer { s.waiter = nil }
@@ -109,5 +109,5 @@ public final class IntakeQueue: Sendable {
         waiter?.resume()
     }
 
-    public var count: Int { state.withLock { $0.items.count } }
+    package var count: Int { state.withLock { $0.items.count } }
 }

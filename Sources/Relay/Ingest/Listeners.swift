@@ -9,10 +9,10 @@ import Synchronization
 import Wire
 
 /// The address a listener actually bound, once it has (port 0 becomes a real port).
-public final class BoundAddress: Sendable {
+package final class BoundAddress: Sendable {
     private let state = Mutex<(address: SocketAddress?, waiters: [CheckedContinuation<SocketAddress, Never>])>((nil, []))
 
-    public init() {}
+    package init() {}
 
     func set(_ address: SocketAddress) {
         let waiters = state.withLock { state in
@@ -24,7 +24,7 @@ public final class BoundAddress: Sendable {
     }
 
     /// Waits until the listener has bound.
-    public func value() async -> SocketAddress {
+    package func value() async -> SocketAddress {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> SocketAddress? in
                 if let address = state.address { return address }
@@ -37,15 +37,15 @@ public final class BoundAddress: Sendable {
 }
 
 /// Syslog over UDP (RFC 5426): one message per datagram.
-public struct UDPListener: Service {
-    public let listener: RelayConfiguration.Listener
+package struct UDPListener: Service {
+    package let listener: RelayConfiguration.Listener
     let intake: Intake
     let group: any EventLoopGroup
     let limits: RelayConfiguration.Limits
-    public let bound = BoundAddress()
+    package let bound = BoundAddress()
     let logger: Logger
 
-    public func run() async throws {
+    package func run() async throws {
         let intake = self.intake, maxBytes = limits.maxMessageBytes
         // No SO_REUSEADDR: on a UDP socket it lets any local user bind the same port with it
         // and take the datagrams (Linux delivers unicast to the last socket bound), blinding
@@ -125,12 +125,12 @@ final class UDPIntakeHandler: ChannelInboundHandler, Sendable {
 }
 
 /// Syslog over TCP (RFC 6587): octet counting or LF framing, detected per connection.
-public struct TCPListener: Service {
-    public let listener: RelayConfiguration.Listener
+package struct TCPListener: Service {
+    package let listener: RelayConfiguration.Listener
     let intake: Intake
     let group: any EventLoopGroup
     let limits: RelayConfiguration.Limits
-    public let bound = BoundAddress()
+    package let bound = BoundAddress()
     let logger: Logger
     /// Shared by every TCP and TLS listener: the caps are the relay's, not a listener's.
     private let connections: ConnectionTable
@@ -151,7 +151,7 @@ public struct TCPListener: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let limits = self.limits
         let tls = self.tls
         let server = try await ServerBootstrap(group: group)
@@ -235,28 +235,28 @@ final class OpenConnections: Sendable {
 /// The TCP and TLS connections open, over all listeners and by address, against the
 /// relay's caps: idle connections from one address (or from many) cannot use up the
 /// descriptors that new edges, the store and the robots need.
-public final class ConnectionTable: Sendable {
-    public let maxTotal: Int
-    public let maxPerSource: Int
+package final class ConnectionTable: Sendable {
+    package let maxTotal: Int
+    package let maxPerSource: Int
     /// Sources the operator listed (`edges.sources`, `plain_syslog.from`): a quarter of
     /// `maxTotal` is kept for them, so that connections from anywhere else (an attacker
     /// holding idle connections from many addresses) cannot lock the known edges out.
-    public let known: [IPRange]
+    package let known: [IPRange]
     private let state = Mutex<(total: Int, bySource: [String: Int])>((0, [:]))
 
-    public init(maxTotal: Int, maxPerSource: Int, known: [IPRange] = []) {
+    package init(maxTotal: Int, maxPerSource: Int, known: [IPRange] = []) {
         self.maxTotal = maxTotal
         self.maxPerSource = maxPerSource
         self.known = known
     }
 
     /// Places only known sources may take.
-    public var reserved: Int { known.isEmpty ? 0 : maxTotal / 4 }
+    package var reserved: Int { known.isEmpty ? 0 : maxTotal / 4 }
 
     /// The relay's caps, with the total held below the descriptors the process may open:
     /// the soft RLIMIT_NOFILE is raised to the hard one, and `reserve` of it kept for
     /// everything else. Returns the table and whether the configured total was lowered.
-    public static func fitted(_ limits: RelayConfiguration.Limits, known: [IPRange] = [], reserve: Int = 256) -> (ConnectionTable, lowered: Int?) {
+    package static func fitted(_ limits: RelayConfiguration.Limits, known: [IPRange] = [], reserve: Int = 256) -> (ConnectionTable, lowered: Int?) {
         var rl = rlimit()
         var available = Int.max
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 {
@@ -282,7 +282,7 @@ public final class ConnectionTable: Sendable {
     }
 
     /// Takes a place for a connection from `source`; the reason when there is none.
-    public func admit(_ source: String) -> String? {
+    package func admit(_ source: String) -> String? {
         let limit = maxTotal - (reserved > 0 && !known.contains { $0.contains(source) } ? reserved : 0)
         let key = Self.sourceKey(source)
         return state.withLock { s in
@@ -294,7 +294,7 @@ public final class ConnectionTable: Sendable {
         }
     }
 
-    public func release(_ source: String) {
+    package func release(_ source: String) {
         let source = Self.sourceKey(source)
         state.withLock { s in
             s.total -= 1
@@ -303,7 +303,7 @@ public final class ConnectionTable: Sendable {
         }
     }
 
-    public var open: Int { state.withLock { $0.total } }
+    package var open: Int { state.withLock { $0.total } }
 }
 
 /// Closes a TCP connection that completes no message for `idle_timeout_seconds` (bytes

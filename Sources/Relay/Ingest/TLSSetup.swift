@@ -38,7 +38,7 @@ enum TLSSetup {
 
 extension RelayConfiguration {
     /// Loads the TLS certificate and key, as `relay run` would (for `relay check-config`).
-    public func checkTLS() throws {
+    package func checkTLS() throws {
         if let tls { _ = try TLSSetup.serverContext(tls) }
     }
 }

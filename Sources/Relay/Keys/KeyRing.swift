@@ -11,32 +11,32 @@ import Wire
 ///
 /// The cache is bounded: an attacker naming a million edge ids costs a million HKDF
 /// derivations (a few microseconds each) but never a million cache entries.
-public final class KeyRing: Sendable {
+package final class KeyRing: Sendable {
     private let passkeys: [Passkey]
     private let generations: [String: [UInt16]]
     private let cache = Mutex<[EdgeID: [EdgeKey]]>([:])
     private let maxCached: Int
 
-    public init(passkey: Passkey, previous: Passkey? = nil, generations: [String: [UInt16]] = [:], maxCached: Int = 10_000) {
+    package init(passkey: Passkey, previous: Passkey? = nil, generations: [String: [UInt16]] = [:], maxCached: Int = 10_000) {
         passkeys = [passkey] + (previous.map { [$0] } ?? [])
         self.generations = generations
         self.maxCached = maxCached
     }
 
     /// The edge's key generations, the current first.
-    public func generations(of edge: EdgeID) -> [UInt16] {
+    package func generations(of edge: EdgeID) -> [UInt16] {
         generations[edge.rawValue] ?? [1]
     }
 
     /// The edge's current key, or the key of `generation` from the current passkey: what
     /// `relay edge-key` prints.
-    public func key(for edge: EdgeID, generation: UInt16? = nil) -> EdgeKey {
+    package func key(for edge: EdgeID, generation: UInt16? = nil) -> EdgeKey {
         if generation == nil, let key = candidates(for: edge).first { return key }
         return passkeys[0].edgeKey(for: edge, generation: generation ?? generations(of: edge)[0])
     }
 
     /// Every key a frame from `edge` may be signed with, the current one first.
-    public func candidates(for edge: EdgeID) -> [EdgeKey] {
+    package func candidates(for edge: EdgeID) -> [EdgeKey] {
         if let keys = cache.withLock({ $0[edge] }) { return keys }
         let keys = passkeys.flatMap { passkey in generations(of: edge).map { passkey.edgeKey(for: edge, generation: $0) } }
         cache.withLock { cache in
@@ -48,7 +48,7 @@ public final class KeyRing: Sendable {
 
     /// Which of `candidates(for: edge)` `index` is, for the operator: nil for the current key,
     /// else "generation 1", "previous passkey" or "previous passkey, generation 1".
-    public func describe(_ index: Int, edge: EdgeID) -> String? {
+    package func describe(_ index: Int, edge: EdgeID) -> String? {
         guard index > 0 else { return nil }
         let list = generations(of: edge)
         let passkey = index / list.count, generation = list[index % list.count]
@@ -59,7 +59,7 @@ public final class KeyRing: Sendable {
     /// The key ring `configuration` describes: its passkey (or `<data>/passkey`, created with
     /// mode 0600 and 32 random bytes as hex when it does not exist yet), the previous passkey
     /// during a rotation, and the edges' key generations.
-    public static func load(_ configuration: RelayConfiguration) throws -> (KeyRing, createdAt: String?) {
+    package static func load(_ configuration: RelayConfiguration) throws -> (KeyRing, createdAt: String?) {
         let (current, origin, created) = try secret(configuration.passkey, dataDirectory: configuration.dataDirectory)
         // The same passkey twice (a rotation's first step: the copy is made, the new one not
         // yet) is one passkey.

@@ -4,8 +4,8 @@ import Wire
 
 /// Prints incidents as they open and close, one line each, for an operator watching the
 /// console; with `events`, every event and heartbeat too.
-public enum ConsolePrinter {
-    public static func attach(
+package enum ConsolePrinter {
+    package static func attach(
         to pipeline: Pipeline, events: Bool,
         // `try write(contentsOf:)`: `write(_:)` traps when stdout fails (a closed pipe, a full disk).
         write: @escaping @Sendable (String) -> Void = { try? FileHandle.standardOutput.write(contentsOf: Data(($0 + "\n").utf8)) }

@@ -6,7 +6,7 @@ extension Incident {
     /// One JSON object in a fixed member order: `id`, `kind`, `severity`, `count`,
     /// `source_ip`, `user`, `host`, `first_seen`, `last_seen`, `delivered`, then the rest.
     /// Absent fields are omitted. Times are ISO 8601 UTC.
-    public func jsonObject(extra: [(String, String)] = []) -> String {
+    package func jsonObject(extra: [(String, String)] = []) -> String {
         var members: [(String, String)] = []
         func add(_ name: String, _ value: String?) {
             if let value { members.append((name, Event.quoted(value))) }
@@ -39,17 +39,17 @@ extension Incident {
 /// opens, is escalated and closes (with its final count), each with a `change` member.
 /// Rotated by size (`JSONLinesFile`); a line a full disk refused is counted. The journal is a
 /// copy of the store.
-public final class IncidentJournal: Sendable {
+package final class IncidentJournal: Sendable {
     let file: JSONLinesFile
 
-    public var path: String { file.path }
+    package var path: String { file.path }
 
-    public init(path: String, maxBytes: Int = 16 << 20, keep: Int = 3) throws {
+    package init(path: String, maxBytes: Int = 16 << 20, keep: Int = 3) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         file = JSONLinesFile(path: path, maxBytes: maxBytes, keep: keep, permissions: 0o600)
     }
 
-    public func record(_ change: IncidentChange) {
+    package func record(_ change: IncidentChange) {
         let name: String
         switch change {
         case .opened: name = "opened"
@@ -61,7 +61,7 @@ public final class IncidentJournal: Sendable {
     }
 
     /// Lines that could not be written (disk full, I/O error) since the start.
-    public var failedWrites: Int { file.failedWrites }
+    package var failedWrites: Int { file.failedWrites }
 
-    public func close() { file.close() }
+    package func close() { file.close() }
 }

@@ -8,26 +8,26 @@ import Wire
 ///
 /// A value-type state machine: it is told of deliveries and of the time, and says what to
 /// raise. Persisted with the replay windows, so a relay restart keeps both.
-public struct EdgeRegistry: Codable, Sendable {
-    public struct Record: Codable, Sendable, Hashable {
-        public var epoch: UInt32 = 0
-        public var lastFrameMilliseconds: Int64 = 0
-        public var lastHeartbeatMilliseconds: Int64?
-        public var frames: Int = 0
-        public var restarts: Int = 0
-        public var framesLost: Int = 0
-        public var silent = false
+package struct EdgeRegistry: Codable, Sendable {
+    package struct Record: Codable, Sendable, Hashable {
+        package var epoch: UInt32 = 0
+        package var lastFrameMilliseconds: Int64 = 0
+        package var lastHeartbeatMilliseconds: Int64?
+        package var frames: Int = 0
+        package var restarts: Int = 0
+        package var framesLost: Int = 0
+        package var silent = false
         var suspectedGaps: [Gap] = []
         /// The host this edge speaks for: the first its events named (or its id).
-        public var host: String?
+        package var host: String?
         /// Events whose host was not the edge's and was replaced by it.
-        public var hostsReplaced: Int = 0
+        package var hostsReplaced: Int = 0
         /// The edge's `spool_failures` counter at its last heartbeat (optional: state saved
         /// before it existed still loads).
-        public var spoolFailures: UInt64?
+        package var spoolFailures: UInt64?
         /// Which key signed the edge's last frame when it was not its current one (during a
         /// rotation: "previous passkey", "generation 1"); nil when it was.
-        public var previousKey: String?
+        package var previousKey: String?
     }
 
     struct Gap: Codable, Sendable, Hashable {
@@ -37,23 +37,23 @@ public struct EdgeRegistry: Codable, Sendable {
         var seenMilliseconds: Int64
     }
 
-    public struct Policy: Sendable {
+    package struct Policy: Sendable {
         /// No heartbeat for this long raises `edge.silent` (default 3 heartbeats of 30 s).
-        public var silenceMilliseconds: Int64 = 90_000
+        package var silenceMilliseconds: Int64 = 90_000
         /// A gap still open after this long is a loss (late and reordered frames had time).
-        public var lossAfterMilliseconds: Int64 = 30_000
-        public init() {}
+        package var lossAfterMilliseconds: Int64 = 30_000
+        package init() {}
     }
 
-    public private(set) var records: [String: Record] = [:]
+    package private(set) var records: [String: Record] = [:]
 
     enum CodingKeys: String, CodingKey { case records }
 
-    public init() {}
+    package init() {}
 
     /// A frame was accepted.
     /// `key` says which key signed it when that was not the edge's current key.
-    public mutating func delivered(_ delivery: FrameReceiver.Delivery, key: String? = nil, nowMilliseconds now: Int64) -> [Event] {
+    package mutating func delivered(_ delivery: FrameReceiver.Delivery, key: String? = nil, nowMilliseconds now: Int64) -> [Event] {
         let id = delivery.frame.edgeID.rawValue
         var record = records[id] ?? Record()
         var events: [Event] = []
@@ -96,7 +96,7 @@ public struct EdgeRegistry: Codable, Sendable {
     /// taken back, and it is a suspected gap like any other. A resend (over TCP the edge
     /// resends after the relay closes the connection) fills it; otherwise, once late frames
     /// had time, it is raised as `edge.loss`.
-    public mutating func dropped(edge: String, epoch: UInt32, sequence: UInt64, nowMilliseconds now: Int64) {
+    package mutating func dropped(edge: String, epoch: UInt32, sequence: UInt64, nowMilliseconds now: Int64) {
         var record = records[edge] ?? Record()
         // A resend dropped again (reconnects under a lasting overload) is the same gap.
         if record.suspectedGaps.contains(where: { $0.epoch == epoch && ($0.first...$0.last).contains(sequence) }) { return }
@@ -115,7 +115,7 @@ public struct EdgeRegistry: Codable, Sendable {
     /// the edge speaks for its id and the first host name its events gave (pinned and kept
     /// with the registry). An event naming another host gets the edge's, and is counted; its
     /// raw line still shows what it claimed.
-    public mutating func tieHosts(_ events: [Event], edge: String, allowed: [String]?) -> (events: [Event], replaced: Int) {
+    package mutating func tieHosts(_ events: [Event], edge: String, allowed: [String]?) -> (events: [Event], replaced: Int) {
         // The relay's own kinds (edge.silent, edge.loss, ...) are the relay's to raise: an edge
         // that sends them could open the incident first and swallow the real one.
         let own = events.filter { !$0.kind.rawValue.hasPrefix("edge.") }
@@ -155,7 +155,7 @@ public struct EdgeRegistry: Codable, Sendable {
 
     /// The edges with a gap old enough to be judged at `now`: `tick` needs their replay
     /// windows (the receiver owns them; only these are looked up).
-    public func edgesWithGapsDue(nowMilliseconds now: Int64, policy: Policy) -> [String] {
+    package func edgesWithGapsDue(nowMilliseconds now: Int64, policy: Policy) -> [String] {
         records.compactMap { id, record in
             record.suspectedGaps.contains { Self.age($0.seenMilliseconds, now) >= policy.lossAfterMilliseconds } ? id : nil
         }
@@ -164,7 +164,7 @@ public struct EdgeRegistry: Codable, Sendable {
     /// Time passed: raises losses and silences that are now certain. `windows` are the
     /// receiver's replay windows of the edges `edgesWithGapsDue` named: a gap's frames that
     /// came late are in them, the others were lost.
-    public mutating func tick(nowMilliseconds now: Int64, policy: Policy, windows: [String: EdgeSequenceState] = [:]) -> [Event] {
+    package mutating func tick(nowMilliseconds now: Int64, policy: Policy, windows: [String: EdgeSequenceState] = [:]) -> [Event] {
         var events: [Event] = []
         for id in records.keys.sorted() {
             guard var record = records[id] else { continue }
@@ -236,7 +236,7 @@ public struct EdgeRegistry: Codable, Sendable {
 
     /// Drops what a damaged or hand-edited state file could hold that no running relay
     /// writes: gaps whose bounds are reversed, negative counters, times outside 1970-2200.
-    public mutating func validate() {
+    package mutating func validate() {
         let times = 0...(Event.timeRange.upperBound / 1000)
         func clamp(_ t: Int64) -> Int64 { min(max(t, times.lowerBound), times.upperBound) }
         for (id, var record) in records {

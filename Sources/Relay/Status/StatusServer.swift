@@ -12,12 +12,12 @@ import Wire
 /// the latest incidents, over HTTP/1.1 on one address (loopback by default: put a reverse
 /// proxy in front to reach it from elsewhere). GET and HEAD only; at most 64 connections,
 /// each closed after 30 s without a request.
-public struct StatusServer: Service {
-    public let address: RelayConfiguration.HTTPAddress
+package struct StatusServer: Service {
+    package let address: RelayConfiguration.HTTPAddress
     let app: StatusSource
     let group: any EventLoopGroup
     let logger: Logger
-    public let bound = BoundAddress()
+    package let bound = BoundAddress()
     private let open = OpenConnections()
     static let maxConnections = 64
 
@@ -28,7 +28,7 @@ public struct StatusServer: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

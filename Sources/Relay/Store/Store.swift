@@ -6,17 +6,17 @@ import Wire
 /// The relay's SQLite store (`<data>/relay.sqlite`, WAL mode): events, incidents, and named
 /// state blobs (the edge registry with its replay windows). One process writes (`relay
 /// run`); `relay status` and `relay alerts` read it at the same time.
-public final class Store: Sendable {
+package final class Store: Sendable {
     /// One stored event with where it came from.
-    public struct StoredEvent: Sendable {
-        public var event: Event
+    package struct StoredEvent: Sendable {
+        package var event: Event
         /// Microseconds since 1970 at which the relay received it.
-        public var arrival: Int64
-        public var edge: String?
+        package var arrival: Int64
+        package var edge: String?
         /// The address it came from.
-        public var sender: String?
+        package var sender: String?
 
-        public init(event: Event, arrival: Int64, edge: String? = nil, sender: String? = nil) {
+        package init(event: Event, arrival: Int64, edge: String? = nil, sender: String? = nil) {
             self.event = event
             self.arrival = arrival
             self.edge = edge
@@ -24,13 +24,13 @@ public final class Store: Sendable {
         }
     }
 
-    public static let fileName = "relay.sqlite"
+    package static let fileName = "relay.sqlite"
     static let rowsPerInsert = 64
     let pool: DatabasePool
-    public let path: String
+    package let path: String
 
     /// Opens (creating and migrating when `readOnly` is false) the store in `directory`.
-    public init(directory: URL, readOnly: Bool = false) throws {
+    package init(directory: URL, readOnly: Bool = false) throws {
         path = directory.appendingPathComponent(Self.fileName).path
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -111,26 +111,26 @@ public final class Store: Sendable {
     // MARK: outbox
 
     /// One alert waiting for (or done with) one channel.
-    public struct OutboxEntry: Sendable, Hashable {
-        public enum Status: String, Sendable { case pending, delivered, dead }
-        public enum Kind: String, Sendable {
+    package struct OutboxEntry: Sendable, Hashable {
+        package enum Status: String, Sendable { case pending, delivered, dead }
+        package enum Kind: String, Sendable {
             case alert
             /// A second message with the analysis that came after the alert.
             case analysis
         }
-        public var id: Int64
-        public var channel: String
-        public var incident: Int64
-        public var created: Int64
-        public var attempts: Int
-        public var nextAttempt: Int64
-        public var status: Status
+        package var id: Int64
+        package var channel: String
+        package var incident: Int64
+        package var created: Int64
+        package var attempts: Int
+        package var nextAttempt: Int64
+        package var status: Status
         /// The idempotency key of the message that carried it, fixed at its first attempt.
-        public var messageID: String?
-        public var lastError: String?
-        public var kind: Kind = .alert
+        package var messageID: String?
+        package var lastError: String?
+        package var kind: Kind = .alert
 
-        public init(
+        package init(
             id: Int64, channel: String, incident: Int64, created: Int64, attempts: Int, nextAttempt: Int64, status: Status,
             messageID: String?, lastError: String?, kind: Kind
         ) {
@@ -149,7 +149,7 @@ public final class Store: Sendable {
 
     /// Queues `incident` for `channels`, with the incident itself, in one transaction that
     /// is committed before any attempt to deliver it.
-    public func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
+    package func enqueue(_ incident: Incident, channels: [String], now: Int64) throws {
         guard !channels.isEmpty else { return }
         try pool.write { db in
             // One transaction: a crash cannot leave the incident stored without its alerts.
@@ -166,13 +166,13 @@ public final class Store: Sendable {
     }
 
     /// Queues the follow-up with `incident`'s analysis for `channels`.
-    public func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
+    package func enqueueAnalysis(incident: Int64, channels: [String], now: Int64) throws {
         try pool.write { db in try Self.queue(incident, for: channels, kind: .analysis, now: now, in: db) }
     }
 
     /// Follow-ups of `incident` still queued for `channel` are settled unsent: its alert
     /// carried the analysis.
-    public func dropAnalysisFollowUps(incident: Int64, channel: String) throws {
+    package func dropAnalysisFollowUps(incident: Int64, channel: String) throws {
         try pool.write { db in
             try db.execute(sql: """
                 UPDATE outbox SET status = 'delivered', last_error = 'the alert carried the analysis'
@@ -185,7 +185,7 @@ public final class Store: Sendable {
     /// id) first, else up to `limit` due entries, which get `newMessageID` before this returns.
     /// A batch of several (a digest) holds alerts only; a follow-up goes alone, and only
     /// after its alert was delivered there.
-    public func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [OutboxEntry] {
+    package func nextBatch(channel: String, now: Int64, limit: Int, newMessageID: () -> String) throws -> [OutboxEntry] {
         try pool.write { db in
             let retry = try Row.fetchOne(db, sql: """
                 SELECT message_id FROM outbox WHERE channel = ? AND status = 'pending' AND message_id IS NOT NULL AND next_attempt <= ?
@@ -213,7 +213,7 @@ public final class Store: Sendable {
     }
 
     /// Records an attempt's outcome for `entries`.
-    public func settle(_ entries: [OutboxEntry], delivered: Bool, error: String?, nextAttempt: Int64, now: Int64, maxAttempts: Int) throws {
+    package func settle(_ entries: [OutboxEntry], delivered: Bool, error: String?, nextAttempt: Int64, now: Int64, maxAttempts: Int) throws {
         guard !entries.isEmpty else { return }
         let ids = entries.map { String($0.id) }.joined(separator: ",")
         try pool.write { db in
@@ -232,7 +232,7 @@ public final class Store: Sendable {
     }
 
     /// Entries a message had no room for go back to the queue, free for the next message.
-    public func release(_ entries: [OutboxEntry]) throws {
+    package func release(_ entries: [OutboxEntry]) throws {
         guard !entries.isEmpty else { return }
         try pool.write { db in
             try db.execute(sql: "UPDATE outbox SET message_id = NULL WHERE id IN (\(entries.map { String($0.id) }.joined(separator: ",")))")
@@ -240,7 +240,7 @@ public final class Store: Sendable {
     }
 
     /// Puts entries back without counting an attempt (the robot is paused).
-    public func postpone(_ entries: [OutboxEntry], until: Int64, error: String) throws {
+    package func postpone(_ entries: [OutboxEntry], until: Int64, error: String) throws {
         guard !entries.isEmpty else { return }
         try pool.write { db in
             try db.execute(sql: "UPDATE outbox SET next_attempt = ?, last_error = ? WHERE id IN (\(entries.map { String($0.id) }.joined(separator: ",")))",
@@ -248,24 +248,24 @@ public final class Store: Sendable {
         }
     }
 
-    public func analysis(incident: Int64) throws -> String? {
+    package func analysis(incident: Int64) throws -> String? {
         try pool.read { db in try String.fetchOne(db, sql: "SELECT analysis FROM incident WHERE id = ?", arguments: [incident]) }
     }
 
-    public func setAnalysis(incident: Int64, _ text: String) throws {
+    package func setAnalysis(incident: Int64, _ text: String) throws {
         try pool.write { db in try db.execute(sql: "UPDATE incident SET analysis = ? WHERE id = ?", arguments: [text, incident]) }
     }
 
     /// Dead letters go back to the queue (`relay alerts --retry-dead`).
     @discardableResult
-    public func retryDead(now: Int64) throws -> Int {
+    package func retryDead(now: Int64) throws -> Int {
         try pool.write { db in
             try db.execute(sql: "UPDATE outbox SET status = 'pending', attempts = 0, message_id = NULL, next_attempt = ? WHERE status = 'dead'", arguments: [now])
             return db.changesCount
         }
     }
 
-    public func outbox(status: OutboxEntry.Status? = nil) throws -> [OutboxEntry] {
+    package func outbox(status: OutboxEntry.Status? = nil) throws -> [OutboxEntry] {
         try pool.read { db in
             if let status {
                 return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id", arguments: [status.rawValue]).map(Self.outbox)
@@ -274,7 +274,7 @@ public final class Store: Sendable {
         }
     }
 
-    public func incidents(ids: [Int64]) throws -> [Incident] {
+    package func incidents(ids: [Int64]) throws -> [Incident] {
         guard !ids.isEmpty else { return [] }
         return try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident WHERE id IN (\(ids.map(String.init).joined(separator: ","))) ORDER BY id").map(Self.incident)
@@ -292,7 +292,7 @@ public final class Store: Sendable {
     /// one transaction: after a crash the store holds all of a flush or none of it (so the
     /// replay windows committed with the events say exactly which frames are stored, and an
     /// incident is never stored without its alerts).
-    public func write(
+    package func write(
         events: [StoredEvent], incidents: [Incident], outbox: [(incident: Int64, channels: [String])] = [], state: [(String, Data)] = [],
         now: Int64 = 0
     ) throws {
@@ -417,33 +417,33 @@ public final class Store: Sendable {
     }
 
     /// The latest incidents, newest first.
-    public func recentIncidents(limit: Int = 50) throws -> [Incident] {
+    package func recentIncidents(limit: Int = 50) throws -> [Incident] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident ORDER BY last_arrival DESC, id DESC LIMIT ?", arguments: [limit]).map(Self.incident)
         }
     }
 
-    public func openIncidents() throws -> [Incident] {
+    package func openIncidents() throws -> [Incident] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM incident WHERE status = 'open' ORDER BY id").map(Self.incident)
         }
     }
 
-    public func incident(id: Int64) throws -> Incident? {
+    package func incident(id: Int64) throws -> Incident? {
         try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM incident WHERE id = ?", arguments: [id]).map(Self.incident) }
     }
 
-    public func maxIncidentID() throws -> Int64 {
+    package func maxIncidentID() throws -> Int64 {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM incident") ?? 0 }
     }
 
-    public struct Counts: Sendable, Hashable {
-        public var events: Int
-        public var incidents: Int
-        public var openIncidents: Int
+    package struct Counts: Sendable, Hashable {
+        package var events: Int
+        package var incidents: Int
+        package var openIncidents: Int
     }
 
-    public func counts() throws -> Counts {
+    package func counts() throws -> Counts {
         try pool.read { db in
             Counts(
                 events: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0,
@@ -453,7 +453,7 @@ public final class Store: Sendable {
     }
 
     /// Events, newest first (for tests and `relay status`).
-    public func recentEvents(limit: Int = 100) throws -> [StoredEvent] {
+    package func recentEvents(limit: Int = 100) throws -> [StoredEvent] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
                 var e = Event(kind: Event.Kind(rawValue: row["kind"]))
@@ -481,7 +481,7 @@ public final class Store: Sendable {
     /// Deletes events that arrived before `eventsBefore` and closed incidents last seen
     /// before `incidentsBefore` (microseconds). Returns how many of each went.
     @discardableResult
-    public func prune(eventsBefore: Int64, incidentsBefore: Int64) throws -> (events: Int, incidents: Int) {
+    package func prune(eventsBefore: Int64, incidentsBefore: Int64) throws -> (events: Int, incidents: Int) {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM event WHERE arrival < ?", arguments: [eventsBefore])
             let events = db.changesCount
@@ -492,7 +492,7 @@ public final class Store: Sendable {
 
     /// Bytes the store's pages hold (free pages left by deletions are not counted: SQLite
     /// reuses them).
-    public func usedBytes() throws -> Int64 {
+    package func usedBytes() throws -> Int64 {
         try pool.read { db in
             let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
             let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
@@ -504,7 +504,7 @@ public final class Store: Sendable {
     /// Deletes the oldest events, 10,000 at a time, until the store holds at most `target`
     /// bytes (at most `maxRounds` rounds a call). Incidents and the outbox are kept: alerts
     /// and their evidence outlive the events. Returns how many events went.
-    public func shrink(toBytes target: Int64, maxRounds: Int = 50) throws -> Int {
+    package func shrink(toBytes target: Int64, maxRounds: Int = 50) throws -> Int {
         var deleted = 0
         for _ in 0..<maxRounds {
             guard try usedBytes() > target else { break }
@@ -521,26 +521,26 @@ public final class Store: Sendable {
     /// Outbox rows that are done with (delivered, or dead and given up on) and older than
     /// `before` (microseconds): the table does not grow for ever.
     @discardableResult
-    public func pruneOutbox(before: Int64) throws -> Int {
+    package func pruneOutbox(before: Int64) throws -> Int {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM outbox WHERE status != 'pending' AND created < ?", arguments: [before])
             return db.changesCount
         }
     }
 
-    public func state(_ name: String) throws -> Data? {
+    package func state(_ name: String) throws -> Data? {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM state WHERE name = ?", arguments: [name]) }
     }
 
     /// State entries whose name starts with `prefix`.
-    public func states(prefix: String) throws -> [(String, Data)] {
+    package func states(prefix: String) throws -> [(String, Data)] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT name, value FROM state WHERE substr(name, 1, ?) = ?", arguments: [prefix.count, prefix])
                 .map { ($0["name"], $0["value"]) }
         }
     }
 
-    public func setState(_ name: String, _ value: Data) throws {
+    package func setState(_ name: String, _ value: Data) throws {
         try pool.write { db in
             try db.execute(sql: "INSERT INTO state (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                            arguments: [name, value])

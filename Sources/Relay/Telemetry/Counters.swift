@@ -6,27 +6,27 @@ import Synchronization
 /// dropped, reassembled, correlated). Names follow Prometheus conventions, labels included:
 /// `relay_rejected_total{reason="bad_mac"}`. Each is also a counter of a Prometheus
 /// registry, which `/metrics` exposes together with the relay's gauges.
-public final class Counters: Sendable {
+package final class Counters: Sendable {
     /// One counter, for hot paths that count without looking the name up each time.
-    public final class Handle: Sendable {
+    package final class Handle: Sendable {
         let value = Atomic<Int>(0)
         let counter: Prometheus.Counter
 
         init(_ counter: Prometheus.Counter) { self.counter = counter }
 
-        public func add(_ amount: Int = 1) {
+        package func add(_ amount: Int = 1) {
             value.wrappingAdd(amount, ordering: .relaxed)
             counter.increment(by: Int64(amount))
         }
     }
 
     private let handles = Mutex<[String: Handle]>([:])
-    public let registry = PrometheusCollectorRegistry()
+    package let registry = PrometheusCollectorRegistry()
 
-    public init() {}
+    package init() {}
 
     /// The counter called `name` (made on first use).
-    public func handle(_ name: String) -> Handle {
+    package func handle(_ name: String) -> Handle {
         handles.withLock { handles in
             if let h = handles[name] { return h }
             let (metric, labels) = Self.split(name)
@@ -36,15 +36,15 @@ public final class Counters: Sendable {
         }
     }
 
-    public func add(_ name: String, _ amount: Int = 1) {
+    package func add(_ name: String, _ amount: Int = 1) {
         handle(name).add(amount)
     }
 
-    public subscript(name: String) -> Int {
+    package subscript(name: String) -> Int {
         handles.withLock { $0[name]?.value.load(ordering: .relaxed) ?? 0 }
     }
 
-    public func snapshot() -> [String: Int] {
+    package func snapshot() -> [String: Int] {
         handles.withLock { $0.mapValues { $0.value.load(ordering: .relaxed) } }
     }
 

@@ -1,6 +1,6 @@
 /// Why a chunk or record could not be read. Carries where, so a skipped record can be found
 /// with a hex editor.
-public struct EvtxError: Error, Sendable, CustomStringConvertible {
+package struct EvtxError: Error, Sendable, CustomStringConvertible {
     enum Code: Sendable {
         case truncated
         case badToken(UInt8)
@@ -13,14 +13,14 @@ public struct EvtxError: Error, Sendable, CustomStringConvertible {
 
     let code: Code
     /// Offset in the chunk.
-    public let offset: Int
+    package let offset: Int
 
     init(_ code: Code, at offset: Int) {
         self.code = code
         self.offset = offset
     }
 
-    public var description: String {
+    package var description: String {
         switch code {
         case .truncated: "truncated at chunk offset \(offset)"
         case .badToken(let t): "unknown binary XML token 0x\(String(t, radix: 16)) at chunk offset \(offset)"

@@ -2,34 +2,34 @@ import CZlib
 import Foundation
 
 /// What reading an EVTX file met, so damage is counted and never silent.
-public struct EvtxStatistics: Sendable, Equatable {
+package struct EvtxStatistics: Sendable, Equatable {
     /// Chunks whose records were read.
-    public var chunks = 0
+    package var chunks = 0
     /// Chunks never written (all zero): not damage.
-    public var emptyChunks = 0
+    package var emptyChunks = 0
     /// Chunks without the `ElfChnk` signature: skipped whole.
-    public var damagedChunks = 0
+    package var damagedChunks = 0
     /// Chunks whose header or record-data CRC32 did not match. Their records are still read
     /// one by one (each must have its signature and its size twice), as Windows and the
     /// reference parsers do: a file copied while being written is often like that.
-    public var headerChecksumMismatches = 0
-    public var dataChecksumMismatches = 0
+    package var headerChecksumMismatches = 0
+    package var dataChecksumMismatches = 0
     /// Records read into events.
-    public var records = 0
+    package var records = 0
     /// Records whose binary XML could not be expanded, and record headers that were broken
     /// (the rest of their chunk is then skipped).
-    public var damagedRecords = 0
+    package var damagedRecords = 0
     /// Records without their closing size copy (read when their binary XML expands).
-    public var unfinishedRecords = 0
+    package var unfinishedRecords = 0
     /// The highest record id met, read or not.
-    public var highestRecordID: UInt64?
+    package var highestRecordID: UInt64?
     /// Whether the file header's CRC32 matched.
-    public var fileHeaderChecksumMatches = true
+    package var fileHeaderChecksumMatches = true
 
-    public init() {}
+    package init() {}
 
     /// Adds `other`'s counts to these (the highest record id is the higher of the two).
-    public mutating func add(_ other: EvtxStatistics) {
+    package mutating func add(_ other: EvtxStatistics) {
         chunks += other.chunks
         emptyChunks += other.emptyChunks
         damagedChunks += other.damagedChunks
@@ -50,16 +50,16 @@ public struct EvtxStatistics: Sendable, Equatable {
 /// CRC32 of its first 120 bytes at 124), then 64 KiB chunks (`ElfChnk\0`; CRC32 of bytes
 /// 0..<120 and 128..<512 at 124, CRC32 of the records at 52; the free-space offset at 48),
 /// records from offset 512 (`**\0\0`, size, record id, FILETIME, binary XML, size again).
-public final class EvtxFile {
-    public static let fileHeaderSize = 4096
-    public static let chunkSize = 65536
+package final class EvtxFile {
+    package static let fileHeaderSize = 4096
+    package static let chunkSize = 65536
     static let chunkHeaderSize = 512
     static let recordHeaderSize = 24
 
-    public let path: String
+    package let path: String
     private let handle: FileHandle
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EvtxFileError("cannot open \(path)") }
         self.path = path
         self.handle = handle
@@ -72,7 +72,7 @@ public final class EvtxFile {
     /// Calls `body` with every record's event in file order; records with an id at or below
     /// `after` are skipped without being expanded.
     @discardableResult
-    public func forEachEvent(after: UInt64 = 0, _ body: (WindowsEvent) throws -> Void) throws -> EvtxStatistics {
+    package func forEachEvent(after: UInt64 = 0, _ body: (WindowsEvent) throws -> Void) throws -> EvtxStatistics {
         try read(after: after) { collector, recordID, written in
             try body(collector.finish(recordID: recordID, headerMicroseconds: written))
         }
@@ -82,7 +82,7 @@ public final class EvtxFile {
     /// newline, appended to `out`, with the values written straight from the file's bytes;
     /// `flush` is called whenever `out` holds 64 KiB or more.
     @discardableResult
-    public func appendJSONLines(to out: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> EvtxStatistics {
+    package func appendJSONLines(to out: inout [UInt8], flush: (inout [UInt8]) -> Void) throws -> EvtxStatistics {
         try read(after: 0) { collector, recordID, written in
             collector.finishSystem(recordID: recordID, headerMicroseconds: written)
             collector.appendJSON(to: &out)
@@ -143,7 +143,7 @@ public final class EvtxFile {
     /// The events of one chunk given as bytes (a shorter buffer is padded with zeros to
     /// 64 KiB, a longer one cut): the fuzzer's way in. Each record is also written as JSON.
     @discardableResult
-    public static func readChunk(_ bytes: [UInt8], _ body: (WindowsEvent) -> Void) -> EvtxStatistics {
+    package static func readChunk(_ bytes: [UInt8], _ body: (WindowsEvent) -> Void) -> EvtxStatistics {
         var chunk = Array(bytes.prefix(chunkSize))
         if chunk.count < chunkSize { chunk += [UInt8](repeating: 0, count: chunkSize - chunk.count) }
         var statistics = EvtxStatistics()
@@ -256,7 +256,7 @@ public final class EvtxFile {
     }
 }
 
-public struct EvtxFileError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+package struct EvtxFileError: Error, CustomStringConvertible, Sendable {
+    package let description: String
     init(_ description: String) { self.description = description }
 }

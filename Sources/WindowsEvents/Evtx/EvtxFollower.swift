@@ -16,22 +16,22 @@ import Platform
 /// was cleared or replaced by a new one whose numbers started again: reading starts over from
 /// its first record, and `restarts` counts it. A copy of the same log put in place (rsync's
 /// rename) has the same record at the same time: reading goes on after it.
-public struct EvtxFollower {
-    public let path: String
+package struct EvtxFollower {
+    package let path: String
     /// The last record id read (0: none yet).
-    public private(set) var lastRecordID: UInt64
+    package private(set) var lastRecordID: UInt64
     /// When the last record read was written (its header's time, microseconds since 1970 as
     /// an unsigned number; 0 when unknown).
-    public private(set) var lastRecordTime: UInt64
+    package private(set) var lastRecordTime: UInt64
     /// Times the file's numbering started again below the place.
-    public private(set) var restarts = 0
-    public private(set) var statistics = EvtxStatistics()
+    package private(set) var restarts = 0
+    package private(set) var statistics = EvtxStatistics()
     /// Whether the file was there and readable at the last look.
-    public private(set) var isReadable = false
+    package private(set) var isReadable = false
 
-    public static let rescanSeconds: Double = 30
+    package static let rescanSeconds: Double = 30
     /// How far past its chunk's first number (or the place) a record's number may be.
-    public static let maxJump: UInt64 = 1 << 20
+    package static let maxJump: UInt64 = 1 << 20
 
     private var lastLook: (size: Int64, mtime: Int64, inode: UInt64)?
     private var lastScan = Date.distantPast
@@ -39,24 +39,24 @@ public struct EvtxFollower {
     private var collector = EventCollector()
     private var buffer = [UInt8](repeating: 0, count: EvtxFile.chunkSize)
 
-    public init(path: String, after recordID: UInt64, writtenAt time: UInt64 = 0) {
+    package init(path: String, after recordID: UInt64, writtenAt time: UInt64 = 0) {
         self.path = path
         self.lastRecordID = recordID
         self.lastRecordTime = time
     }
 
     /// The place as one line of text (`id:time`), for a state file.
-    public var cursor: String { "\(lastRecordID):\(lastRecordTime)" }
+    package var cursor: String { "\(lastRecordID):\(lastRecordTime)" }
 
     /// A follower from `cursor`'s text (a bad one starts at the beginning).
-    public init(path: String, cursor: String?) {
+    package init(path: String, cursor: String?) {
         let parts = (cursor ?? "").split(separator: ":")
         self.init(path: path, after: parts.first.flatMap { UInt64($0) } ?? 0, writtenAt: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
     }
 
     /// Puts the place after the newest finished record in the file now, without expanding any
     /// (`start_at: end`): the newest chunk's record headers are walked.
-    public mutating func skipToEnd() {
+    package mutating func skipToEnd() {
         guard let file = ReadableFile.open(path), let size = Int(exactly: file.size) else { return }
         guard let newest = Self.chunkHeaders(file, size: size).max(by: { $0.first < $1.first }),
               file.read(&buffer, count: EvtxFile.chunkSize, at: Int64(EvtxFile.fileHeaderSize + newest.index * EvtxFile.chunkSize)) == EvtxFile.chunkSize
@@ -70,7 +70,7 @@ public struct EvtxFollower {
     /// Records newer than the last one read, oldest first, at most `limit`, each with when it
     /// was written (as `lastRecordTime` has it) and its record header's number: the place
     /// after it.
-    public mutating func read(limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
+    package mutating func read(limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
         guard let facts = ReadableFile.facts(of: path) else {
             isReadable = false
             return []

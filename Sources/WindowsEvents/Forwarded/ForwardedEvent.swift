@@ -10,9 +10,9 @@
 /// - **Snare** (`MSWinEventLog`, tab-separated): log name, date, event id, source, user,
 ///   computer, category, and the rendered message, whose "Label: value" pairs are read back
 ///   into the event's data names (`Account Name` under `New Logon:` is `TargetUserName`).
-public enum ForwardedEvent {
+package enum ForwardedEvent {
     /// The event a syslog message's text carries, or nil when it is none of the forms.
-    public static func parse(_ message: UnsafeBufferPointer<UInt8>) -> WindowsEvent? {
+    package static func parse(_ message: UnsafeBufferPointer<UInt8>) -> WindowsEvent? {
         var start = 0
         while start < message.count, message[start] == 0x20 || message[start] == 0x09 { start += 1 }
         // A byte-order mark some senders put before the text (RFC 5424's BOM).
@@ -25,7 +25,7 @@ public enum ForwardedEvent {
         return Snare.parse(text)
     }
 
-    public static func parse(_ message: String) -> WindowsEvent? {
+    package static func parse(_ message: String) -> WindowsEvent? {
         var copy = message
         return copy.withUTF8 { parse($0) }
     }

@@ -5,18 +5,18 @@
 /// references, CDATA; comments, processing instructions and DOCTYPE are skipped. Every
 /// `<Event>` element anywhere in the text is an event (inside an `<Events>` root or not).
 /// Linear in the input; nesting deeper than `maxDepth` ends that event as damaged.
-public struct EventXMLReader {
-    public static let maxDepth = 64
+package struct EventXMLReader {
+    package static let maxDepth = 64
 
-    public init() {}
+    package init() {}
 
     /// The events in `text`, and how many `<Event>` elements were damaged (too deep, cut off).
-    public func events(in text: String) -> (events: [WindowsEvent], damaged: Int) {
+    package func events(in text: String) -> (events: [WindowsEvent], damaged: Int) {
         var copy = text
         return copy.withUTF8 { events(in: $0) }
     }
 
-    public func events(in bytes: UnsafeBufferPointer<UInt8>) -> (events: [WindowsEvent], damaged: Int) {
+    package func events(in bytes: UnsafeBufferPointer<UInt8>) -> (events: [WindowsEvent], damaged: Int) {
         var result: [WindowsEvent] = []
         var damaged = 0
         forEachEvent(in: bytes, damaged: &damaged) { result.append($0) }
@@ -24,7 +24,7 @@ public struct EventXMLReader {
     }
 
     /// Calls `body` with each event, in order.
-    public func forEachEvent(in bytes: UnsafeBufferPointer<UInt8>, damaged: inout Int, _ body: (WindowsEvent) throws -> Void) rethrows {
+    package func forEachEvent(in bytes: UnsafeBufferPointer<UInt8>, damaged: inout Int, _ body: (WindowsEvent) throws -> Void) rethrows {
         var collector = EventCollector()
         var depth = 0  // elements open inside the current event; 0 when outside one
         var i = 0

@@ -2,12 +2,12 @@ import Foundation
 import Synchronization
 
 /// Where a secret is read from. Its description never shows the secret.
-public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
+package enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     case inline(String)
     case file(String)
     case environment(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .inline: "inline value"
         case .file(let path): "file \(path)"
@@ -15,7 +15,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public func read() throws -> String {
+    package func read() throws -> String {
         switch self {
         case .inline(let value):
             return value

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// What a syslog stream decoder yields: a message's bytes, or the news that one was too
 /// large and has been skipped (the stream stays in step; the caller counts it).

@@ -3,8 +3,8 @@ import Foundation
 /// Where bytes occur in bytes: `memchr` for the first byte, then `memcmp`. Linear in the
 /// haystack for a fixed needle. One place for the relay's intake, the detector and the
 /// forwarded-event parsers.
-public enum ByteSearch {
-    public static func firstIndex(of needle: [UInt8], in buffer: UnsafeBufferPointer<UInt8>) -> Int? {
+package enum ByteSearch {
+    package static func firstIndex(of needle: [UInt8], in buffer: UnsafeBufferPointer<UInt8>) -> Int? {
         guard let base = buffer.baseAddress, buffer.count >= needle.count, let first = needle.first else { return nil }
         var i = 0
         let last = buffer.count - needle.count
@@ -17,7 +17,7 @@ public enum ByteSearch {
         return nil
     }
 
-    public static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+    package static func contains(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
         firstIndex(of: needle, in: buffer) != nil
     }
 }

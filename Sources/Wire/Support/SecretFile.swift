@@ -4,10 +4,10 @@ import Synchronization
 
 /// Files that hold secrets (the passkey, edge keys, robot secrets, model keys) and the
 /// directories that hold state, created so that nobody else can read them.
-public enum SecretFile {
+package enum SecretFile {
     /// Creates `path` holding `contents`, mode 0600, only if nothing is there yet (O_EXCL, so
     /// neither a file nor a symlink planted in advance is written through), and syncs it.
-    public static func create(_ path: String, contents: [UInt8]) throws {
+    package static func create(_ path: String, contents: [UInt8]) throws {
         do {
             try contents.withUnsafeBytes { try WrittenFile.create(path, contents: $0) }
         } catch let error as FileWriteError {
@@ -19,7 +19,7 @@ public enum SecretFile {
     /// atomically: the file appears whole or not at all (written under a temporary name, then
     /// linked), so two processes creating it at once (`relay run` and `relay edge-key` started
     /// together) agree on one. Returns false, writing nothing, when `path` already existed.
-    public static func createUnlessPresent(_ path: String, contents: [UInt8]) throws -> Bool {
+    package static func createUnlessPresent(_ path: String, contents: [UInt8]) throws -> Bool {
         let temporary = "\(path).\(ProcessInfo.processInfo.processIdentifier).\(UInt32.random(in: 0...UInt32.max)).new"
         try create(temporary, contents: contents)
         defer { WrittenFile.remove(temporary) }
@@ -33,7 +33,7 @@ public enum SecretFile {
     /// What is wrong with the permissions of a secret file: readable or writable by its group
     /// or by others. Nil when only its owner may use it (or it cannot be examined).
     /// Windows has no file modes (the files get their directory's ACL): nil there.
-    public static func exposure(_ path: String) -> String? {
+    package static func exposure(_ path: String) -> String? {
         #if os(Windows)
         return nil
         #else
@@ -49,7 +49,7 @@ public enum SecretFile {
     /// the group's and others' rights from an existing one. Returns true when it tightened
     /// an existing directory.
     @discardableResult
-    public static func privateDirectory(_ path: String) throws -> Bool {
+    package static func privateDirectory(_ path: String) throws -> Bool {
         #if os(Windows)
         // No modes: the directory gets its parent's ACL (docs/windows.md says which to use).
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -68,6 +68,6 @@ public enum SecretFile {
 
     /// Warnings about secret files read so far (`SecretSource.read` adds them): the relay
     /// and the edge log them after reading their configuration; check-config prints them.
-    public static var warnings: [String] { recorded.withLock { Array($0) }.sorted() }
+    package static var warnings: [String] { recorded.withLock { Array($0) }.sorted() }
     static let recorded = Mutex<Set<String>>([])
 }

@@ -2,8 +2,8 @@
 /// line and paragraph separators and bidirectional overrides are shown as `\xHH` or
 /// `\u{HHHH}` instead of acting (an escape sequence in a user name must not rewrite the
 /// screen, and a log line must not start new lines in a report).
-public enum TerminalText {
-    public static func safe(_ s: String) -> String {
+package enum TerminalText {
+    package static func safe(_ s: String) -> String {
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = String.UnicodeScalarView()
         for scalar in s.unicodeScalars {
@@ -19,7 +19,7 @@ public enum TerminalText {
     }
 
     /// C0 and C1 controls, DEL, line and paragraph separators, bidirectional marks and overrides.
-    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+    package static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
         default: false

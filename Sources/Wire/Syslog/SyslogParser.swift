@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Parses syslog text: RFC 5424 strictly, RFC 3164 leniently, as receivers must.
 ///
@@ -48,7 +48,7 @@ public struct SyslogParser: Sendable {
     /// Parses without copying: the header's fields are ranges of `buffer`. RFC 5424 when the
     /// text starts `<PRI>1 ` and parses as such, else RFC 3164. Trailing LF, CR and NUL (as
     /// datagram senders add) are left out. No size check: callers bound their input.
-    public func scan(_ buffer: UnsafeBufferPointer<UInt8>) -> SyslogHeader {
+    package func scan(_ buffer: UnsafeBufferPointer<UInt8>) -> SyslogHeader {
         var end = buffer.count
         while end > 0, buffer[end - 1] == 0x0A || buffer[end - 1] == 0x0D || buffer[end - 1] == 0x00 { end -= 1 }
         if Self.looksLike5424(buffer, end), let header = try? scanRFC5424(buffer, 0..<end) {
@@ -150,19 +150,19 @@ public struct SyslogParser: Sendable {
 
 /// A parsed syslog header whose text fields are ranges of the scanned buffer, so hot paths
 /// (the edge reading files, the relay's rules) make Strings only for what they keep.
-public struct SyslogHeader: Sendable {
-    public var format: SyslogMessage.Format
-    public var facility: Int?
-    public var severity: Int?
-    public var timestamp: SyslogTimestamp?
-    public var hostname: Range<Int>?
-    public var appName: Range<Int>?
-    public var procID: Range<Int>?
-    public var msgID: Range<Int>?
-    public var structuredData: [StructuredDataElement] = []
+package struct SyslogHeader: Sendable {
+    package var format: SyslogMessage.Format
+    package var facility: Int?
+    package var severity: Int?
+    package var timestamp: SyslogTimestamp?
+    package var hostname: Range<Int>?
+    package var appName: Range<Int>?
+    package var procID: Range<Int>?
+    package var msgID: Range<Int>?
+    package var structuredData: [StructuredDataElement] = []
     /// MSG, after the BOM when there is one.
-    public var message: Range<Int> = 0..<0
-    public var hasBOM = false
+    package var message: Range<Int> = 0..<0
+    package var hasBOM = false
 
     init(format: SyslogMessage.Format, facility: Int? = nil, severity: Int? = nil) {
         self.format = format
@@ -171,7 +171,7 @@ public struct SyslogHeader: Sendable {
     }
 
     /// The message with its fields as Strings (invalid UTF-8 replaced by U+FFFD).
-    public func message(in buffer: UnsafeBufferPointer<UInt8>) -> SyslogMessage {
+    package func message(in buffer: UnsafeBufferPointer<UInt8>) -> SyslogMessage {
         func text(_ r: Range<Int>?) -> String? { r.map { String(decoding: UnsafeBufferPointer(rebasing: buffer[$0]), as: UTF8.self) } }
         return SyslogMessage(
             format: format, facility: facility, severity: severity, timestamp: timestamp, hostname: text(hostname),
@@ -180,7 +180,7 @@ public struct SyslogHeader: Sendable {
     }
 
     /// PROCID as a number, when it is one.
-    public func pid(in buffer: UnsafeBufferPointer<UInt8>) -> Int64? {
+    package func pid(in buffer: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard let r = procID, !r.isEmpty, r.count <= 18 else { return nil }
         var value: Int64 = 0
         for i in r {

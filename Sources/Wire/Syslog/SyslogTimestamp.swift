@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A point in time as syslog writes it: microseconds since the Unix epoch (UTC), the UTC
 /// offset the sender wrote, and how many fraction digits it wrote (so formatting returns

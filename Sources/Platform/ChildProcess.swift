@@ -1,0 +1,75 @@
+#if os(Linux)
+import Glibc
+import Synchronization
+
+/// A program run with its standard output on a pipe to us and its standard error discarded,
+/// started with no signal blocked and the usual dispositions for the signals that end it.
+///
+/// Foundation's `Process` hands the child the signal mask of the thread that starts it; in
+/// a program whose signals are taken by Dispatch sources (ServiceLifecycle's SIGTERM), that
+/// mask blocks SIGTERM, and the child can then not be stopped but by SIGKILL: `terminate()`
+/// did nothing, and a stopped edge left its `journalctl --follow` running (systemd waited
+/// its stop timeout for it). Linux only: the journal is.
+package final class ChildProcess: Sendable {
+    package let pid: pid_t
+    /// The read end of the child's standard output (closed by `closeOutput()`).
+    package let output: Int32
+    private let exited = Mutex(false)
+
+    /// Starts `path` with `arguments` (not counting the program's name); nil when it cannot.
+    package init?(path: String, arguments: [String]) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return nil }
+        // Neither end goes to other programs (the child gets the write end as its output).
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, path, &actions, &attributes, argv, environ)
+        close(fds[1])
+        guard result == 0 else {
+            close(fds[0])
+            return nil
+        }
+        pid = child
+        output = fds[0]
+    }
+
+    deinit { close(output) }
+
+    /// Asks the child to end (SIGTERM), unless it already has.
+    package func terminate() {
+        exited.withLock { done in
+            if !done { _ = kill(pid, SIGTERM) }
+        }
+    }
+
+    /// Waits until the child has ended, and reaps it.
+    package func waitUntilExit() {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exited.withLock { $0 = true }
+    }
+
+    package var isRunning: Bool { exited.withLock { !$0 } }
+}
+
+#endif
