@@ -12,7 +12,7 @@ import Synchronization
 /// its stop timeout for it). Linux only: the journal is.
 package final class ChildProcess: Sendable {
     package let pid: pid_t
-    /// The read end of the child's standard output (closed by `closeOutput()`).
+    /// The read end of the child's standard output (closed when this is freed).
     package let output: Int32
     private let exited = Mutex(false)
 
@@ -62,11 +62,17 @@ package final class ChildProcess: Sendable {
         }
     }
 
-    /// Waits until the child has ended, and reaps it.
+    /// Waits until the child has ended, and reaps it. It is marked ended before it is
+    /// reaped, under the lock `terminate()` takes: a signal never goes to another process
+    /// that was given the same pid.
     package func waitUntilExit() {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        exited.withLock { $0 = true }
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        exited.withLock { done in
+            done = true
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
     }
 
     package var isRunning: Bool { exited.withLock { !$0 } }

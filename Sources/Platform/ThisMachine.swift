@@ -36,6 +36,10 @@ package enum ThisMachine {
 
     /// Writes all of `bytes` to standard output, straight to the descriptor.
     package static func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> OutputResult {
+        #if os(Windows)
+        // Bytes as they are: no LF turned into CR LF.
+        _ = _setmode(1, _O_BINARY)
+        #endif
         var done = 0
         while done < bytes.count {
             #if os(Windows)

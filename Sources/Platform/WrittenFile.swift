@@ -115,7 +115,19 @@ package enum WrittenFile {
         let moved = from.withCString(encodedAs: UTF16.self) { source in
             to.withCString(encodedAs: UTF16.self) { MoveFileExW(source, $0, flags) }
         }
-        return moved ? nil : GetLastError()
+        guard moved else { return GetLastError() }
+        // MOVEFILE_WRITE_THROUGH does not promise the rename itself is on the disk on every
+        // file system: the file is flushed under its new name as well.
+        let handle = to.withCString(encodedAs: UTF16.self) {
+            CreateFileW(
+                $0, DWORD(truncatingIfNeeded: GENERIC_WRITE), DWORD(truncatingIfNeeded: FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE),
+                nil, DWORD(truncatingIfNeeded: OPEN_EXISTING), DWORD(truncatingIfNeeded: FILE_ATTRIBUTE_NORMAL), nil)
+        }
+        if let handle, handle != INVALID_HANDLE_VALUE {
+            _ = FlushFileBuffers(handle)
+            CloseHandle(handle)
+        }
+        return nil
     }
     #endif
 
@@ -128,8 +140,8 @@ package enum WrittenFile {
         #endif
     }
 
-    /// Makes a rename in the directory of `path` durable (Linux; Windows has no equivalent
-    /// and `MOVEFILE_WRITE_THROUGH` covers it).
+    /// Makes a rename in the directory of `path` durable (Linux; on Windows, where a
+    /// directory cannot be opened for this, the renamed file is flushed instead).
     package static func syncDirectory(of path: String) {
         #if !os(Windows)
         let slash = path.lastIndex(of: "/")

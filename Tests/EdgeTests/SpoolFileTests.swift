@@ -42,8 +42,8 @@ struct SpoolFileTests {
         #expect(SpoolFile.decode(Array(try JSONEncoder().encode(withoutCursors))) == expected)
     }
 
-    /// Every cut and every flipped byte of a file gives the entry back or nil, never a trap;
-    /// a cut file is never taken for a whole one.
+    /// Every cut and every flipped byte of a file is refused (its checksum), never a trap;
+    /// lengths and positions are checked even under a right checksum.
     @Test func aDamagedFileIsRefusedNeverTrusted() {
         let bytes = SpoolFile.encode(Self.entry(payload: 40))
         for end in 0..<bytes.count {
@@ -52,14 +52,27 @@ struct SpoolFileTests {
         #expect(SpoolFile.decode(bytes + [0]) == nil, "a byte after the end")
         for i in 0..<bytes.count {
             var damaged = bytes
-            damaged[i] ^= 0xFF
-            _ = SpoolFile.decode(damaged)
+            damaged[i] ^= 0x80
+            #expect(SpoolFile.decode(damaged) == nil, "byte \(i) flipped")
         }
+        func resealed(_ body: [UInt8]) -> [UInt8] {
+            var out = Array(body.dropLast(4))
+            out.appendInteger(CRC32.of(out))
+            return out
+        }
+        // A payload length of 4 GiB in a small file, under a right checksum.
         var huge = bytes
-        // A payload length of 4 GiB in a small file.
         let at = 4 + 4 + 8 + 3 + 8
         huge.replaceSubrange(at..<(at + 4), with: [0xFF, 0xFF, 0xFF, 0xFF])
-        #expect(SpoolFile.decode(huge) == nil)
+        #expect(SpoolFile.decode(resealed(huge)) == nil)
+        #expect(SpoolFile.decode(resealed(bytes)) == Self.entry(payload: 40), "resealing alone changes nothing")
+        // A checkpoint that no follower writes: a fingerprint of 4 GiB, a negative offset.
+        var wild = Self.entry(payload: 8)
+        wild.checkpoints["/var/log/auth.log"]?.fingerprintBytes = Int(UInt32.max)
+        #expect(SpoolFile.decode(SpoolFile.encode(wild)) == nil)
+        wild = Self.entry(payload: 8)
+        wild.checkpoints["/var/log/auth.log"]?.offset = -5
+        #expect(SpoolFile.decode(SpoolFile.encode(wild)) == nil)
     }
 
     /// A damaged file in the spool is removed and counted, and the others are still sent.
@@ -79,6 +92,13 @@ struct SpoolFileTests {
         #expect(spool.entry(names[1]) == nil && spool.unreadable == 1)
         #expect(spool.entry(names[2])?.sequence == 3)
         #expect(spool.names() == [names[0], names[2]])
+        // A whole file under another frame's name (a copy, a rename) is not that frame.
+        try FileManager.default.copyItem(atPath: dir + "/" + names[2], toPath: dir + "/" + Spool.name(epoch: 5, sequence: 9))
+        let renamed = try Spool(directory: dir, maxBytes: 1 << 20)
+        #expect(renamed.entry(Spool.name(epoch: 5, sequence: 9)) == nil && renamed.unreadable == 1)
+        // A file gone from the disk leaves the spool's count; nothing is counted as damaged.
+        try FileManager.default.removeItem(atPath: dir + "/" + names[0])
+        #expect(renamed.entry(names[0]) == nil && renamed.unreadable == 1 && renamed.names() == [names[2]])
     }
 
     /// The JSON the spool wrote before the binary format.

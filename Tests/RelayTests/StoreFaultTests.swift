@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Relay
+import Synchronization
 import Testing
 import TestSupport
 
@@ -18,17 +19,19 @@ struct StoreFaultTests {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let blocker = try DatabaseQueue(path: relay.app.store.path, configuration: configuration)
-        // The lock is held in a transaction on a thread of its own until `release`.
-        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        // The lock is held in a transaction on a thread of its own until `release`; no
+        // thread of the test's pool ever waits on it.
+        let held = Atomic<Int>(0), release = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             try? blocker.inTransaction(.immediate) { _ in
-                holding.signal()
+                held.store(1, ordering: .relaxed)
                 release.wait()
                 return .commit
             }
-            holding.signal()
+            held.store(2, ordering: .relaxed)
         }
-        holding.wait()
+        #expect(await relay.wait(timeout: .seconds(30)) { held.load(ordering: .relaxed) != 0 })
+        try #require(held.load(ordering: .relaxed) == 1, "the lock was not taken")
         var locked = true
         defer { if locked { release.signal() } }
 

@@ -23,6 +23,15 @@ package struct FileCheckpoint: Codable, Hashable, Sendable {
     }
 }
 
+extension FileCheckpoint {
+    /// Within what a follower could have written: an offset not below 0 and a fingerprint of
+    /// at most the bytes it reads for one. A state or spool file saying otherwise is damaged
+    /// (a fingerprint of 4 GiB would be read into memory at every start).
+    package var isPlausible: Bool {
+        offset >= 0 && (0...FileTail.fingerprintSpan).contains(fingerprintBytes)
+    }
+}
+
 /// Reads the complete lines appended to one log file, across rotations.
 ///
 /// Survives rename-and-create (finishes the old file through its open descriptor, then
@@ -81,7 +90,7 @@ package final class FileTail {
     package init(path: String, checkpoint: FileCheckpoint?, startAt: StartAt, maxLineBytes: Int = 64 * 1024) {
         self.path = path
         self.maxLineBytes = maxLineBytes
-        pendingStart = (checkpoint?.path == path ? checkpoint : nil, startAt)
+        pendingStart = (checkpoint?.path == path && checkpoint?.isPlausible == true ? checkpoint : nil, startAt)
     }
 
     /// The position after the last line handed on, or nil before the file was ever opened.

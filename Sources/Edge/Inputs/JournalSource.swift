@@ -110,8 +110,8 @@ package final class JournalSource: @unchecked Sendable {
 
     /// Starts journalctl from the cursor, with a reader thread on its output; nil when it
     /// cannot start (or the source is stopping).
+    #if os(Linux)
     private func launch() -> ChildProcess? {
-        #if os(Linux)
         lock.lock()
         defer { lock.unlock() }
         guard !stopped else { return nil }
@@ -145,11 +145,8 @@ package final class JournalSource: @unchecked Sendable {
             }
         }
         return p
-        #else
-        // journald is Linux's; configuration refuses it elsewhere.
-        return nil
-        #endif
     }
+    #endif
 
     /// Blocks the pipe's reader while `maxBuffered` bytes wait to be read: journalctl then
     /// blocks on its output, and nothing is lost or held in memory past the bound (a first

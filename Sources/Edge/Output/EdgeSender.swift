@@ -81,10 +81,8 @@ package final class EdgeSender: Service, Sendable {
         defer { channel.close(promise: nil) }
         while !Task.isCancelledOrShuttingDown {
             for name in spool.names() {
-                guard let entry = spool.entry(name) else {
-                    spool.remove(name)
-                    continue
-                }
+                // None: damaged (the spool removed and counted it) or unreadable for now.
+                guard let entry = spool.entry(name) else { continue }
                 let frame = entry.frame(edgeID: configuration.edgeID, sendTimeMilliseconds: nowMilliseconds())
                 try await sendUDP(frame, channel, remote, packetizer, envelope)
                 spool.remove(name)
@@ -160,10 +158,7 @@ package final class EdgeSender: Service, Sendable {
                         while !Task.isCancelledOrShuttingDown {
                             let already = Set(sent.map(\.name))
                             for name in self.spool.names() where !already.contains(name) {
-                                guard let entry = self.spool.entry(name) else {
-                                    self.spool.remove(name)
-                                    continue
-                                }
+                                guard let entry = self.spool.entry(name) else { continue }
                                 let frame = entry.frame(edgeID: self.configuration.edgeID, sendTimeMilliseconds: self.nowMilliseconds())
                                 try await self.writeTCP(frame, outbound, packetizer, envelope)
                                 sent.append((name, .now))

@@ -97,11 +97,17 @@ package final class Spool: Sendable {
         state.withLock { $0.sizes.keys.sorted() }
     }
 
-    /// The entry spooled under `name`; nil when it is gone or cannot be read (then it is
-    /// removed and counted in `unreadable`).
+    /// The entry spooled under `name`; nil when there is none to send. A damaged file (its
+    /// checksum, or a frame other than its name says) is removed and counted in
+    /// `unreadable`; a file gone from the disk leaves the count; a file that cannot be read
+    /// just now (out of descriptors) stays, for the next try.
     package func entry(_ name: String) -> Entry? {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { return nil }
-        guard let entry = SpoolFile.decode(Array(data)) else {
+        let path = directory + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if !FileManager.default.fileExists(atPath: path) { state.withLock { s in s.total -= s.sizes.removeValue(forKey: name) ?? 0 } }
+            return nil
+        }
+        guard let entry = SpoolFile.decode(Array(data)), Self.name(epoch: entry.epoch, sequence: entry.sequence) == name else {
             state.withLock { $0.unreadable += 1 }
             remove(name)
             return nil

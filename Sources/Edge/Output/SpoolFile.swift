@@ -10,9 +10,11 @@ import Wire
 /// checkpoints: u16 count, each: name, path (u16 length + UTF-8), device u64, inode u64,
 ///              offset i64, fingerprint u64, fingerprint bytes u32
 /// cursors: u16 count, each: name (u16 length + UTF-8), value (u32 length + UTF-8)
+/// CRC-32 u32                              of every byte before it
 /// ```
 ///
-/// Big-endian; nothing after the last cursor. Files the edge wrote before this format (JSON
+/// Big-endian; nothing after the checksum. A file whose checksum does not match is refused
+/// (a damaged sequence number sent on would have the relay refuse the edge's later frames). Files the edge wrote before this format (JSON
 /// with the payload in base64) are still read, so an upgrade sends what it spooled.
 enum SpoolFile {
     static let magic: [UInt8] = Array("AGS1".utf8)
@@ -45,14 +47,18 @@ enum SpoolFile {
             out.appendInteger(UInt32(clamping: bytes.count))
             out += bytes
         }
+        out.appendInteger(CRC32.of(out))
         return out
     }
 
     /// The entry in `bytes`; nil for anything that is not a whole spool file.
     static func decode(_ bytes: [UInt8]) -> Spool.Entry? {
-        if bytes.first == UInt8(ascii: "{") { return try? JSONDecoder().decode(Legacy.self, from: Data(bytes)).entry }
-        guard bytes.starts(with: magic) else { return nil }
-        var r = ByteReader(bytes[magic.count...])
+        if bytes.first == UInt8(ascii: "{") { return (try? JSONDecoder().decode(Legacy.self, from: Data(bytes)))?.entry }
+        guard bytes.count >= magic.count + 4, bytes.starts(with: magic) else { return nil }
+        let body = bytes[..<(bytes.count - 4)]
+        var check = ByteReader(bytes[body.endIndex...])
+        guard let stored = try? check.readInteger(UInt32.self, "checksum"), stored == CRC32.of(Array(body)) else { return nil }
+        var r = ByteReader(body[magic.count...])
         do {
             let epoch = try r.readInteger(UInt32.self, "epoch")
             let sequence = try r.readInteger(UInt64.self, "sequence")
@@ -65,10 +71,12 @@ enum SpoolFile {
             for _ in 0..<(try r.readInteger(UInt16.self, "checkpoints")) {
                 let name = try readString(&r)
                 let path = try readString(&r)
-                checkpoints[name] = FileCheckpoint(
+                let checkpoint = FileCheckpoint(
                     path: path, device: try r.readInteger(UInt64.self, "device"), inode: try r.readInteger(UInt64.self, "inode"),
                     offset: try r.readInteger(Int64.self, "offset"), fingerprint: try r.readInteger(UInt64.self, "fingerprint"),
                     fingerprintBytes: Int(try r.readInteger(UInt32.self, "fingerprint bytes")))
+                guard checkpoint.isPlausible else { return nil }
+                checkpoints[name] = checkpoint
             }
             var cursors: [String: String] = [:]
             for _ in 0..<(try r.readInteger(UInt16.self, "cursors")) {
@@ -110,8 +118,9 @@ enum SpoolFile {
         var cursors: [String: String]?
         var savedAtMicroseconds: Int64
 
-        var entry: Spool.Entry {
-            Spool.Entry(
+        var entry: Spool.Entry? {
+            guard checkpoints.values.allSatisfy(\.isPlausible) else { return nil }
+            return Spool.Entry(
                 epoch: epoch, sequence: sequence, kind: kind, flags: flags, dictionary: dictionary, payload: Array(payload),
                 checkpoints: checkpoints, cursors: cursors ?? [:], savedAtMicroseconds: savedAtMicroseconds)
         }

@@ -120,7 +120,10 @@ package enum Spark {
                         guard let tls else { throw Failure.malformed }
                         // An address is not a name for SNI: the certificate is then checked
                         // against the address connected to (NIOSSL does it with no name).
+                        // Through a proxy that address would be the proxy's: such a certificate
+                        // could not be checked for Spark, so the question is not asked.
                         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        if isAddress && proxy != nil { throw Failure.malformed }
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
                     }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20) { channel, _ in

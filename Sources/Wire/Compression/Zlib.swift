@@ -177,3 +177,21 @@ final class Inflater {
         return output
     }
 }
+
+/// zlib's CRC-32 (the one gzip and PNG use), for files our own programs write and read back.
+package enum CRC32 {
+    package static func of(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
+            var crc = CZlib.crc32(0, nil, 0)
+            var offset = 0
+            // zlib takes at most 4 GiB a call.
+            while offset < raw.count {
+                let n = min(raw.count - offset, 1 << 30)
+                crc = CZlib.crc32(crc, base.assumingMemoryBound(to: Bytef.self) + offset, uInt(n))
+                offset += n
+            }
+            return UInt32(truncatingIfNeeded: crc)
+        }
+    }
+}
