@@ -24,7 +24,7 @@ struct SpoolFileTests {
         let bytes = SpoolFile.encode(entry)
         #expect(SpoolFile.decode(bytes) == entry)
         // The payload as it is, not in base64 inside JSON.
-        let legacy = try JSONEncoder().encode(LegacyEntry(entry))
+        let legacy = try JSONEncoder().encode(SpoolFile.Legacy(entry))
         #expect(bytes.count < legacy.count * 3 / 4, "\(bytes.count) bytes, JSON \(legacy.count)")
         let empty = Spool.Entry(epoch: 0, sequence: 0, kind: 0, flags: 0, dictionary: 0, payload: [], checkpoints: [:], cursors: [:], savedAtMicroseconds: -1)
         #expect(SpoolFile.decode(SpoolFile.encode(empty)) == empty)
@@ -33,13 +33,21 @@ struct SpoolFileTests {
     /// An edge upgraded with frames spooled by the version before (JSON, base64) sends them.
     @Test func aFileOfTheEarlierJSONFormatIsRead() throws {
         let entry = Self.entry()
-        let legacy = try JSONEncoder().encode(LegacyEntry(entry))
+        let legacy = try JSONEncoder().encode(SpoolFile.Legacy(entry))
         #expect(SpoolFile.decode(Array(legacy)) == entry)
-        var withoutCursors = LegacyEntry(entry)
+        var withoutCursors = SpoolFile.Legacy(entry)
         withoutCursors.cursors = nil
         var expected = entry
         expected.cursors = [:]
         #expect(SpoolFile.decode(Array(try JSONEncoder().encode(withoutCursors))) == expected)
+        // A file as the earlier edge wrote it (JSONEncoder of its Entry), byte for byte.
+        let written = #"{"epoch":5,"sequence":7,"kind":1,"flags":0,"dictionary":2,"payload":"AQID","#
+            + #""checkpoints":{"\/var\/log\/auth.log":{"path":"\/var\/log\/auth.log","device":2049,"inode":12,"offset":300,"#
+            + #""fingerprint":99,"fingerprintBytes":256}},"cursors":{"journald":"s=1"},"savedAtMicroseconds":1796000000000000}"#
+        let old = try #require(SpoolFile.decode(Array(written.utf8)))
+        #expect(old.epoch == 5 && old.sequence == 7 && old.kind == 1 && old.dictionary == 2 && old.payload == [1, 2, 3])
+        #expect(old.checkpoints["/var/log/auth.log"]?.offset == 300 && old.cursors == ["journald": "s=1"])
+        #expect(old.savedAtMicroseconds == 1_796_000_000_000_000)
     }
 
     /// Every cut and every flipped byte of a file is refused (its checksum), never a trap;
@@ -99,23 +107,5 @@ struct SpoolFileTests {
         // A file gone from the disk leaves the spool's count; nothing is counted as damaged.
         try FileManager.default.removeItem(atPath: dir + "/" + names[0])
         #expect(renamed.entry(names[0]) == nil && renamed.unreadable == 1 && renamed.names() == [names[2]])
-    }
-
-    /// The JSON the spool wrote before the binary format.
-    struct LegacyEntry: Encodable {
-        var epoch: UInt32
-        var sequence: UInt64
-        var kind: UInt8
-        var flags: UInt8
-        var dictionary: UInt8
-        var payload: Data
-        var checkpoints: [String: FileCheckpoint]
-        var cursors: [String: String]?
-        var savedAtMicroseconds: Int64
-
-        init(_ e: Spool.Entry) {
-            (epoch, sequence, kind, flags, dictionary) = (e.epoch, e.sequence, e.kind, e.flags, e.dictionary)
-            (payload, checkpoints, cursors, savedAtMicroseconds) = (Data(e.payload), e.checkpoints, e.cursors, e.savedAtMicroseconds)
-        }
     }
 }

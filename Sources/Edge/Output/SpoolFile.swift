@@ -107,7 +107,7 @@ enum SpoolFile {
     }
 
     /// The spool file of edges before the binary format.
-    struct Legacy: Decodable {
+    struct Legacy: Codable {
         var epoch: UInt32
         var sequence: UInt64
         var kind: UInt8
@@ -117,6 +117,11 @@ enum SpoolFile {
         var checkpoints: [String: FileCheckpoint]
         var cursors: [String: String]?
         var savedAtMicroseconds: Int64
+
+        init(_ e: Spool.Entry) {
+            (epoch, sequence, kind, flags, dictionary) = (e.epoch, e.sequence, e.kind, e.flags, e.dictionary)
+            (payload, checkpoints, cursors, savedAtMicroseconds) = (Data(e.payload), e.checkpoints, e.cursors, e.savedAtMicroseconds)
+        }
 
         var entry: Spool.Entry? {
             guard checkpoints.values.allSatisfy(\.isPlausible) else { return nil }
