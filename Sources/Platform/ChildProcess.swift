@@ -29,6 +29,10 @@ package final class ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Nothing else of ours goes to the child: a descriptor opened without O_CLOEXEC (a
+        // Foundation Pipe's, another program's output) would stay open as long as it runs,
+        // and whoever waits for that pipe's end would wait as long.
+        Self.closeFrom3(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -54,6 +58,24 @@ package final class ChildProcess: Sendable {
     }
 
     deinit { close(output) }
+
+    /// Adds "close every descriptor from 3 on" to `actions`: glibc's
+    /// posix_spawn_file_actions_addclosefrom_np (2.34 on), else a close for each descriptor
+    /// open now (from /proc/self/fd).
+    private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+            if closeFrom(&actions, 3) == 0 { return }
+        }
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd > 2, fd != own { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
+    }
 
     /// Asks the child to end (SIGTERM), unless it already has.
     package func terminate() {

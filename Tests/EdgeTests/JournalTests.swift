@@ -14,7 +14,7 @@ import Wire
 /// that does not clear its mask itself (Python here; dash does clear it) could not be
 /// stopped by `stop()`'s SIGTERM and ran on after the source. Whether Debian's journalctl
 /// clears it was not checked here (no journal runs in this container).
-@Suite("journalctl stopped with the edge")
+@Suite("journalctl stopped with the edge, holding nothing of ours")
 struct JournalctlStopTests {
     @Test func stoppingTheSourceEndsJournalctlWhichStartsWithNoSignalBlocked() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-stop-\(UUID().uuidString)")
@@ -26,11 +26,17 @@ struct JournalctlStopTests {
             #!/usr/bin/env python3
             # A stand-in for journalctl that leaves its signal mask as it found it.
             import os, time
+            links = [os.readlink("/proc/self/fd/" + f) for f in os.listdir("/proc/self/fd") if os.path.exists("/proc/self/fd/" + f)]
+            open("\(pidFile).fds", "w").write("\\n".join(links))
             open("\(pidFile).tmp", "w").write(str(os.getpid()))
             os.rename("\(pidFile).tmp", "\(pidFile)")
             time.sleep(600)
             """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
+        // A pipe of this process opened without O_CLOEXEC, as Foundation's Pipe is: the child
+        // must not hold it open (its reader would never see its end).
+        let pipe = Pipe()
+        let pipeLink = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(pipe.fileHandleForWriting.fileDescriptor)")
         let source = JournalSource(file: nil, cursor: nil, startAt: .end, journalctl: script) {}
         source.start()
         var pid: Int32?
@@ -41,6 +47,9 @@ struct JournalctlStopTests {
         }
         let child = try #require(pid, "journalctl did not start")
         defer { kill(child, SIGKILL) }
+        let inherited = try String(contentsOfFile: pidFile + ".fds", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(pipeLink.hasPrefix("pipe:") && !inherited.contains(pipeLink), "journalctl holds \(pipeLink): \(inherited)")
+        #expect(inherited.filter { $0.hasPrefix("pipe:") || $0.hasPrefix("socket:") }.count <= 1, "\(inherited)")
         let status = try String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8)
         let blocked = status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }.map { $0.split(separator: "\t").last.map(String.init) ?? "" }
         #expect(blocked.map { UInt64($0, radix: 16) } == 0, "signals blocked in journalctl: \(blocked ?? "?")")
