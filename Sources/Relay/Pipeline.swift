@@ -35,7 +35,8 @@ package final class Pipeline: Service, Sendable {
     package typealias IncidentObserver = @Sendable (IncidentChange) -> Void
 
     let intake: Intake
-    /// Where the pipeline's work runs (see `offStorePool`).
+    /// Where the pipeline's work runs (correlation and the store's writes): a slow disk holds
+    /// up the pipeline alone, never the listeners, delivery or the status page.
     private let storeQueue = DispatchQueue(label: "relay-pipeline")
     /// The time of day: events' arrival, incidents' windows, the store's times.
     let clock: WallClock
@@ -117,7 +118,7 @@ package final class Pipeline: Service, Sendable {
                 // Closes quiet incidents and writes what is pending, even when nothing arrives.
                 while !Task.isCancelled {
                     guard (try? await Task.sleep(for: self.settings.flushInterval)) != nil else { break }
-                    await self.offStorePool { self.tick() }
+                    await self.storeQueue.result { self.tick() }
                 }
             }
             group.addTask {
@@ -125,30 +126,18 @@ package final class Pipeline: Service, Sendable {
                 while !Task.isCancelled {
                     guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { break }
                     let held = self.intake.takeHeldRelayEvents()
-                    if !held.isEmpty { await self.offStorePool { for event in held { self.handle(.relay(event)) } } }
+                    if !held.isEmpty { await self.storeQueue.result { for event in held { self.handle(.relay(event)) } } }
                 }
             }
             await cancelWhenGracefulShutdown {
                 while let batch = await self.intake.queue.next() {
-                    await self.offStorePool { self.handle(batch) }
+                    await self.storeQueue.result { self.handle(batch) }
                 }
             }
             group.cancelAll()
         }
-        await offStorePool { self.tick() }
+        await storeQueue.result { self.tick() }
         journal?.close()
-    }
-
-    /// Runs `work` (correlation and the store's writes, which wait for SQLite and the disk) on
-    /// the pipeline's own thread, not on one of the few threads every task shares: a slow
-    /// disk then holds up the pipeline alone, never the listeners, delivery or the status page.
-    private func offStorePool(_ work: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            storeQueue.async {
-                work()
-                done.resume()
-            }
-        }
     }
 
     /// Processes one item (tests; the relay takes batches).

@@ -66,6 +66,8 @@ package final class Analyst: Sendable {
     let proxy: (host: String, port: Int, authorization: String?)?
     let client: HTTPClient
     let store: Store
+    /// Where the store is read and written: never on the threads every task shares.
+    private let storeQueue = DispatchQueue(label: "relay-analyst-store")
     let logger: Logger
     let counters: Counters
     let clock: any Clock<Duration>
@@ -114,7 +116,8 @@ package final class Analyst: Sendable {
     /// the incident, and the late handler hears of it for `channel`.
     package func analysis(for incident: Incident, within wait: Duration, channel: String = "") async -> String? {
         guard incident.severity >= settings.minimumSeverity else { return nil }
-        if let stored = try? store.analysis(incident: incident.id) { return stored }
+        let store = self.store
+        if let stored = await storeQueue.result(of: { try? store.analysis(incident: incident.id) }) { return stored }
         if state.withLock({ $0.failed.contains(incident.id) }) { return nil }
         let task: Task<String?, Never>? = state.withLock { s in
             if let t = s.tasks[incident.id] { return t }
@@ -212,7 +215,8 @@ package final class Analyst: Sendable {
             answer.tokens = Self.plausibleTokens(answer.tokens)
             answer.text = String(answer.text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(2000))
             guard !answer.text.isEmpty else { throw Spark.Failure.malformed }
-            try? store.setAnalysis(incident: incident.id, answer.text)
+            let (store, text) = (self.store, answer.text)
+            await storeQueue.result { try? store.setAnalysis(incident: incident.id, text) }
             counters.add("relay_analysis_total")
             counters.add("relay_analysis_tokens_total", answer.tokens)
             return answer

@@ -72,7 +72,7 @@ package final class Delivery: Service, Sendable {
     private let pacing = Mutex<[String: RobotPacing]>([:])
     private let doorbells: [String: Doorbell]
     private let looks = Atomic<Int>(0)
-    /// Where the outbox's reads and writes run (see `offCooperativePool`).
+    /// Where the outbox's reads and writes run: a slow disk holds up delivery alone.
     private let outboxQueue = DispatchQueue(label: "relay-delivery-outbox")
 
     /// How many times a dispatcher has looked at the outbox and found nothing more it could
@@ -207,7 +207,7 @@ package final class Delivery: Service, Sendable {
         }
         guard tokens >= 1 else { return false }
         // With the bucket down to its last token, everything due goes into one digest.
-        let next = await offCooperativePool { self.next(for: channel, now: now, limit: tokens >= 2 ? 1 : 200) }
+        let next = await outboxQueue.result { self.next(for: channel, now: now, limit: tokens >= 2 ? 1 : 200) }
         var batch: [Outbox.Entry]
         let incidents: [Incident]
         let message: AlertMessage
@@ -240,14 +240,14 @@ package final class Delivery: Service, Sendable {
         let left = batch.filter { !named.contains($0.incident) }
         if !left.isEmpty {
             let outbox = self.outbox
-            await offCooperativePool { try? outbox.release(left) }
+            await outboxQueue.result { try? outbox.release(left) }
             batch = batch.filter { named.contains($0.incident) }
         }
         guard let first = batch.first else { return false }
         let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: first.messageID ?? "", to: channel)
         let sent = batch
         let settleAnalysis = carriesAnalysis
-        await offCooperativePool { self.record(verdict, for: sent, carriesAnalysis: settleAnalysis, on: channel) }
+        await outboxQueue.result { self.record(verdict, for: sent, carriesAnalysis: settleAnalysis, on: channel) }
         if case .delivered = verdict { return true }
         return false
     }
@@ -313,15 +313,6 @@ package final class Delivery: Service, Sendable {
             }
         } catch {
             logger.error("cannot record a delivery outcome", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Runs `work` (the outbox's reads and writes, which wait for SQLite and the disk) on the
-    /// delivery's own thread, not on one of the few threads every task shares: a slow disk
-    /// then holds up delivery alone, never the listeners' tasks or the status page.
-    private func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { (done: CheckedContinuation<T, Never>) in
-            outboxQueue.async { done.resume(returning: work()) }
         }
     }
 
