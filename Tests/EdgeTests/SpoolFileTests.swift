@@ -104,6 +104,14 @@ struct SpoolFileTests {
         try FileManager.default.copyItem(atPath: dir + "/" + names[2], toPath: dir + "/" + Spool.name(epoch: 5, sequence: 9))
         let renamed = try Spool(directory: dir, maxBytes: 1 << 20)
         #expect(renamed.entry(Spool.name(epoch: 5, sequence: 9)) == nil && renamed.unreadable == 1)
+        // A file far larger than any the spool writes is not read into memory.
+        let big = Spool.name(epoch: 5, sequence: 10)
+        #expect(FileManager.default.createFile(atPath: dir + "/" + big, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/" + big))
+        try handle.truncate(atOffset: UInt64(SpoolFile.maxBytes) + 1)
+        try handle.close()
+        let withBig = try Spool(directory: dir, maxBytes: 1 << 30)
+        #expect(withBig.entry(big) == nil && withBig.unreadable == 1 && !FileManager.default.fileExists(atPath: dir + "/" + big))
         // A file gone from the disk leaves the spool's count; nothing is counted as damaged.
         try FileManager.default.removeItem(atPath: dir + "/" + names[0])
         #expect(renamed.entry(names[0]) == nil && renamed.unreadable == 1 && renamed.names() == [names[2]])

@@ -143,7 +143,7 @@ package final class FileTail {
             }
             return true
         }
-        let current = Self.identity(of: path)
+        let current = ReadableFile.facts(of: path)
         if let current, current.device == checkpoint.device, current.number == checkpoint.inode,
             matchesFingerprint(path: path, checkpoint), current.size >= checkpoint.offset
         {
@@ -239,7 +239,7 @@ package final class FileTail {
             truncated(into: &lines)
             return size > 0
         }
-        guard let current = Self.identity(of: path) else { return false }  // gone: keep the old descriptor
+        guard let current = ReadableFile.facts(of: path) else { return false }  // gone: keep the old descriptor
         guard current.device != device || current.number != inode else { return false }
         // Renamed away (or deleted) and a new file created at the path. The old descriptor
         // is at its end: hand on an unterminated last line, then switch.
@@ -281,7 +281,7 @@ package final class FileTail {
             .sorted()
         for name in candidates {
             let candidate = directory + "/" + name
-            guard let id = Self.identity(of: candidate), id.size >= checkpoint.offset else { continue }
+            guard let id = ReadableFile.facts(of: candidate), id.size >= checkpoint.offset else { continue }
             let sameFile = id.device == checkpoint.device && id.number == checkpoint.inode
             if sameFile || matchesFingerprint(path: candidate, checkpoint) { return candidate }
         }
@@ -323,10 +323,6 @@ package final class FileTail {
     }
 
     // MARK: - File facts
-
-    static func identity(of path: String) -> FileFacts? {
-        ReadableFile.facts(of: path)
-    }
 
     private func updateFingerprint() {
         guard let file else { return }

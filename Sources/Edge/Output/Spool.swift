@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Wire
 
@@ -103,6 +104,11 @@ package final class Spool: Sendable {
     /// just now (out of descriptors) stays, for the next try.
     package func entry(_ name: String) -> Entry? {
         let path = directory + "/" + name
+        if let size = ReadableFile.facts(of: path)?.size, size > SpoolFile.maxBytes {
+            state.withLock { $0.unreadable += 1 }
+            remove(name)
+            return nil
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             if !FileManager.default.fileExists(atPath: path) { state.withLock { s in s.total -= s.sizes.removeValue(forKey: name) ?? 0 } }
             return nil

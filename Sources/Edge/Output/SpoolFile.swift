@@ -18,6 +18,9 @@ import Wire
 /// with the payload in base64) are still read, so an upgrade sends what it spooled.
 enum SpoolFile {
     static let magic: [UInt8] = Array("AGS1".utf8)
+    /// Larger than any file the spool writes (a frame is at most 64 KiB, its positions a few
+    /// KiB): a larger file is damaged and is not read into memory.
+    static let maxBytes = 4 << 20
 
     static func encode(_ entry: Spool.Entry) -> [UInt8] {
         var out = magic
@@ -57,7 +60,7 @@ enum SpoolFile {
         guard bytes.count >= magic.count + 4, bytes.starts(with: magic) else { return nil }
         let body = bytes[..<(bytes.count - 4)]
         var check = ByteReader(bytes[body.endIndex...])
-        guard let stored = try? check.readInteger(UInt32.self, "checksum"), stored == CRC32.of(Array(body)) else { return nil }
+        guard let stored = try? check.readInteger(UInt32.self, "checksum"), stored == CRC32.of(body) else { return nil }
         var r = ByteReader(body[magic.count...])
         do {
             let epoch = try r.readInteger(UInt32.self, "epoch")

@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import Wire
 
 /// What reading an EVTX file met, so damage is counted and never silent.
 package struct EvtxStatistics: Sendable, Equatable {
@@ -251,8 +251,7 @@ package final class EvtxFile {
     }
 
     static func crc32(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, seed: UInt32 = 0) -> UInt32 {
-        guard let base = bytes.baseAddress, !range.isEmpty else { return seed }
-        return UInt32(CZlib.crc32(uLong(seed), base.assumingMemoryBound(to: Bytef.self) + range.lowerBound, uInt(range.count)))
+        CRC32.of(UnsafeRawBufferPointer(rebasing: bytes[range]), seed: seed)
     }
 }
 

@@ -178,20 +178,23 @@ final class Inflater {
     }
 }
 
-/// zlib's CRC-32 (the one gzip and PNG use), for files our own programs write and read back.
+/// zlib's CRC-32 (the one gzip, PNG and EVTX use).
 package enum CRC32 {
-    package static func of(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
-            var crc = CZlib.crc32(0, nil, 0)
-            var offset = 0
-            // zlib takes at most 4 GiB a call.
-            while offset < raw.count {
-                let n = min(raw.count - offset, 1 << 30)
-                crc = CZlib.crc32(crc, base.assumingMemoryBound(to: Bytef.self) + offset, uInt(n))
-                offset += n
-            }
-            return UInt32(truncatingIfNeeded: crc)
+    /// The CRC of `bytes`, continuing from `seed` (the CRC of what came before; 0 to start).
+    package static func of(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return seed }
+        var crc = uLong(seed)
+        var offset = 0
+        // zlib takes at most 4 GiB a call.
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, 1 << 30)
+            crc = CZlib.crc32(crc, base.assumingMemoryBound(to: Bytef.self) + offset, uInt(n))
+            offset += n
         }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    package static func of(_ bytes: some Collection<UInt8>) -> UInt32 {
+        bytes.withContiguousStorageIfAvailable { of(UnsafeRawBufferPointer($0)) } ?? Array(bytes).withUnsafeBytes { of($0) }
     }
 }
