@@ -31,6 +31,19 @@ e, et = timed([edge, "test-rules", log], "bench/out/rules-edge.txt", 5)
 j, jt = timed([edge, "test-rules", "--json", log], "bench/out/rules-edge.jsonl", 5)
 f, ft = timed(["fail2ban-regex", log, "sshd"], "bench/out/rules-fail2ban.txt", 3)
 events = sum(1 for _ in open("bench/out/rules-edge.txt", "rb"))
+# The release build's JSON is checked, not only timed: every line an object whose raw is the
+# input line it names, with a well-formed time, and as many events as the text report has.
+import json, re
+inputs = open(log, "rb").read().split(b"\n")
+stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+checked = 0
+for text in open("bench/out/rules-edge.jsonl", "rb"):
+    o = json.loads(text)
+    assert o["raw"].encode() == inputs[o["line"] - 1].rstrip(b"\r"), f"raw differs from line {o['line']}"
+    assert stamp.match(o["time"]), f"bad time {o['time']!r} on line {o['line']}"
+    assert o["kind"] and o["rule"] and o["input"] == log
+    checked += 1
+assert checked == events, f"JSON has {checked} events, the text report {events}"
 summary = next((l.strip() for l in open("bench/out/rules-fail2ban.txt") if l.startswith("Lines:")), "?")
 print(f"input: {n} lines")
 print(f"edge test-rules        : {e:8.3f} s  {n / e:12,.0f} lines/s  ({events} events; runs {', '.join(f'{x:.3f}' for x in et)})")

@@ -164,10 +164,15 @@ package struct Detector: Sendable {
         let head = ProgramTable.pack(UnsafeBufferPointer(rebasing: text[r.lowerBound..<(r.lowerBound + available)]))
         return Captures.withStorage { ranges in
             var matched: ProgramTable.HotRule?
-            rules.table.forEachRule(for: program) { rule in
+            rules.table.forEachRule(for: program, first: r.isEmpty ? nil : text[r.lowerBound]) { rule in
                 guard rule.headCount <= available,
                     head & (rule.headCount == 8 ? ~0 : (1 << (8 * UInt64(rule.headCount))) - 1) == rule.head
                 else { return false }
+                if rule.prefixCount > 8 {
+                    guard r.count >= rule.prefixCount, let base = text.baseAddress, let literals = rule.literals.baseAddress,
+                        memcmp(base + r.lowerBound, literals, rule.prefixCount) == 0
+                    else { return false }
+                }
                 guard PatternProgram.match(text, r, steps: rule.steps, literals: rule.literals, into: &ranges) else { return false }
                 for slot in 0..<ranges.count where rule.required & (1 << UInt64(min(slot, 63))) != 0 && ranges[slot].isEmpty {
                     return false
@@ -198,15 +203,14 @@ package struct Detector: Sendable {
         var user: String?, targetUser: String?, group: String?, sourceIP: String?, method: String?
         var sourcePort: Int64?, logonType: Int64?
         Match.forEachField(rule, ranges, text) { field, value in
-            let value = value.string
             switch field {
-            case .user: user = value
-            case .targetUser: targetUser = value
-            case .group: group = value
-            case .sourceIP: sourceIP = value
-            case .sourcePort: sourcePort = Int64(value)
-            case .method: method = value
-            case .logonType: logonType = Int64(value)
+            case .user: user = value.string
+            case .targetUser: targetUser = value.string
+            case .group: group = value.string
+            case .sourceIP: sourceIP = value.string
+            case .sourcePort: sourcePort = value.int64
+            case .method: method = value.string
+            case .logonType: logonType = value.int64
             }
         }
         return Event(
@@ -234,6 +238,36 @@ package struct Detector: Sendable {
                 case .bytes(let b): String(decoding: b, as: UTF8.self)
                 case .constant(let s): s
                 }
+            }
+
+            /// As `Int64(string)` reads it (a sign, then decimal digits, nil on overflow),
+            /// from the bytes without making a String.
+            package var int64: Int64? {
+                switch self {
+                case .bytes(let b): Self.decimal(b)
+                case .constant(let s): Int64(s)
+                }
+            }
+
+            static func decimal(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+                var i = 0
+                var negative = false
+                if let sign = b.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                    negative = sign == UInt8(ascii: "-")
+                    i = 1
+                }
+                guard i < b.count else { return nil }
+                var value: Int64 = 0
+                while i < b.count {
+                    let digit = b[i] &- 0x30
+                    guard digit < 10 else { return nil }
+                    let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
+                    let (next, o2) = negative ? shifted.subtractingReportingOverflow(Int64(digit)) : shifted.addingReportingOverflow(Int64(digit))
+                    guard !o1, !o2 else { return nil }
+                    value = next
+                    i += 1
+                }
+                return value
             }
         }
 

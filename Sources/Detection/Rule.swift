@@ -141,6 +141,10 @@ struct ProgramTable: Sendable {
         /// how many: one comparison rejects most rules for most lines.
         var head: UInt64
         var headCount: Int
+        /// The length of the whole literal the message must start with (the first bytes of
+        /// `literals`): compared before the matcher runs, so rules that share their first
+        /// eight bytes (`pam_unix(sshd:auth): ...`) cost a comparison each, not a match.
+        var prefixCount: Int
         /// Index into `compiled`.
         var index: Int
     }
@@ -148,61 +152,103 @@ struct ProgramTable: Sendable {
     struct Entry: Sendable {
         var hash: UInt64
         var name: Range<Int>
-        var list: Range<Int>
+        /// Where this program's buckets start in `buckets`.
+        var buckets: Int
     }
 
     let compiled: [CompiledRule]
     private let hot: [HotRule]
     private let entries: [Entry]
     private let names: [UInt8]
-    /// Indexes into `hot`: each program's rules, then the `*` rules.
+    /// Indexes into `hot`, in bucket order.
     private let lists: [Int]
-    private let anyList: Range<Int>
+    /// Per program (and last, for programs no rule names): 257 ranges of `lists`, one per
+    /// first byte of the message and one for an empty message. Each holds, in rule order,
+    /// the program's rules then the `*` rules whose pattern can start with that byte: so a
+    /// line meets only the rules that can match it, and the first that matches is the one
+    /// the whole list would give.
+    private let buckets: [Range<Int>]
+    private let anyBuckets: Int
+    /// Open addressing over `entries` by name hash: an index, or -1 for an empty slot.
+    private let slots: [Int]
+    static let bucketCount = 257
 
     init(_ compiled: [CompiledRule]) {
         self.compiled = compiled
-        hot = compiled.enumerated().map { i, rule in
+        let hot = compiled.enumerated().map { i, rule in
             HotRule(
                 steps: UnsafeBufferPointer(rule.pattern.steps), literals: UnsafeBufferPointer(rule.pattern.literals),
                 required: rule.required.reduce(0) { $1 < 64 ? $0 | (1 << UInt64($1)) : $0 },
-                head: Self.pack(rule.rule.pattern.prefix.prefix(8)), headCount: min(8, rule.rule.pattern.prefix.count), index: i)
+                head: Self.pack(rule.rule.pattern.prefix.prefix(8)), headCount: min(8, rule.rule.pattern.prefix.count),
+                prefixCount: rule.rule.pattern.prefix.count, index: i)
         }
+        self.hot = hot
         let wildcard = compiled.indices.filter { compiled[$0].programs.contains("*") }
         var programNames: [String] = []
         for rule in compiled { for p in rule.programs where p != "*" && !programNames.contains(p) { programNames.append(p) } }
         var entries: [Entry] = []
         var names: [UInt8] = []
         var lists: [Int] = []
+        var buckets: [Range<Int>] = []
+        func addBuckets(_ rules: [Int]) {
+            // Each rule goes to the bucket of its first byte, or to all when its pattern
+            // starts with a capture; buckets keep the rules' order.
+            var byFirst = [[Int]](repeating: [], count: Self.bucketCount)
+            for i in rules {
+                if hot[i].headCount == 0 {
+                    for b in 0..<Self.bucketCount { byFirst[b].append(i) }
+                } else {
+                    byFirst[Int(UInt8(truncatingIfNeeded: hot[i].head))].append(i)
+                }
+            }
+            for list in byFirst {
+                buckets.append(lists.count..<(lists.count + list.count))
+                lists += list
+            }
+        }
         for name in programNames {
             let bytes = Array(name.utf8)
-            let start = lists.count
-            lists += compiled.indices.filter { compiled[$0].programs.contains(name) } + wildcard
-            entries.append(Entry(hash: Self.hash(bytes), name: names.count..<(names.count + bytes.count), list: start..<lists.count))
+            entries.append(Entry(hash: Self.hash(bytes), name: names.count..<(names.count + bytes.count), buckets: buckets.count))
             names += bytes
+            addBuckets(compiled.indices.filter { compiled[$0].programs.contains(name) } + wildcard)
         }
-        let anyStart = lists.count
-        lists += wildcard
-        anyList = anyStart..<lists.count
+        anyBuckets = buckets.count
+        addBuckets(wildcard)
+        var size = 16
+        while size < 2 * entries.count { size *= 2 }
+        var slots = [Int](repeating: -1, count: size)
+        for (i, e) in entries.enumerated() {
+            var at = Int(truncatingIfNeeded: e.hash) & (size - 1)
+            while slots[at] >= 0 { at = (at + 1) & (size - 1) }
+            slots[at] = i
+        }
+        self.slots = slots
         self.entries = entries
         self.names = names
         self.lists = lists
+        self.buckets = buckets
     }
 
-    /// Calls `body` with each rule for `program`, in order, until it returns true.
+    /// Calls `body` with each rule for `program` that can match a message starting with
+    /// `first` (nil: an empty message), in order, until it returns true.
     @inline(__always)
-    func forEachRule(for program: UnsafeBufferPointer<UInt8>, _ body: (HotRule) -> Bool) {
+    func forEachRule(for program: UnsafeBufferPointer<UInt8>, first: UInt8?, _ body: (HotRule) -> Bool) {
         let h = Self.hash(program)
         entries.withUnsafeBufferPointer { entries in
             names.withUnsafeBufferPointer { names in
                 lists.withUnsafeBufferPointer { lists in
                     hot.withUnsafeBufferPointer { hot in
-                        var list = anyList
-                        for e in entries where e.hash == h && e.name.count == program.count {
-                            if zip(e.name, program.indices).allSatisfy({ names[$0] == program[$1] }) {
-                                list = e.list
+                        var start = anyBuckets
+                        var at = Int(truncatingIfNeeded: h) & (slots.count - 1)
+                        while slots[at] >= 0 {
+                            let e = entries[slots[at]]
+                            if e.hash == h, e.name.count == program.count, zip(e.name, program.indices).allSatisfy({ names[$0] == program[$1] }) {
+                                start = e.buckets
                                 break
                             }
+                            at = (at + 1) & (slots.count - 1)
                         }
+                        let list = buckets[start + (first.map(Int.init) ?? 256)]
                         for i in list where body(hot[lists[i]]) { return }
                     }
                 }

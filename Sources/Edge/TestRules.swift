@@ -41,6 +41,7 @@ package struct RuleTester {
         var lineNumber = 0
         var events = 0
         let pathBytes = Array(path.utf8)
+        let jsonTail = Self.jsonTail(path: path)
         // A regular file is mapped and scanned in place: no copies.
         if path != "-", let mapped = MappedFile(path: path) {
             defer { mapped.unmap() }
@@ -57,7 +58,7 @@ package struct RuleTester {
                 if lineEnd > start, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                 lineNumber += 1
                 events += report(UnsafeBufferPointer(rebasing: bytes[start..<lineEnd]), number: lineNumber, path: path, pathBytes: pathBytes,
-                                 parser: parser, output: &output)
+                                 parser: parser, jsonTail: jsonTail, output: &output)
                 if output.count >= 1 << 16 { flush(&output) }
                 start = end + 1
             }
@@ -68,24 +69,36 @@ package struct RuleTester {
             lines.append(chunk)
             while let line = lines.next() {
                 lineNumber += 1
-                events += line.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, output: &output) }
+                events += line.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, jsonTail: jsonTail, output: &output) }
                 if output.count >= 1 << 16 { flush(&output) }
             }
         }
         if let last = lines.finish() {
             lineNumber += 1
-            events += last.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, output: &output) }
+            events += last.withUnsafeBufferPointer { report($0, number: lineNumber, path: path, pathBytes: pathBytes, parser: parser, jsonTail: jsonTail, output: &output) }
         }
         return (lineNumber, events)
     }
 
+    /// `, "input": "PATH", "line": `: what every JSON line of one file ends with, but the
+    /// number and the brace.
+    static func jsonTail(path: String) -> [UInt8] {
+        var tail = Array(#", "input": "#.utf8)
+        Event.appendQuoted(path, to: &tail)
+        tail += Array(#", "line": "#.utf8)
+        return tail
+    }
+
     private func report(
-        _ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, pathBytes: [UInt8], parser: SyslogParser, output: inout [UInt8]
+        _ line: UnsafeBufferPointer<UInt8>, number: Int, path: String, pathBytes: [UInt8], parser: SyslogParser, jsonTail: [UInt8],
+        output: inout [UInt8]
     ) -> Int {
         if json {
             guard let (e, _) = detector.detectOne(buffer: line, parser: parser) else { return 0 }
-            e.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
-            output.append(0x0A)
+            e.appendJSONMembers(to: &output)
+            output.append(contentsOf: jsonTail)
+            Event.appendDecimal(Int64(number), to: &output)
+            output.append(contentsOf: "}\n".utf8)
             return 1
         }
         // The text report prints the event's fields, taken straight from the line.
@@ -127,6 +140,7 @@ package struct RuleTester {
         let head = (try? handle.read(upToCount: 4096)) ?? Data()
         try? handle.close()
         var windows = WindowsDetector(rules: detector.rules)
+        let jsonTail = Self.jsonTail(path: path)
         var records = 0
         var events = 0
         func report(_ record: WindowsEvent, number: Int) {
@@ -134,7 +148,10 @@ package struct RuleTester {
             guard let event = windows.detect(record) else { return }
             events += 1
             if json {
-                event.appendJSON(to: &output, extra: [("input", .string(path)), ("line", .int(Int64(number)))])
+                event.appendJSONMembers(to: &output)
+                output.append(contentsOf: jsonTail)
+                Event.appendDecimal(Int64(number), to: &output)
+                output.append(UInt8(ascii: "}"))
             } else {
                 output.append(contentsOf: "\(path):\(number): ".utf8)
                 Self.describe(event, into: &output)
@@ -210,7 +227,7 @@ package struct RuleTester {
             case .sourceIP: name("from")
             case .sourcePort:
                 // Printed as the number the event carries (nothing when it is not one).
-                guard let port = Int64(value.string) else { return }
+                guard let port = value.int64 else { return }
                 name("port")
                 Event.appendDecimal(port, to: &out)
                 return

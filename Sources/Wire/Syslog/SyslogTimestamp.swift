@@ -37,6 +37,14 @@ public struct SyslogTimestamp: Hashable, Sendable {
     /// Appends `iso8601UTC(microseconds:fractionDigits: 6)`'s bytes to `out` without making
     /// Strings (every event written as JSON has a time: the edge's journal, `test-rules --json`).
     public static func appendISO8601UTC(microseconds: Int64, to out: inout [UInt8]) {
+        out.appendJSON(bound: iso8601Bound) { writeISO8601UTC(microseconds: microseconds, to: &$0) }
+    }
+
+    /// The most `writeISO8601UTC` writes: `-292277-01-09T04:00:54.775808Z` and the like for
+    /// the extremes of Int64, 27 bytes for years 0 to 9999.
+    static let iso8601Bound = 48
+
+    static func writeISO8601UTC(microseconds: Int64, to w: inout JSONWriter) {
         let (seconds, micros) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
         let adjustedSeconds = micros < 0 ? seconds - 1 : seconds
         let fraction = Int(micros < 0 ? micros + 1_000_000 : micros)
@@ -45,33 +53,24 @@ public struct SyslogTimestamp: Hashable, Sendable {
         let sod = Int(secondOfDay < 0 ? secondOfDay + 86_400 : secondOfDay)
         let (y, m, d) = CivilDate.civil(fromDays: day)
         guard (0...9999).contains(y) else {
-            out.append(contentsOf: iso8601UTC(microseconds: microseconds).utf8)
+            let text = iso8601UTC(microseconds: microseconds)
+            text.utf8.prefix(iso8601Bound).withContiguousStorageIfAvailable { w.raw($0) } ?? Array(text.utf8.prefix(iso8601Bound)).withUnsafeBufferPointer { w.raw($0) }
             return
         }
-        @inline(__always) func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                out.append(UInt8(truncatingIfNeeded: 0x30 + v / divisor))
-                v %= divisor
-                divisor /= 10
-            }
-        }
-        digits(Int(y), 4)
-        out.append(UInt8(ascii: "-"))
-        digits(m, 2)
-        out.append(UInt8(ascii: "-"))
-        digits(d, 2)
-        out.append(UInt8(ascii: "T"))
-        digits(sod / 3600, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(sod / 60 % 60, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(sod % 60, 2)
-        out.append(UInt8(ascii: "."))
-        digits(fraction, 6)
-        out.append(UInt8(ascii: "Z"))
+        w.digits(Int(y), width: 4)
+        w.byte(UInt8(ascii: "-"))
+        w.digits(m, width: 2)
+        w.byte(UInt8(ascii: "-"))
+        w.digits(d, width: 2)
+        w.byte(UInt8(ascii: "T"))
+        w.digits(sod / 3600, width: 2)
+        w.byte(UInt8(ascii: ":"))
+        w.digits(sod / 60 % 60, width: 2)
+        w.byte(UInt8(ascii: ":"))
+        w.digits(sod % 60, width: 2)
+        w.byte(UInt8(ascii: "."))
+        w.digits(fraction, width: 6)
+        w.byte(UInt8(ascii: "Z"))
     }
 
     private static func localText(microseconds: Int64, fractionDigits: Int) -> String {
