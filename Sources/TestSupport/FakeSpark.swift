@@ -126,7 +126,9 @@ package final class FakeSpark: Sendable {
 
     /// `ws://127.0.0.1:PORT/v3.5/chat`, or `wss://` over TLS (the real one is
     /// `wss://spark-api.xf-yun.com/…`).
-    package func url(_ path: String = "/v3.5/chat") -> String { "\(scheme)://\(host):\(port)\(path)" }
+    package func url(_ path: String = "/v3.5/chat") -> String {
+        "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+    }
     package func set(_ mode: Mode) { state.withLock { $0.mode = mode } }
     package func configure(_ change: (inout Options) -> Void) { state.withLock { change(&$0.options) } }
     package var record: Record { state.withLock { $0.record } }

@@ -19,7 +19,7 @@ struct TLSTests {
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
+                             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1", "-keyout", key, "-out", cert]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
         openssl.waitUntilExit()
@@ -130,6 +130,24 @@ struct OutboundHTTPSTests {
         await spark.stop()
         #expect(spark.record.requests.count == 1 && spark.record.completed == 1, "\(spark.record)")
         #expect(robot.accepted.first?.text.contains(spark.answer) == true, "Spark's analysis, over wss")
+    }
+
+    /// Spark at an IPv6 address: the URL writes it in brackets, the socket takes it without,
+    /// and the certificate is checked against the address (no SNI for an address). The
+    /// brackets went to the socket before, and no analysis ever came.
+    @Test func sparkOverWSSAtAnIPv6Address() async throws {
+        let (cert, key) = try TLSTests.certificate()
+        let robot = try await FakeRobot()
+        let spark = try await FakeSpark(host: "::1", tls: (cert, key))
+        #expect(spark.url().hasPrefix("wss://[::1]:"))
+        let relay = try await SparkTests.relay(robot, spark, trust: cert)
+        try await DeliveryTests.bruteForce(relay, from: "203.0.113.82", sequence: 1)
+        await relay.wait(timeout: .seconds(10)) { robot.accepted.count == 1 }
+        await relay.stop()
+        await robot.stop()
+        await spark.stop()
+        #expect(spark.record.requests.count == 1 && spark.record.completed == 1, "\(spark.record)")
+        #expect(robot.accepted.first?.text.contains(spark.answer) == true, "Spark's analysis, over wss to [::1]")
     }
 
     /// Without the authority, Spark's certificate is refused: no question reaches it, and

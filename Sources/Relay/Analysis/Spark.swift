@@ -101,19 +101,22 @@ package enum Spark {
     static func ask(signedURL: String, frame: [UInt8], tls: NIOSSLContext?, limit: TimeAmount,
                     proxy: (host: String, port: Int, authorization: String?)? = nil) async throws -> Answer {
         guard let c = URLComponents(string: signedURL), let host = c.host else { throw Failure.malformed }
+        // The URL writes an IPv6 address in brackets (`wss://[2001:db8::5]:8443/…`), and so do
+        // the Host header and the signature; a socket takes the address without them.
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         let secure = c.scheme == "wss"
         let port = c.port ?? (secure ? 443 : 80)
         let target = c.percentEncodedPath + (c.percentEncodedQuery.map { "?" + $0 } ?? "")
         let hostHeader = c.port.map { "\(host):\($0)" } ?? host
         let upgrade: EventLoopFuture<Upgrade> = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
-            .connect(host: proxy?.host ?? host, port: proxy?.port ?? port) { channel in
+            .connect(host: proxy?.host ?? name, port: proxy?.port ?? port) { channel in
                 // A hard bound on the whole exchange, whatever the server does or does not send.
                 channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
                 return channel.eventLoop.makeCompletedFuture {
                     if let proxy {
                         try channel.pipeline.syncOperations.addHandler(
-                            ProxyTunnel(target: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)", authorization: proxy.authorization))
+                            ProxyTunnel(target: name.contains(":") ? "[\(name)]:\(port)" : "\(name):\(port)", authorization: proxy.authorization))
                     }
                     if secure {
                         // Never plain text to a wss:// address.
@@ -122,9 +125,9 @@ package enum Spark {
                         // against the address connected to (NIOSSL does it with no name).
                         // Through a proxy that address would be the proxy's: such a certificate
                         // could not be checked for Spark, so the question is not asked.
-                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        let isAddress = (try? SocketAddress(ipAddress: name, port: 0)) != nil
                         if isAddress && proxy != nil { throw Failure.malformed }
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : name))
                     }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: 1 << 20) { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
