@@ -17,7 +17,14 @@ package struct MappedFile {
     package let bytes: UnsafeBufferPointer<UInt8>
 
     package init?(path: String) {
-        guard let file = ReadableFile.open(path), let size = Int(exactly: file.opened.size), size > 0 else { return nil }
+        guard let file = ReadableFile.open(path) else { return nil }
+        self.init(file)
+    }
+
+    /// The file as long as it is now (it may have grown since it was opened). The mapping
+    /// stays valid after `file` is closed.
+    package init?(_ file: ReadableFile) {
+        guard let size = file.facts().flatMap({ Int(exactly: $0.size) }), size > 0 else { return nil }
         #if os(Windows)
         guard let mapping = file.withHandle({ CreateFileMappingW($0, nil, DWORD(truncatingIfNeeded: PAGE_READONLY), 0, 0, nil) }) else { return nil }
         // The view keeps the mapping alive once made.

@@ -63,4 +63,41 @@ struct EvtxFollowerTests {
         try EvtxFile(path: path).forEachEvent { _ in all += 1 }
         #expect(fresh.count == all)
     }
+
+    /// Windows rewrites chunks in place: the size stays, and the time may too. Such a change
+    /// is found by the rescan every `rescanSeconds` on the monotonic clock, not before.
+    @Test(.enabled(if: available, "../shared/testdata/evtx is absent"))
+    func aChangeThatKeepsSizeAndTimeIsFoundByTheRescan() throws {
+        let original = [UInt8](try Data(contentsOf: Self.samples.appendingPathComponent("security.evtx")))
+        let header = Array(original[0..<EvtxFile.fileHeaderSize])
+        func chunk(_ i: Int) -> [UInt8] {
+            Array(original[(EvtxFile.fileHeaderSize + i * EvtxFile.chunkSize)..<(EvtxFile.fileHeaderSize + (i + 1) * EvtxFile.chunkSize)])
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("follower-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("Security.evtx").path
+        try Data(header + chunk(0) + chunk(1)).write(to: URL(fileURLWithPath: path))
+        let start = ContinuousClock.now
+        var follower = EvtxFollower(path: path, after: 0)
+        var first: [UInt64] = []
+        while case let batch = follower.read(limit: 1000, now: start), !batch.isEmpty { first += batch.map(\.id) }
+        #expect(first.count > 100)
+        // The oldest chunk overwritten by a newer one in place, the file's time put back.
+        var before = stat()
+        #expect(stat(path, &before) == 0)
+        let fd = open(path, O_WRONLY)
+        #expect(fd >= 0)
+        let written = chunk(2).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(EvtxFile.fileHeaderSize)) }
+        #expect(written == EvtxFile.chunkSize)
+        close(fd)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        var after = stat()
+        #expect(stat(path, &after) == 0 && after.st_size == before.st_size && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec
+            && after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_ino == before.st_ino)
+        #expect(follower.read(limit: 1000, now: start + .seconds(29)).isEmpty, "nothing looks changed before the rescan")
+        let found = follower.read(limit: 1000, now: start + .seconds(31)).map(\.id)
+        #expect(!found.isEmpty && found.min()! > first.max()!, "the rescan reads the new chunk")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// What reading an EVTX file met, so damage is counted and never silent.
@@ -57,16 +58,26 @@ package final class EvtxFile {
     static let recordHeaderSize = 24
 
     package let path: String
-    private let handle: FileHandle
+    /// A regular file is read by position (and mapped); anything else as a stream.
+    private enum Source {
+        case file(ReadableFile)
+        case stream(FileHandle)
+    }
+    private let source: Source
 
     package init(path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw EvtxFileError("cannot open \(path)") }
+        if let file = ReadableFile.open(path) {
+            source = .file(file)
+        } else if let handle = FileHandle(forReadingAtPath: path) {
+            source = .stream(handle)
+        } else {
+            throw EvtxFileError("cannot open \(path)")
+        }
         self.path = path
-        self.handle = handle
     }
 
     deinit {
-        try? handle.close()
+        if case .stream(let handle) = source { try? handle.close() }
     }
 
     /// Calls `body` with every record's event in file order; records with an id at or below
@@ -110,33 +121,31 @@ package final class EvtxFile {
     /// Calls `body` with the file header (index -1), then each whole chunk in file order. A
     /// regular file is mapped (no copy per chunk); anything else is read 64 KiB at a time.
     private func forEachChunk(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
-        try handle.seek(toOffset: 0)
-        #if !os(Windows)
-        let fd = handle.fileDescriptor
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= Self.fileHeaderSize,
-           let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED {
-            let size = Int(st.st_size)
-            defer { munmap(base, size) }
-            madvise(base, size, Int32(MADV_SEQUENTIAL))
-            let file = UnsafeRawBufferPointer(start: base, count: size)
-            try body(UnsafeRawBufferPointer(rebasing: file[0..<Self.fileHeaderSize]), -1)
+        switch source {
+        case .file(let file):
+            guard let mapped = MappedFile(file) else {
+                // Empty: no header, which the caller refuses.
+                return try body(UnsafeRawBufferPointer(start: nil, count: 0), -1)
+            }
+            defer { mapped.unmap() }
+            let bytes = UnsafeRawBufferPointer(mapped.bytes)
+            guard bytes.count >= Self.fileHeaderSize else { return try body(bytes, -1) }
+            try body(UnsafeRawBufferPointer(rebasing: bytes[0..<Self.fileHeaderSize]), -1)
             var offset = Self.fileHeaderSize
             var index = 0
-            while offset + Self.chunkSize <= size {
-                try body(UnsafeRawBufferPointer(rebasing: file[offset..<(offset + Self.chunkSize)]), index)
+            while offset + Self.chunkSize <= bytes.count {
+                try body(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Self.chunkSize)]), index)
                 offset += Self.chunkSize
                 index += 1
             }
-            return
-        }
-        #endif
-        let header = try handle.read(upToCount: Self.fileHeaderSize) ?? Data()
-        try header.withUnsafeBytes { try body($0, -1) }
-        var index = 0
-        while let data = try handle.read(upToCount: Self.chunkSize), data.count == Self.chunkSize {
-            try data.withUnsafeBytes { try body($0, index) }
-            index += 1
+        case .stream(let handle):
+            let header = try handle.read(upToCount: Self.fileHeaderSize) ?? Data()
+            try header.withUnsafeBytes { try body($0, -1) }
+            var index = 0
+            while let data = try handle.read(upToCount: Self.chunkSize), data.count == Self.chunkSize {
+                try data.withUnsafeBytes { try body($0, index) }
+                index += 1
+            }
         }
     }
 

@@ -34,7 +34,9 @@ package struct EvtxFollower {
     package static let maxJump: UInt64 = 1 << 20
 
     private var lastLook: (size: Int64, mtime: Int64, inode: UInt64)?
-    private var lastScan = Date.distantPast
+    /// When the file was last scanned (on the monotonic clock: a wall clock set back must
+    /// not stop the rescans).
+    private var lastScan: ContinuousClock.Instant?
     private var moreWaiting = false
     private var collector = EventCollector()
     private var buffer = [UInt8](repeating: 0, count: EvtxFile.chunkSize)
@@ -70,17 +72,18 @@ package struct EvtxFollower {
     /// Records newer than the last one read, oldest first, at most `limit`, each with when it
     /// was written (as `lastRecordTime` has it) and its record header's number: the place
     /// after it.
-    package mutating func read(limit: Int) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
+    /// `now` is when the read happens (tests pass their own).
+    package mutating func read(limit: Int, now: ContinuousClock.Instant = .now) -> [(event: WindowsEvent, written: UInt64, id: UInt64)] {
         guard let facts = ReadableFile.facts(of: path) else {
             isReadable = false
             return []
         }
         let look = (size: facts.size, mtime: facts.modified, inode: facts.number)
-        if let last = lastLook, last == look, !moreWaiting, Date().timeIntervalSince(lastScan) < Self.rescanSeconds {
+        if let last = lastLook, last == look, !moreWaiting, let scanned = lastScan, now - scanned < .seconds(Self.rescanSeconds) {
             return []
         }
         lastLook = look
-        lastScan = Date()
+        lastScan = now
         guard let file = ReadableFile.open(path), let size = Int(exactly: file.size) else {
             isReadable = false
             return []
