@@ -173,6 +173,11 @@ package struct Detector: Sendable {
                         memcmp(base + r.lowerBound, literals, rule.prefixCount) == 0
                     else { return false }
                 }
+                if !rule.suffix.isEmpty {
+                    guard r.count >= rule.suffix.count, let base = text.baseAddress, let literals = rule.literals.baseAddress,
+                        memcmp(base + r.upperBound - rule.suffix.count, literals + rule.suffix.lowerBound, rule.suffix.count) == 0
+                    else { return false }
+                }
                 guard PatternProgram.match(text, r, steps: rule.steps, literals: rule.literals, into: &ranges) else { return false }
                 for slot in 0..<ranges.count where rule.required & (1 << UInt64(min(slot, 63))) != 0 && ranges[slot].isEmpty {
                     return false

@@ -341,7 +341,17 @@ final class PatternProgram: Sendable {
             guard s.count > 0, limit - start >= s.count else { return nil }
             let first = lits[s.start]
             var i = limit - s.count
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let pattern = UInt64(first) &* ones
             while i >= start {
+                // Eight candidate places at a time: none holds the first byte, skip them all.
+                if i - 7 >= start, let base = m.baseAddress {
+                    let x = UnsafeRawPointer(base + i - 7).loadUnaligned(as: UInt64.self) ^ pattern
+                    if (x &- ones) & ~x & 0x8080_8080_8080_8080 == 0 {
+                        i -= 8
+                        continue
+                    }
+                }
                 if m[i] == first && equal(i, s) {
                     budget &-= limit - s.count - i + 1
                     return i
@@ -355,10 +365,17 @@ final class PatternProgram: Sendable {
 
     @inline(__always)
     static func equal(_ m: UnsafeBufferPointer<UInt8>, _ at: Int, _ s: Pattern.Step, _ lits: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard at >= 0, at + s.count <= m.count else { return false }
+        guard at >= 0, at + s.count <= m.count, let text = m.baseAddress, let literal = lits.baseAddress else { return s.count == 0 && at >= 0 && at <= m.count }
+        // Eight bytes at a time, then the rest.
         var i = 0
+        while s.count - i >= 8 {
+            let a = UnsafeRawPointer(text + at + i).loadUnaligned(as: UInt64.self)
+            let b = UnsafeRawPointer(literal + s.start + i).loadUnaligned(as: UInt64.self)
+            if a != b { return false }
+            i += 8
+        }
         while i < s.count {
-            if m[at + i] != lits[s.start + i] { return false }
+            if text[at + i] != literal[s.start + i] { return false }
             i += 1
         }
         return true

@@ -145,6 +145,10 @@ struct ProgramTable: Sendable {
         /// `literals`): compared before the matcher runs, so rules that share their first
         /// eight bytes (`pam_unix(sshd:auth): ...`) cost a comparison each, not a match.
         var prefixCount: Int
+        /// The literal the message must end with when the pattern ends with one (patterns
+        /// are anchored at both ends), as a range of `literals`; empty when it ends with a
+        /// capture. Compared before the matcher runs too.
+        var suffix: Range<Int>
         /// Index into `compiled`.
         var index: Int
     }
@@ -180,7 +184,8 @@ struct ProgramTable: Sendable {
                 steps: UnsafeBufferPointer(rule.pattern.steps), literals: UnsafeBufferPointer(rule.pattern.literals),
                 required: rule.required.reduce(0) { $1 < 64 ? $0 | (1 << UInt64($1)) : $0 },
                 head: Self.pack(rule.rule.pattern.prefix.prefix(8)), headCount: min(8, rule.rule.pattern.prefix.count),
-                prefixCount: rule.rule.pattern.prefix.count, index: i)
+                prefixCount: rule.rule.pattern.prefix.count,
+                suffix: rule.pattern.steps.last.map { $0.isLiteral ? $0.start..<($0.start + $0.count) : 0..<0 } ?? 0..<0, index: i)
         }
         self.hot = hot
         let wildcard = compiled.indices.filter { compiled[$0].programs.contains("*") }

@@ -45,6 +45,18 @@ struct RuleTableTests {
                 probes.append((program, head))
                 probes.append((program, head + "x from 192.0.2.1 port 22 ssh2"))
             }
+            // The literal the pattern ends with, whole, cut from the front, and changed.
+            let steps = rule.pattern.steps
+            if let last = steps.last, last.isLiteral, steps.count > 1 {
+                let suffix = Array(UnsafeBufferPointer(rebasing: rule.pattern.literals[last.start..<(last.start + last.count)]))
+                let body = String(decoding: prefix, as: UTF8.self) + "root from 192.0.2.1 port 22"
+                for cut in 0...suffix.count {
+                    probes.append((program, body + String(decoding: suffix.suffix(cut), as: UTF8.self)))
+                }
+                var changed = suffix
+                changed[changed.count - 1] ^= 0x01
+                probes.append((program, body + String(decoding: changed, as: UTF8.self)))
+            }
             for i in [0, 7, 8, 9, prefix.count - 1] where i >= 0 && i < prefix.count {
                 var changed = prefix
                 changed[i] ^= 0x01
