@@ -379,10 +379,12 @@ package final class FakeSpark: Sendable {
                 json += "}}"
                 loop.scheduleTask(in: gap * Int64(n + 1)) { [self] in
                     guard context.channel.isActive else { return }
+                    // Counted before the last frame goes: a client that has it may look at
+                    // the record at once.
+                    if last { fake.state.withLock { $0.record.completed += 1 } }
                     context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: json))), promise: nil)
                     if last {
                         finished = true
-                        fake.state.withLock { $0.record.completed += 1 }
                         close(context: context)
                     }
                 }

@@ -79,11 +79,12 @@ struct DeliveryTests {
     }
 
     static func relay(
-        _ fake: FakeDingTalk, minimum: Event.Severity = .high, trust: String? = nil, clock: WallClock = .system
+        _ fake: FakeDingTalk, minimum: Event.Severity = .high, trust: String? = nil, clock: WallClock = .system, timeoutSeconds: Int? = nil
     ) async throws -> RunningRelay {
         try await RunningRelay.start(clock: clock) { c in
             c.outboundCAFile = trust
             var channel = ChannelSettings(name: "oncall", kind: .dingtalk, webhook: .inline(fake.webhook))
+            if let timeoutSeconds { channel.timeoutSeconds = timeoutSeconds }
             channel.secret = fake.secret.map { .inline($0) }
             channel.keyword = "告警"
             channel.atMobiles = ["13800000000"]
@@ -162,6 +163,25 @@ struct DeliveryTests {
         #expect(entries.count == 1 && entries[0].status == .delivered && entries[0].attempts >= 2, "\(entries)")
         #expect(fake.requests >= 2, "sent again after the timeout")
         #expect(fake.accepted.count == 1, "shown once: \(fake.accepted.map(\.messageID))")
+    }
+
+    /// A shutdown that cuts a send short is no failed attempt: the alert stays queued with
+    /// its msgUuid and no attempt counted, and the next start sends it again (before, it was
+    /// counted as a failure, and enough restarts at the wrong moment made it a dead letter).
+    @Test func aSendCutShortByShutdownIsNoFailedAttempt() async throws {
+        let fake = try await FakeDingTalk()
+        fake.set(.acceptThenHang)
+        let relay = try await Self.relay(fake)
+        try await Self.bruteForce(relay, from: "203.0.113.83", sequence: 1)
+        await relay.wait { fake.accepted.count == 1 }
+        await relay.stop()
+        await fake.stop()
+        let entries = try relay.app.store.outbox()
+        #expect(entries.count == 1)
+        #expect(entries.first?.status == .pending && entries.first?.attempts == 0, "\(entries)")
+        #expect(entries.first?.messageID != nil && entries.first?.messageID == fake.accepted.first?.messageID, "the same msgUuid next time")
+        #expect(entries.first?.lastError == "interrupted by shutdown")
+        #expect(relay.counter("relay_alert_failures_total{channel=\"oncall\"}") == 0)
     }
 
     /// A robot that never answers holds up only its own channel: the other gets the alert at once.

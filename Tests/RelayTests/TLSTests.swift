@@ -167,13 +167,14 @@ struct OutboundHTTPSTests {
     }
 
     /// Without the authority, the robot's certificate is refused: nothing is posted, the
-    /// alert stays queued and the failure is counted.
+    /// alert stays queued and the failure is counted. (The HTTP client tries to connect
+    /// again until the request's timeout, so the failure comes after it: 2 s here.)
     @Test func anUntrustedCertificateIsRefused() async throws {
         let (cert, key) = try TLSTests.certificate()
         let robot = try await FakeRobot(tls: (cert, key))
-        let relay = try await DeliveryTests.relay(robot)
+        let relay = try await DeliveryTests.relay(robot, timeoutSeconds: 2)
         try await DeliveryTests.bruteForce(relay, from: "203.0.113.79", sequence: 1)
-        await relay.wait { relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1 }
+        await relay.wait(timeout: .seconds(15)) { relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1 }
         await relay.stop()
         await robot.stop()
         #expect(relay.counter("relay_alert_failures_total{channel=\"oncall\"}") >= 1)

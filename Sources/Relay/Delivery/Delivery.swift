@@ -246,6 +246,15 @@ package final class Delivery: Service, Sendable {
         guard let first = batch.first else { return false }
         let verdict = await send(message, incidents: incidents.filter { named.contains($0.id) }, messageID: first.messageID ?? "", to: channel)
         let sent = batch
+        if Task.isCancelled, case .retry = verdict {
+            // Shutdown cut the send short: the robot may have the message or not. That is no
+            // failed attempt (none counted, no backoff, never a step towards a dead letter);
+            // the rows keep their message id, so the next start sends the same msgUuid and
+            // DingTalk shows it once.
+            let outbox = self.outbox
+            await outboxQueue.result { try? outbox.postpone(sent, until: now, error: "interrupted by shutdown") }
+            return false
+        }
         let settleAnalysis = carriesAnalysis
         await outboxQueue.result { self.record(verdict, for: sent, carriesAnalysis: settleAnalysis, on: channel) }
         if case .delivered = verdict { return true }
