@@ -221,7 +221,11 @@ robot_said() { grep -q -- "$1" "$work/fakes.jsonl"; }
 
 echo "== activity"
 relay_knows() { "$bin/relay" status --config "$work/relay.yaml" 2>/dev/null | grep -q "^  $1"; }
+# Each edge's first heartbeat goes after its first read: from then on it has its file open,
+# and the rotation below cannot come before the edge knew the file (a busy machine started
+# web2 late once, after the rotation, and the two lines before it were never read).
 wait_for 30 "db1's first frame (through inter)" relay_knows db1
+for e in web1 web2; do wait_for 30 "$e's first frame" relay_knows $e; done
 # Ordinary failures on web1, web2 (each its own user: none is a brute force yet).
 failure web1 alice 198.51.100.7 50001
 failure web2 bob 198.51.100.8 50002
