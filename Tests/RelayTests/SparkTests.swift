@@ -503,6 +503,45 @@ struct SparkTests {
         #expect(a.kind == .spark && a.appID == "a1b2c3d4" && a.apiKey == .environment("SPARK_API_KEY") && a.apiSecret == .file("/etc/relay/spark-secret"))
         #expect(a.maxTokensPerHour == 200_000 && !a.followUp)
     }
+
+    /// Through a proxy, TLS to an IP address would check the certificate against the
+    /// proxy's address: the configuration says so for the model and for every webhook, and
+    /// takes the same URLs without a proxy, or by name. (Before, Spark at an address through
+    /// a proxy was refused at each alert with "malformed", and an https model or webhook at
+    /// an address went ahead, checked against the proxy.)
+    @Test func tlsToAnAddressThroughAProxyIsAConfigurationMistake() throws {
+        func problems(_ yaml: String) -> String? {
+            do {
+                _ = try RelayConfiguration.parse(yaml, origin: "relay.yaml")
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let channels = """
+            channels:
+              - name: hooks
+                type: webhook
+                webhook: https://192.0.2.10/hook?token=SECRET-TOKEN
+              - name: named
+                type: webhook
+                webhook: https://hooks.internal/hook
+            """
+        for (url, kind) in [("wss://[2001:db8::5]/v3.5/chat", "spark"), ("wss://192.0.2.7/v3.5/chat", "spark"), ("https://198.51.100.3/v1/chat/completions", "openai")] {
+            let spark = kind == "spark" ? "\n  app_id: a\n  api_secret: s" : ""
+            let yaml = "proxy: http://10.0.0.1:3128\nanalysis:\n  kind: \(kind)\n  url: \(url)\n  model: m\n  api_key: k\(spark)\n" + channels
+            let found = try #require(problems(yaml), "accepted \(url) through a proxy")
+            #expect(found.contains("relay.yaml:4:") && found.contains("analysis.url names an IP address over TLS"), "\(found)")
+            #expect(found.contains("channel hooks: its webhook names an IP address over TLS") && !found.contains("channel named"), "\(found)")
+            #expect(!found.contains("SECRET-TOKEN"), "the webhook's token reached a message")
+            // Without the proxy, the same URLs are fine.
+            let direct = yaml.replacingOccurrences(of: "proxy: http://10.0.0.1:3128\n", with: "")
+            #expect(problems(direct) == nil, "\(problems(direct) ?? "")")
+        }
+        // By name, or in plain text, through the proxy: fine.
+        #expect(problems("proxy: http://10.0.0.1:3128\nanalysis:\n  url: https://llm.internal/v1/chat/completions\n  model: m\n") == nil)
+        #expect(problems("proxy: http://10.0.0.1:3128\nanalysis:\n  url: http://192.0.2.8/v1/chat/completions\n  model: m\n") == nil)
+    }
 }
 
 @Suite("Spark follow-ups", .serialized)

@@ -203,6 +203,21 @@ extension RelayConfiguration {
                 configuration.proxy?.credentials = make(v)
             }
         }
+        if configuration.proxy != nil {
+            // Through the proxy, TLS checks an address in a certificate against the address
+            // connected to, which is the proxy's: a certificate naming the proxy's address
+            // would pass for anything behind it. Such a URL is refused here, not at the first
+            // alert.
+            let message = "cannot be checked through the proxy: its certificate would be compared with the proxy's address; give a DNS name, or no proxy"
+            if let a = configuration.analysis, Self.isSecureAtAnAddress(a.url) {
+                problems.add(map[Node("analysis")]?.mapping?[Node("url")], "analysis.url names an IP address over TLS, which \(message)")
+            }
+            for c in configuration.channels {
+                if let url = try? c.webhook.read(), Self.isSecureAtAnAddress(url) {
+                    problems.add(map[Node("channels")], "channel \(c.channel.name): its webhook names an IP address over TLS, which \(message)")
+                }
+            }
+        }
         if let c = map[Node("correlation")] {
             if let m = c.mapping {
                 for (k, _) in m where !["rules", "rules_file"].contains(k.string ?? "") {
@@ -270,5 +285,16 @@ extension RelayConfiguration {
             throw p
         }
         return try parse(String(decoding: data, as: UTF8.self), origin: path)
+    }
+}
+
+extension RelayConfiguration {
+    /// An `https://` or `wss://` URL whose host is an IPv4 or IPv6 address.
+    static func isSecureAtAnAddress(_ url: String) -> Bool {
+        guard let c = URLComponents(string: url), c.scheme == "https" || c.scheme == "wss", var host = c.host else { return false }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }
