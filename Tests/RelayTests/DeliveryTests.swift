@@ -323,7 +323,7 @@ struct DeliveryCrashTests {
         let config = dir.appendingPathComponent("relay.yaml").path
         try """
             listen:
-              - udp: "127.0.0.1:\(port)"
+              - tcp: "127.0.0.1:\(port)"
             http: off
             data_directory: \(dir.path)/data
             channels:
@@ -344,14 +344,13 @@ struct DeliveryCrashTests {
         }
         var relay = try start()
         defer { if relay.isRunning { kill(relay.processIdentifier, SIGKILL) } }
-        let deadline = ContinuousClock.now + .seconds(15)
-        var n = 0
-        while ContinuousClock.now < deadline, fake.accepted.isEmpty {
-            try Send.logger(["--server", "127.0.0.1", "--port", String(port), "--udp", "-t", "sshd",
-                             "Failed password for root from 203.0.113.66 port \(40000 + n) ssh2"])
-            n += 1
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        // Ten failed passwords, sent once the relay takes connections (over TCP that can be
+        // known: the connection is refused until it listens).
+        let now = ISO8601DateFormatter().string(from: Date())
+        let lines = (0..<10).map { "<38>1 \(now) web7 sshd 77 - - Failed password for root from 203.0.113.66 port \(40000 + $0) ssh2" }
+        let sent = await RunningRelay.waitUntilAsync(timeout: .seconds(15)) { (try? await Send.tcp(Send.octetCounted(lines), port: port)) != nil }
+        #expect(sent, "the relay never took a connection")
+        await RunningRelay.waitUntil(timeout: .seconds(15)) { !fake.accepted.isEmpty }
         #expect(fake.accepted.count == 1, "the robot has the message; its answer hangs")
         kill(relay.processIdentifier, SIGKILL)
         relay.waitUntilExit()

@@ -40,8 +40,8 @@ public struct SyslogTimestamp: Hashable, Sendable {
         out.appendJSON(bound: iso8601Bound) { writeISO8601UTC(microseconds: microseconds, to: &$0) }
     }
 
-    /// The most `writeISO8601UTC` writes: `-292277-01-09T04:00:54.775808Z` and the like for
-    /// the extremes of Int64, 27 bytes for years 0 to 9999.
+    /// Room for what `writeISO8601UTC` writes: 27 bytes for years 0 to 9999, 30 at most
+    /// (`-290308-12-21T19:59:05.224192Z` for Int64.min microseconds).
     static let iso8601Bound = 48
 
     static func writeISO8601UTC(microseconds: Int64, to w: inout JSONWriter) {
