@@ -1,3 +1,4 @@
+import Foundation
 import Wire
 import Yams
 
@@ -17,6 +18,17 @@ package struct ConfigurationProblems: Error, CustomStringConvertible, Sendable {
     }
 
     package var description: String { messages.joined(separator: "\n") }
+
+    /// The text of the configuration file at `path`; throws the problem "cannot read the
+    /// file" with the path as its origin.
+    package static func text(ofFile path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var p = ConfigurationProblems(origin: path)
+            p.add(nil, "cannot read the file")
+            throw p
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// Parses `yaml` down to its top-level mapping and reports settings not in `known`.
     /// Throws `self` when there is no mapping to read.

@@ -21,6 +21,13 @@ struct CommandLineTests {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
+    @Test func checkConfigOfAFileThatIsNotThereSaysSo() throws {
+        let path = "/nonexistent-\(UUID().uuidString)/edge.yaml"
+        let r = try Self.run(["check-config", "--config", path])
+        #expect(r.status != 0)
+        #expect((r.out + r.err).contains("\(path): cannot read the file"), "\(r)")
+    }
+
     @Test func testRulesJSONHasTheVocabularyInputAndLine() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).log").path
         try """

@@ -8,6 +8,18 @@ import Wire
 
 @Suite("Relay configuration")
 struct ConfigurationTests {
+    /// A configuration file that cannot be read is one problem, named with its path.
+    @Test func anUnreadableFileIsAProblemWithItsPath() {
+        let path = "/nonexistent-\(UUID().uuidString)/relay.yaml"
+        #expect(throws: ConfigurationProblems.self) { try RelayConfiguration.load(file: path) }
+        do {
+            _ = try RelayConfiguration.load(file: path)
+        } catch {
+            #expect("\(error)" == "\(path): cannot read the file")
+        }
+        // The edge's reader is the same: EdgeTests.CommandLineTests checks it through the binary.
+    }
+
     @Test func parsesEverySetting() throws {
         let c = try RelayConfiguration.parse("""
             listen:

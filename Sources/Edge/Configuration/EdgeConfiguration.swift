@@ -228,12 +228,7 @@ package struct EdgeConfiguration: Sendable {
     }
 
     package static func load(file path: String) throws -> EdgeConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var p = ConfigurationProblems(origin: path)
-            p.add(nil, "cannot read the file")
-            throw p
-        }
-        return try parse(String(decoding: data, as: UTF8.self), origin: path)
+        try parse(try ConfigurationProblems.text(ofFile: path), origin: path)
     }
 
     /// The budget per syslog message for this transport.
