@@ -19,10 +19,8 @@ package final class ChildProcess: Sendable {
     /// Starts `path` with `arguments` (not counting the program's name); nil when it cannot.
     package init?(path: String, arguments: [String]) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return nil }
         // Neither end goes to other programs (the child gets the write end as its output).
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        guard Self.closeOnExecPipe(&fds) else { return nil }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -62,6 +60,21 @@ package final class ChildProcess: Sendable {
     /// Adds "close every descriptor from 3 on" to `actions`: glibc's
     /// posix_spawn_file_actions_addclosefrom_np (2.34 on), else a close for each descriptor
     /// open now (from /proc/self/fd).
+    /// A pipe whose ends close on exec from the moment they exist: `pipe2(O_CLOEXEC)` (glibc
+    /// since 2.9, found at run time: Swift's Glibc module does not declare it). With `pipe`
+    /// then `fcntl`, a program another thread started in between would get both ends.
+    static func closeOnExecPipe(_ fds: inout [Int32]) -> Bool {
+        typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+        if let symbol = dlsym(nil, "pipe2") {
+            let pipe2 = unsafeBitCast(symbol, to: Pipe2.self)
+            return fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
+        }
+        guard pipe(&fds) == 0 else { return false }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        return true
+    }
+
     private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
         if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {

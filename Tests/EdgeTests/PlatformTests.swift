@@ -1,13 +1,24 @@
 import Foundation
-import Platform
 import Testing
 
 @testable import Edge
+@testable import Platform
 
 /// The Linux branches of `Sources/Platform` (the Windows ones are never compiled here):
 /// every file source and state file goes through them.
 @Suite("Platform: files read by position and written durably")
 struct PlatformTests {
+    /// The pipe to journalctl closes on exec from the moment it exists: pipe2 is found in
+    /// this libc (else the pipe would be made, then marked, and another program started in
+    /// between by another thread would get both ends).
+    @Test func theChildsPipeClosesOnExecFromTheStart() {
+        #expect(dlsym(nil, "pipe2") != nil, "glibc has pipe2 since 2.9")
+        var fds: [Int32] = [-1, -1]
+        #expect(ChildProcess.closeOnExecPipe(&fds))
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(fcntl(fds[0], F_GETFD) & FD_CLOEXEC != 0 && fcntl(fds[1], F_GETFD) & FD_CLOEXEC != 0)
+    }
+
     static func directory() throws -> String {
         let path = NSTemporaryDirectory() + "platform-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
