@@ -159,11 +159,13 @@ def flood():
             if name == "relay":
                 stored = settle(lambda: metric(29618, "relay_stored_events_total"), got, patience=5.0)
                 dropped = metric(29618, "relay_dropped_total")
+                text = urllib.request.urlopen("http://127.0.0.1:29618/metrics", timeout=5).read().decode()
+                reasons = ", ".join(f"{r} {int(float(v)):,}" for r, v in re.findall(r'relay_dropped_total\{reason="([^"]+)"\} ([0-9.e+]+)', text)) or "none"
             cpu = cpu_seconds(server.proc.pid) - cpu0
             line = (f"flood {name:8s}: sent {sent:,} at {achieved:,.0f}/s, received {got:,} (lost at the socket {sent - got:,}), "
                     f"CPU {cpu:.1f} s = {cpu / max(got, 1) * 1e6:.1f} us per message")
             if name == "relay":
-                line += f"; events stored {stored:,}, dropped {dropped:,}; peak RSS {server.peak_rss_mib():.0f} MiB"
+                line += f"; events stored {stored:,}, dropped {dropped:,} ({reasons}); peak RSS {server.peak_rss_mib():.0f} MiB"
             print(line, flush=True)
         finally:
             server.stop()
