@@ -143,10 +143,15 @@ extension [UInt8] {
     /// was not written cut off again (for bytes, a change of count).
     mutating func appendJSON(bound: Int, _ body: (inout JSONWriter) -> Void) {
         let start = count
-        if bound <= JSONWriter.zeroes.count {
-            JSONWriter.zeroes.withUnsafeBufferPointer { append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<bound])) }
-        } else {
-            append(contentsOf: repeatElement(0, count: bound))
+        // Copies of a page of zeroes (a fill element by element cost a loop per byte for long
+        // fields: a 64 KiB user name reserves 384 KiB).
+        JSONWriter.zeroes.withUnsafeBufferPointer { zeroes in
+            var left = bound
+            while left > 0 {
+                let n = Swift.min(left, zeroes.count)
+                append(contentsOf: UnsafeBufferPointer(rebasing: zeroes[..<n]))
+                left -= n
+            }
         }
         let written = withUnsafeMutableBufferPointer { buffer -> Int in
             let base = buffer.baseAddress! + start
