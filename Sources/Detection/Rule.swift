@@ -164,18 +164,28 @@ struct ProgramTable: Sendable {
     private let hot: [HotRule]
     private let entries: [Entry]
     private let names: [UInt8]
-    /// Indexes into `hot`, in bucket order.
-    private let lists: [Int]
-    /// Per program (and last, for programs no rule names): 257 ranges of `lists`, one per
-    /// first byte of the message and one for an empty message. Each holds, in rule order,
-    /// the program's rules then the `*` rules whose pattern can start with that byte: so a
-    /// line meets only the rules that can match it, and the first that matches is the one
-    /// the whole list would give.
+    /// A rule's place in its program's list (the program's rules, then the `*` rules) and
+    /// its index into `hot`.
+    struct Slot: Sendable {
+        var place: Int32
+        var rule: Int32
+    }
+    /// The buckets' slots, each bucket in rule order.
+    private let lists: [Slot]
+    /// Per program (and last, for programs no rule names): 257 ranges of `lists`. The first
+    /// 256, one per first byte of the message, hold the rules whose pattern starts with that
+    /// byte; the last holds the rules whose pattern starts with a capture. A line meets the
+    /// two lists of its first byte, merged by place: only the rules that can match it, in
+    /// the order of the whole list, and each rule is kept once per program (a rule starting
+    /// with a capture was once copied into every bucket).
     private let buckets: [Range<Int>]
     private let anyBuckets: Int
     /// Open addressing over `entries` by name hash: an index, or -1 for an empty slot.
     private let slots: [Int]
     static let bucketCount = 257
+
+    /// Slots held in all buckets: each rule once per program it applies to (tests).
+    var slotCount: Int { lists.count }
 
     init(_ compiled: [CompiledRule]) {
         self.compiled = compiled
@@ -193,18 +203,15 @@ struct ProgramTable: Sendable {
         for rule in compiled { for p in rule.programs where p != "*" && !programNames.contains(p) { programNames.append(p) } }
         var entries: [Entry] = []
         var names: [UInt8] = []
-        var lists: [Int] = []
+        var lists: [Slot] = []
         var buckets: [Range<Int>] = []
         func addBuckets(_ rules: [Int]) {
-            // Each rule goes to the bucket of its first byte, or to all when its pattern
+            // Each rule goes to the bucket of its first byte, or to the last when its pattern
             // starts with a capture; buckets keep the rules' order.
-            var byFirst = [[Int]](repeating: [], count: Self.bucketCount)
-            for i in rules {
-                if hot[i].headCount == 0 {
-                    for b in 0..<Self.bucketCount { byFirst[b].append(i) }
-                } else {
-                    byFirst[Int(UInt8(truncatingIfNeeded: hot[i].head))].append(i)
-                }
+            var byFirst = [[Slot]](repeating: [], count: Self.bucketCount)
+            for (place, i) in rules.enumerated() {
+                let slot = Slot(place: Int32(place), rule: Int32(i))
+                byFirst[hot[i].headCount == 0 ? Self.bucketCount - 1 : Int(UInt8(truncatingIfNeeded: hot[i].head))].append(slot)
             }
             for list in byFirst {
                 buckets.append(lists.count..<(lists.count + list.count))
@@ -253,8 +260,23 @@ struct ProgramTable: Sendable {
                             }
                             at = (at + 1) & (slots.count - 1)
                         }
-                        let list = buckets[start + (first.map(Int.init) ?? 256)]
-                        for i in list where body(hot[lists[i]]) { return }
+                        // The rules of the first byte and those starting with a capture,
+                        // merged by place (an empty message meets only the latter).
+                        let headed = first.map { buckets[start + Int($0)] } ?? 0..<0
+                        let open = buckets[start + Self.bucketCount - 1]
+                        var i = headed.lowerBound
+                        var j = open.lowerBound
+                        while i < headed.upperBound || j < open.upperBound {
+                            let slot: Slot
+                            if j >= open.upperBound || (i < headed.upperBound && lists[i].place < lists[j].place) {
+                                slot = lists[i]
+                                i += 1
+                            } else {
+                                slot = lists[j]
+                                j += 1
+                            }
+                            if body(hot[Int(slot.rule)]) { return }
+                        }
                     }
                 }
             }

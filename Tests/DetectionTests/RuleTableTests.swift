@@ -98,6 +98,26 @@ struct RuleTableTests {
         #expect(matched > 300)
     }
 
+    /// The table holds each rule once per program it applies to, whatever its pattern starts
+    /// with: 100 `*` rules starting with a capture add 100 slots per program (they were once
+    /// copied into all 257 buckets of every program), and they still match in their place.
+    @Test func rulesStartingWithACaptureAreHeldOncePerProgram() throws {
+        let extra = try RuleLoader.parse("rules:\n" + (0..<100).map { n in
+            "- id: crafted.\(n)\n  programs: [\"*\"]\n  pattern: \"{user} crafted \(n) {_}\"\n  kind: login\n  outcome: failure\n  severity: low\n"
+        }.joined(), origin: "crafted.yaml")
+        let rules = RuleSet.builtin.rules + extra
+        let set = RuleSet(rules)
+        let programs = Set(rules.flatMap(\.programs)).subtracting(["*"])
+        let wildcard = rules.filter { $0.programs.contains("*") }.count
+        let expected = programs.reduce(wildcard) { total, p in total + rules.filter { $0.programs.contains(p) }.count + wildcard }
+        #expect(set.table.slotCount == expected, "\(set.table.slotCount) slots for \(expected) rule places")
+        let detector = Detector(rules: set)
+        let found = detector.detect(program: "sshd", pid: nil, host: nil, timeMicroseconds: nil, message: "root crafted 42 x", raw: "").first
+        #expect(found?.rule == "crafted.42")
+        #expect(Self.plainFirstMatch(set, program: "sudo", message: "root crafted 7 y") == "crafted.7")
+        #expect(detector.detect(program: "sudo", pid: nil, host: nil, timeMicroseconds: nil, message: "root crafted 7 y", raw: "").first?.rule == "crafted.7")
+    }
+
     /// Ports and logon types read from the line's bytes are what `Int64(String)` reads.
     @Test func numbersFromBytesReadAsInt64Does() {
         var texts = ["", "+", "-", "0", "-0", "+12", "12a", " 1", "1 ", "00012", "٣", "9223372036854775807", "9223372036854775808",
